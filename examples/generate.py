@@ -1,0 +1,359 @@
+"""Writes examples/snapshot: a realistic offline snapshot in which every action and reason appears.
+
+Run `python examples/generate.py` after changing it; the output is committed so `make demo`
+needs nothing but the package. Demo instant: 2026-11-24T20:00:00Z. Velero namespace: velero.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+OUT = Path(__file__).resolve().parent / "snapshot"
+BUCKET, PREFIX = "vm-backups", "velero"
+DM = f"{PREFIX}-kubevirt-datamover"
+GiB = 1024**3
+P = "kubevirt-datamover.io/"
+
+
+def ts(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def iso(t: datetime) -> str:
+    return t.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def schedule(
+    name: str, cron: str, annotations: dict[str, str], template: dict[str, Any], *, last: str, paused: bool = False
+) -> dict[str, Any]:
+    return {
+        "apiVersion": "velero.io/v1",
+        "kind": "Schedule",
+        "metadata": {
+            "name": name,
+            "namespace": "velero",
+            "annotations": annotations,
+            "creationTimestamp": "2026-09-01T09:00:00Z",
+            "uid": f"uid-sched-{name}",
+            "resourceVersion": "1001",
+        },
+        "spec": {
+            "schedule": cron,
+            "paused": paused,
+            "template": {"snapshotMoveData": True, "storageLocation": "default", "ttl": "720h0m0s", **template},
+        },
+        "status": {"phase": "Enabled", "lastBackup": last},
+    }
+
+
+def vm(
+    ns: str,
+    name: str,
+    *,
+    labels: dict[str, str] | None = None,
+    annotations: dict[str, str] | None = None,
+    status: str = "Running",
+    cbt: str | None = "Enabled",
+) -> dict[str, Any]:
+    st: dict[str, Any] = {"printableStatus": status, "ready": status == "Running"}
+    if cbt is not None:
+        st["changedBlockTracking"] = {"state": cbt}
+    return {
+        "apiVersion": "kubevirt.io/v1",
+        "kind": "VirtualMachine",
+        "metadata": {
+            "name": name,
+            "namespace": ns,
+            "labels": labels or {},
+            "annotations": annotations or {},
+            "uid": f"uid-vm-{ns}-{name}",
+            "resourceVersion": "2001",
+            "creationTimestamp": "2026-08-01T10:00:00Z",
+        },
+        "spec": {"runStrategy": "Always" if status == "Running" else "Halted"},
+        "status": st,
+    }
+
+
+def chain(
+    ns: str,
+    name: str,
+    *,
+    first: datetime,
+    count: int,
+    every: timedelta = timedelta(days=1),
+    disks: tuple[str, ...] = ("rootdisk", "datadisk"),
+    full_size: int = 20 * GiB,
+    prefix: str = "cp",
+    schedule_name: str = "nightly-prod",
+    start: int = 1,
+    root_parent: str = "",
+) -> list[dict[str, Any]]:
+    """`count` checkpoints: a full at `first`, then incrementals every `every`, 12 minutes after the window."""
+    out = []
+    parent = root_parent
+    for i in range(count):
+        when = first + i * every + timedelta(minutes=12, seconds=7)
+        cid = f"{prefix}-{start + i:03d}"
+        backup = f"{schedule_name}-{(first + i * every).strftime('%Y%m%d%H%M%S')}"
+        full = i == 0 and not root_parent
+        files = []
+        for d in disks:
+            size = full_size if full else full_size // 40 + 4096 * i
+            files.append(
+                {
+                    "filename": f"vmb-{cid}-{d}.qcow2",
+                    "diskName": d,
+                    "size": size,
+                    "objectPath": f"checkpoints/{ns}/{name}/{cid}/vmb-{cid}-{d}.qcow2",
+                }
+            )
+        entry: dict[str, Any] = {
+            "id": cid,
+            "type": "Full" if full else "Incremental",
+            "timestamp": iso(when),
+            "vmBackup": f"vmb-{cid}",
+            "files": files,
+            "pvcs": [f"{name}-{d}" for d in disks],
+            "pvcSizes": ["50Gi" for _ in disks],
+            "referencedBy": [backup],
+            "vmbObjectPath": f"checkpoints/{ns}/{name}/{cid}/vmb.json",
+            "vmbtObjectPath": f"checkpoints/{ns}/{name}/{cid}/vmbt.json",
+        }
+        if parent:
+            entry["parent"] = parent
+        out.append(entry)
+        parent = cid
+    return out
+
+
+def write_index(
+    ns: str, name: str, checkpoints: list[dict[str, Any]], *, skip: set[str] = frozenset(), raw: str | None = None
+) -> None:
+    base = OUT / "buckets" / BUCKET / DM / "checkpoints" / ns / name
+    base.mkdir(parents=True, exist_ok=True)
+    for cp in checkpoints:
+        for f in cp["files"]:
+            if f["objectPath"] not in skip:
+                path = OUT / "buckets" / BUCKET / DM / f["objectPath"]
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_bytes(b"")  # zero-length stand-in: existence from the file, size from the index
+        for key in ("vmbObjectPath", "vmbtObjectPath"):
+            (OUT / "buckets" / BUCKET / DM / cp[key]).write_text("{}\n")
+    doc = {
+        "vmName": name,
+        "namespace": ns,
+        "lastUpdated": checkpoints[-1]["timestamp"] if checkpoints else None,
+        "checkpoints": checkpoints,
+    }
+    (base / "index.json").write_text(raw if raw is not None else json.dumps(doc, indent=2) + "\n")
+
+
+def state(
+    original: str | None, forced_at: str | None = None, root: str | None = None, reasons: tuple[str, ...] = ()
+) -> str:
+    return json.dumps(
+        {"original": original, "forcedAt": forced_at, "forcedRoot": root, "reasons": list(reasons)},
+        separators=(",", ":"),
+    )
+
+
+def main() -> None:
+    if OUT.exists():
+        shutil.rmtree(OUT)
+    (OUT / "cluster").mkdir(parents=True)
+    nightly = ts("2026-11-24T01:00:00Z")
+
+    bsl = {
+        "apiVersion": "velero.io/v1",
+        "kind": "BackupStorageLocation",
+        "metadata": {"name": "default", "namespace": "velero", "uid": "uid-bsl-default", "resourceVersion": "900"},
+        "spec": {
+            "provider": "aws",
+            "default": True,
+            "objectStorage": {"bucket": BUCKET, "prefix": PREFIX},
+            "config": {
+                "region": "us-east-1",
+                "s3Url": "https://minio.backup.example.com:9000",
+                "s3ForcePathStyle": "true",
+            },
+            "credential": {"name": "cloud-credentials", "key": "cloud"},
+        },
+        "status": {"phase": "Available"},
+    }
+    schedules = [
+        schedule(
+            "nightly-prod",
+            "0 1 * * *",
+            {P + "force-full-backup-interval": "7", P + "force-full-backup-max-age": "7d"},
+            {"includedNamespaces": ["prod", "finance"]},
+            last="2026-11-24T01:00:00Z",
+        ),
+        schedule(
+            "weekly-db",
+            "CRON_TZ=Europe/Berlin 0 3 * * 0",
+            {P + "force-full-backup-interval": "10", P + "force-full-backup-max-age": "14d"},
+            {"includedNamespaces": ["prod"], "labelSelector": {"matchLabels": {"app": "database"}}},
+            last="2026-11-22T02:00:00Z",
+        ),
+        schedule(
+            "dev-every-6h",
+            "0 */6 * * *",
+            {P + "force-full-backup-interval": "5"},
+            {
+                "includedNamespaces": ["dev"],
+                "labelSelector": {"matchExpressions": [{"key": "tier", "operator": "In", "values": ["dev", "test"]}]},
+            },
+            last="2026-11-24T18:00:00Z",
+        ),
+        schedule(
+            "qa-nightly",
+            "30 2 * * *",
+            {P + "force-full-backup-interval": "3"},
+            {"includedNamespaces": ["qa"]},
+            last="2026-11-10T02:30:00Z",
+            paused=True,
+        ),
+        schedule(
+            "finance-hourly",
+            "@every 1h",
+            {P + "force-full-backup-max-age": "7x"},
+            {"includedNamespaces": ["finance"], "labelSelector": {"matchLabels": {"hourly": "true"}}},
+            last="2026-11-24T19:17:00Z",
+        ),
+        schedule("infra-weekly", "@weekly", {}, {"includedNamespaces": ["*"]}, last="2026-11-22T00:00:00Z"),
+    ]
+    vms = [
+        # prod: nightly-prod (interval 7, max-age 7d); db-1 also under weekly-db.
+        vm("prod", "db-1", labels={"app": "database"}),
+        vm(
+            "prod", "web-1", annotations={P + "max-incremental-backups": "7", P + "full-backup-reconciler": state(None)}
+        ),
+        vm("prod", "web-2"),
+        vm("prod", "cache-1", status="Stopped"),
+        vm("prod", "app-legacy", cbt="Disabled"),
+        vm("prod", "api-1"),
+        # finance: nightly-prod too.
+        vm("finance", "ledger"),
+        vm("finance", "reports"),
+        vm("finance", "billing"),
+        vm(
+            "finance",
+            "payroll",
+            annotations={
+                P + "max-incremental-backups": "6",
+                P + "full-backup-reconciler": state("14", "2026-11-20T19:30:05Z", "cp-001", ("count",)),
+                P + "full-backup-due": "true",
+            },
+            labels={P + "full-backup-due": "true"},
+        ),
+        vm("finance", "audit", annotations={P + "force-full-backup-max-age": "1d"}),
+        # dev: dev-every-6h (interval 5).
+        vm("dev", "dev-1", labels={"tier": "dev"}),
+        vm("dev", "dev-2", labels={"tier": "dev"}, annotations={P + "force-full-backup-interval": "off"}),
+        vm("dev", "dev-3", labels={"tier": "test"}, annotations={P + "force-full-backup-interval": "five"}),
+        vm(
+            "dev",
+            "dev-4",
+            labels={"tier": "sandbox"},
+            annotations={P + "max-incremental-backups": "5", P + "full-backup-reconciler": state("12")},
+        ),
+        vm("dev", "dev-5", labels={"tier": "test"}, annotations={P + "max-incremental-backups": "30"}),
+        # qa: only under a paused schedule.
+        vm("qa", "qa-1"),
+    ]
+    (OUT / "cluster" / "velero.yaml").write_text(yaml.safe_dump_all([bsl, *schedules], sort_keys=False))
+    vm_list = {"apiVersion": "v1", "kind": "List", "items": vms}
+    (OUT / "cluster" / "virtualmachines.yaml").write_text(yaml.safe_dump(vm_list, sort_keys=False))
+
+    day = timedelta(days=1)
+    write_index("prod", "db-1", chain("prod", "db-1", first=nightly - 8 * day, count=9, full_size=120 * GiB))
+    write_index("prod", "web-1", chain("prod", "web-1", first=nightly - 3 * day, count=4))
+    web2 = chain("prod", "web-2", first=nightly - 7 * day, count=8)
+    del web2[2:4]  # two failed nights: 5 incrementals, relink the chain
+    web2[2]["parent"] = web2[1]["id"]
+    write_index("prod", "web-2", web2)
+    write_index("prod", "cache-1", chain("prod", "cache-1", first=nightly - 20 * day, count=3))
+    ledger = chain("finance", "ledger", first=nightly - 5 * day, count=6, full_size=60 * GiB)
+    write_index("finance", "ledger", ledger, skip={ledger[3]["files"][1]["objectPath"]})
+    write_index(
+        "finance",
+        "reports",
+        chain("finance", "reports", first=nightly - 4 * day, count=5, start=9, root_parent="cp-008"),
+    )
+    billing = chain("finance", "billing", first=nightly - 2 * day, count=3)
+    raw = json.dumps({"vmName": "billing", "namespace": "finance", "checkpoints": billing}, indent=2)
+    broken = raw.replace('"size": 21474836480', '"size": "21474836480"', 1)
+    assert broken != raw, "the billing example must carry a size written as a string"
+    write_index("finance", "billing", billing, raw=broken)
+    old = chain("finance", "payroll", first=nightly - 12 * day, count=8)
+    new = chain("finance", "payroll", first=nightly - 3 * day, count=4, start=9)
+    write_index("finance", "payroll", old + new)
+    write_index("finance", "audit", chain("finance", "audit", first=nightly, count=1))
+    dev_window = ts("2026-11-24T18:00:00Z")
+    sixh = timedelta(hours=6)
+    write_index(
+        "dev",
+        "dev-1",
+        chain(
+            "dev",
+            "dev-1",
+            first=dev_window - 2 * sixh,
+            count=3,
+            every=sixh,
+            schedule_name="dev-every-6h",
+            full_size=8 * GiB,
+        ),
+    )
+    write_index(
+        "dev",
+        "dev-2",
+        chain(
+            "dev",
+            "dev-2",
+            first=dev_window - 9 * sixh,
+            count=10,
+            every=sixh,
+            schedule_name="dev-every-6h",
+            full_size=8 * GiB,
+        ),
+    )
+    write_index(
+        "dev",
+        "dev-4",
+        chain(
+            "dev",
+            "dev-4",
+            first=dev_window - 4 * sixh,
+            count=5,
+            every=sixh,
+            schedule_name="dev-every-6h",
+            full_size=8 * GiB,
+        ),
+    )
+    write_index(
+        "dev",
+        "dev-5",
+        chain(
+            "dev",
+            "dev-5",
+            first=dev_window - 5 * sixh,
+            count=6,
+            every=sixh,
+            schedule_name="dev-every-6h",
+            full_size=8 * GiB,
+        ),
+    )
+    write_index(
+        "qa", "qa-1", chain("qa", "qa-1", first=ts("2026-11-01T02:30:00Z"), count=10, schedule_name="qa-nightly")
+    )
+
+
+if __name__ == "__main__":
+    main()

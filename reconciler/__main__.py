@@ -1,0 +1,5 @@
+"""`python -m reconciler` runs the same CLI as the console script."""
+
+from reconciler.cli import entry
+
+entry()

@@ -1,0 +1,232 @@
+"""Command line: `main(argv) -> int`. Exit codes are decided here and nowhere else.
+
+0: everything decided (and applied); 1: some objects ended in error; 2: bad usage or
+configuration, nothing written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TextIO
+
+import structlog
+
+from reconciler import __version__, logs
+from reconciler.apply import apply_plan
+from reconciler.core.model import Bsl
+from reconciler.core.plan import Plan
+from reconciler.core.timefmt import parse_time
+from reconciler.errors import ReconcilerError, UsageError
+from reconciler.explain import explain_vm
+from reconciler.report import RENDERERS, decision_doc
+from reconciler.sources.base import Source, make_plan
+from reconciler.sources.kube import Kube, connect, default_velero_namespace
+from reconciler.sources.live import LiveSource
+from reconciler.sources.s3 import BucketReader
+from reconciler.sources.snapshot import SnapshotSource, write_snapshot
+
+MAX_LISTED_KEYS = 50_000_000  # a listing longer than this is a runaway, not a bucket
+
+EXIT_OK, EXIT_ERRORS, EXIT_USAGE = 0, 1, 2
+Command = Callable[[argparse.Namespace, "Context"], int]
+
+
+class Context:
+    """The world outside the program, injected so tests call `main` like a function."""
+
+    def __init__(self, *, environ: Mapping[str, str], stdout: TextIO, clock: Callable[[], datetime],
+                 sleep: Callable[[float], None]) -> None:
+        self.environ = environ
+        self.stdout = stdout
+        self.clock = clock
+        self.sleep = sleep
+
+
+def _now(args: argparse.Namespace, ctx: Context) -> datetime:
+    if args.now is None:
+        return ctx.clock()
+    parsed = parse_time(args.now)
+    if parsed is None:
+        raise UsageError(f"--now {args.now!r}: not an RFC 3339 time (e.g. 2026-11-24T20:00:00Z)")
+    return parsed
+
+
+def _live(args: argparse.Namespace, ctx: Context) -> LiveSource:
+    api = connect(kubeconfig=args.kubeconfig, context=args.context, environ=ctx.environ)
+    kube = Kube(api, sleep=ctx.sleep)
+
+    def reader(bsl: Bsl, credentials: str | None) -> BucketReader:
+        return BucketReader(bsl, credentials=credentials, environ=ctx.environ, sleep=ctx.sleep,
+                            max_keys=MAX_LISTED_KEYS)
+
+    namespace = args.velero_namespace or default_velero_namespace(ctx.environ)
+    return LiveSource(kube, velero_namespace=namespace, concurrency=getattr(args, "concurrency", 16),
+                      reader_factory=reader)
+
+
+def _source(args: argparse.Namespace, ctx: Context) -> Source:
+    if args.snapshot is not None:
+        return SnapshotSource(Path(args.snapshot), velero_namespace=args.velero_namespace)
+    return _live(args, ctx)
+
+
+def _close(source: Source) -> None:
+    if isinstance(source, LiveSource):
+        source.close()
+
+
+def _log_plan(plan: Plan) -> None:
+    log = structlog.get_logger("reconciler")
+    for view in plan.schedules:
+        for error in view.errors:
+            log.error("invalid-schedule", schedule=view.ref, error=error)
+    for error in plan.errors:
+        log.error("unreadable-object", error=error)
+    for d in plan.decisions:
+        doc = decision_doc(d)
+        log.info("decision", vm=d.vm.ref, action=doc["action"], reasons=doc["reasons"],
+                 chain=doc["chain"], detail={k: v for k, v in doc["detail"].items() if k != "patch"})
+
+
+def _requests(source: Source) -> dict[str, object]:
+    if isinstance(source, LiveSource):
+        return {"kubernetes": dict(source.kube.calls), "s3": source.s3_stats()}
+    return {}
+
+
+def cmd_plan(args: argparse.Namespace, ctx: Context) -> int:
+    source = _source(args, ctx)
+    try:
+        plan = make_plan(source, now=_now(args, ctx), only=args.schedule or ())
+    finally:
+        _close(source)
+    _log_plan(plan)
+    structlog.get_logger("reconciler").info("plan-done", summary=plan.summary, requests=_requests(source))
+    ctx.stdout.write(RENDERERS[args.output](plan))
+    return EXIT_ERRORS if plan.failed else EXIT_OK
+
+
+def cmd_run(args: argparse.Namespace, ctx: Context) -> int:
+    if args.dry_run:
+        return cmd_plan(args, ctx)
+    if args.snapshot is not None:
+        raise UsageError("run --snapshot cannot write to a snapshot; use plan --snapshot (or run --dry-run)")
+    source = _live(args, ctx)
+    try:
+        plan = make_plan(source, now=_now(args, ctx), only=args.schedule or ())
+        plan, tally = apply_plan(plan, source.kube)
+    finally:
+        source.close()
+    _log_plan(plan)
+    structlog.get_logger("reconciler").info(
+        "run-done", summary=plan.summary, patches=tally.patches, conflicts=tally.conflicts,
+        events=tally.events, event_failures=tally.event_failures, requests=_requests(source))
+    ctx.stdout.write(RENDERERS[args.output](plan))
+    return EXIT_ERRORS if plan.failed else EXIT_OK
+
+
+def cmd_snapshot(args: argparse.Namespace, ctx: Context) -> int:
+    if args.snapshot is not None:
+        raise UsageError("snapshot reads a live cluster; --snapshot is not allowed here")
+    source = _live(args, ctx)
+    out = Path(args.out)
+    try:
+        plan, count = write_snapshot(source, out, now=_now(args, ctx), only=args.schedule or ())
+    finally:
+        source.close()
+    structlog.get_logger("reconciler").info("snapshot-written", dir=str(out), files=count,
+                                            requests=_requests(source))
+    ctx.stdout.write(f"wrote {count} files to {out}; try: full-backup-reconciler plan --snapshot {out}\n")
+    return EXIT_ERRORS if plan.failed else EXIT_OK
+
+
+def cmd_explain(args: argparse.Namespace, ctx: Context) -> int:
+    namespace, _, name = args.vm.partition("/")
+    if not namespace or not name:
+        raise UsageError(f"explain {args.vm!r}: expected NAMESPACE/VM")
+    text, ok = explain_vm(_source(args, ctx), (namespace, name), now=_now(args, ctx))
+    ctx.stdout.write(text)
+    return EXIT_OK if ok else EXIT_ERRORS
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--kubeconfig", help="kubeconfig file (default: in-cluster, then $KUBECONFIG, then ~/.kube/config)")
+    p.add_argument("--context", help="kubeconfig context")
+    p.add_argument("--velero-namespace", help="namespace of Velero's Schedules and BSLs "
+                   "(default: the pod's namespace in-cluster, else velero; OADP: openshift-adp)")
+    p.add_argument("--snapshot", metavar="DIR", help="decide from an offline snapshot instead of a cluster")
+    p.add_argument("--now", metavar="RFC3339", help="decide as of this instant instead of the clock")
+    p.add_argument("--log-format", choices=("json", "console"), help="default: json in-cluster, else console")
+
+
+def _plan_options(p: argparse.ArgumentParser) -> None:
+    _common(p)
+    p.add_argument("--schedule", action="append", metavar="NAME", help="only VMs of this Schedule (repeatable)")
+    p.add_argument("-o", "--output", choices=sorted(RENDERERS), default="table")
+    p.add_argument("--concurrency", type=int, default=16, help="index reads in flight (default 16)")
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(
+        prog="full-backup-reconciler",
+        description="Force periodic full backups of KubeVirt VMs backed up by Velero and the kubevirt-datamover.",
+    )
+    root.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = root.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    p = sub.add_parser("plan", help="decide and print; write nothing (the dry run)")
+    _plan_options(p)
+    p.set_defaults(func=cmd_plan)
+    p = sub.add_parser("run", help="decide and apply (what the CronJob runs)")
+    _plan_options(p)
+    p.add_argument("--dry-run", action="store_true", help="decide and print only, like plan")
+    p.add_argument("--pushgateway", metavar="URL", help="push run metrics to this Prometheus Pushgateway")
+    p.set_defaults(func=cmd_run)
+    p = sub.add_parser("snapshot", help="save what a plan needs from the cluster and buckets, for offline use")
+    _plan_options(p)
+    p.add_argument("--out", required=True, metavar="DIR", help="directory to write (created; must be empty)")
+    p.set_defaults(func=cmd_snapshot)
+    p = sub.add_parser("explain", help="one VM's chain, member by member, and its decision")
+    _common(p)
+    p.add_argument("vm", metavar="NAMESPACE/VM")
+    p.set_defaults(func=cmd_explain)
+    return root
+
+
+def main(
+    argv: Sequence[str] | None = None,
+    *,
+    environ: Mapping[str, str] | None = None,
+    stdout: TextIO | None = None,
+    stderr: TextIO | None = None,
+    clock: Callable[[], datetime] | None = None,
+    sleep: Callable[[float], None] | None = None,
+) -> int:
+    environ = os.environ if environ is None else environ
+    err = stderr or sys.stderr
+    try:
+        args = parser().parse_args(argv)
+    except SystemExit as exc:  # argparse has printed the usage message
+        return EXIT_OK if exc.code == 0 else EXIT_USAGE
+    in_cluster = "KUBERNETES_SERVICE_HOST" in environ
+    logs.configure(args.log_format or ("json" if in_cluster else "console"), stream=err)
+    ctx = Context(environ=environ, stdout=stdout or sys.stdout, clock=clock or (lambda: datetime.now(UTC)),
+                  sleep=sleep or time.sleep)
+    func: Command = args.func
+    try:
+        return func(args, ctx)
+    except UsageError as exc:
+        err.write(f"error: {exc}\n")
+        return EXIT_USAGE
+    except ReconcilerError as exc:
+        err.write(f"error: {exc}\n")
+        return EXIT_ERRORS
+
+
+def entry() -> None:
+    sys.exit(main())

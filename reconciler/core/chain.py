@@ -1,0 +1,169 @@
+"""Index (+ optional listing) -> Chain, mirroring how the controller validates a chain (SPEC 3.3).
+
+latest = the last entry of the list (not the newest timestamp); the chain is the parent walk
+from it, stopping at an entry without a parent, on a cycle, or on a parent id not in the list.
+Valid only if the root is a full and, when a listing is given, every objectPath of every member
+exists (and, where the listing knows sizes, has the size the index records).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+
+from reconciler.core.model import (
+    ChainState,
+    Checkpoint,
+    FetchFailed,
+    Index,
+    IndexResult,
+    NoIndex,
+    Unreadable,
+)
+
+# Relative key -> size in bytes, or None where the source cannot tell (zero-length stand-ins).
+Listing = Mapping[str, int | None]
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One object of a chain member that makes the chain unrestorable."""
+
+    checkpoint: str
+    object_path: str
+    problem: str  # "missing", "empty objectPath", "size 10 in bucket, 12 in index"
+
+    def __str__(self) -> str:
+        return f"{self.checkpoint}: {self.object_path or '<empty>'}: {self.problem}"
+
+
+@dataclass(frozen=True)
+class Chain:
+    state: ChainState
+    members: tuple[Checkpoint, ...] = ()  # root first, latest last
+    detail: str = ""
+    problems: tuple[Problem, ...] = ()
+    unrestorable: tuple[str, ...] = ()  # Velero backups that can no longer be restored
+    cycle: bool = False
+    dangling_parent: str = ""  # the parent id the walk could not find
+
+    @property
+    def length(self) -> int:
+        return len(self.members)
+
+    @property
+    def incrementals(self) -> int:
+        return max(len(self.members) - 1, 0)
+
+    @property
+    def root(self) -> Checkpoint | None:
+        return self.members[0] if self.members else None
+
+    @property
+    def latest(self) -> Checkpoint | None:
+        return self.members[-1] if self.members else None
+
+    @property
+    def last_full_at(self) -> datetime | None:
+        root = self.root
+        return root.timestamp if root is not None and root.is_full else None
+
+    @property
+    def bytes(self) -> int:
+        return sum(m.bytes for m in self.members)
+
+    @property
+    def valid(self) -> bool:
+        return self.state is ChainState.VALID
+
+
+def walk(checkpoints: tuple[Checkpoint, ...]) -> tuple[tuple[Checkpoint, ...], bool, str]:
+    """Parent walk from the last entry: (members root-first, stopped on a cycle, dangling parent)."""
+    if not checkpoints:
+        return (), False, ""
+    # Duplicate ids: a later entry wins the lookup, as a Go map filled in list order would.
+    by_id = {c.id: c for c in checkpoints}
+    current = checkpoints[-1]
+    seen = {current.id}
+    path = [current]
+    while current.parent:
+        parent = by_id.get(current.parent)
+        if parent is None:
+            return tuple(reversed(path)), False, current.parent
+        if parent.id in seen:
+            return tuple(reversed(path)), True, ""
+        seen.add(parent.id)
+        path.append(parent)
+        current = parent
+    return tuple(reversed(path)), False, ""
+
+
+def verify(members: tuple[Checkpoint, ...], listing: Listing) -> tuple[Problem, ...]:
+    """Every data file of every member against the listing (keys relative to the datamover prefix)."""
+    problems: list[Problem] = []
+    for member in members:
+        for f in member.files:
+            if not f.object_path:
+                problems.append(Problem(member.id, "", "empty objectPath"))
+                continue
+            if f.object_path not in listing:
+                problems.append(Problem(member.id, f.object_path, "missing"))
+                continue
+            size = listing[f.object_path]
+            if size is not None and size != f.size:
+                problems.append(
+                    Problem(member.id, f.object_path, f"size {size} in bucket, {f.size} in index")
+                )
+    return tuple(problems)
+
+
+def blast_radius(members: tuple[Checkpoint, ...], first_bad: int) -> tuple[str, ...]:
+    """Velero backups referencing a member at or after the break: restoring any needs the break."""
+    names = {ref for m in members[first_bad:] for ref in m.referenced_by if ref}
+    return tuple(sorted(names))
+
+
+def compute_chain(result: IndexResult, listing: Listing | None = None) -> Chain:
+    """The chain state the controller would see; `listing=None` skips object verification."""
+    if isinstance(result, NoIndex):
+        return Chain(ChainState.NO_INDEX, detail="no index.json for this VM")
+    if isinstance(result, Unreadable):
+        return Chain(ChainState.UNREADABLE, detail=result.reason)
+    if isinstance(result, FetchFailed):
+        return Chain(ChainState.UNKNOWN, detail=result.reason)
+    assert isinstance(result, Index)
+    if not result.checkpoints:
+        return Chain(ChainState.EMPTY, detail="index.json lists no checkpoints")
+    members, cycle, dangling = walk(result.checkpoints)
+    root = members[0]
+    if not root.is_full:
+        why = (
+            f"parent walk stopped on a cycle at {root.id}"
+            if cycle
+            else f"parent {dangling!r} of {root.id} is not in the index"
+            if dangling
+            else f"root {root.id} is of type {root.type!r}, not a full"
+        )
+        return Chain(
+            ChainState.ROOT_NOT_FULL,
+            members,
+            detail=why,
+            unrestorable=blast_radius(members, 0),
+            cycle=cycle,
+            dangling_parent=dangling,
+        )
+    if listing is not None:
+        problems = verify(members, listing)
+        if problems:
+            bad_ids = {p.checkpoint for p in problems}
+            first_bad = next(i for i, m in enumerate(members) if m.id in bad_ids)
+            return Chain(
+                ChainState.BROKEN,
+                members,
+                detail=f"{len(problems)} object(s) of the chain missing or damaged, "
+                f"first at {members[first_bad].id}",
+                problems=problems,
+                unrestorable=blast_radius(members, first_bad),
+            )
+    return Chain(ChainState.VALID, members)

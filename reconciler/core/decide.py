@@ -1,0 +1,273 @@
+"""(VM, its policy schedules, chain, now) -> Decision: the one place that says why a VM is full tonight.
+
+Each rule is a small function that returns a Reason with its numbers, or None; a decision lists
+every rule that fired (SPEC 5). Nothing here reads the clock or the network.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from typing import Any
+
+from reconciler import keys
+from reconciler.core.chain import Chain
+from reconciler.core.cron import VeleroCron
+from reconciler.core.model import VM, Action, Bsl, ChainState, Policy, Schedule
+from reconciler.core.policy import effective, format_duration, strictest, vm_override
+from reconciler.core.state import Desired, OwnerState, baseline, merge_patch, parse_state
+from reconciler.core.timefmt import format_time
+
+
+@dataclass(frozen=True)
+class ScheduleView:
+    """A policy Schedule as the decisions need it: its parsed cron, next run, policy and BSL."""
+
+    schedule: Schedule
+    cron: VeleroCron | None
+    next_run: datetime | None  # None: paused (or unparsable: then errors say why)
+    policy: Policy | None
+    bsl: Bsl | None
+    errors: tuple[str, ...] = ()
+
+    @property
+    def ref(self) -> str:
+        return self.schedule.ref
+
+    @property
+    def usable(self) -> bool:
+        return self.policy is not None and self.cron is not None and self.bsl is not None
+
+
+@dataclass(frozen=True)
+class Reason:
+    code: str
+    text: str
+    numbers: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Decision:
+    vm: VM
+    action: Action
+    reasons: tuple[Reason, ...]
+    chain: Chain
+    schedules: tuple[str, ...] = ()
+    policy: Policy | None = None
+    next_run: datetime | None = None
+    bsl: Bsl | None = None
+    desired: Desired | None = None  # None: the job does not touch this VM
+    numbers: dict[str, Any] = field(default_factory=dict)
+    views: tuple[ScheduleView, ...] = field(default=(), repr=False)  # to decide again after a conflict
+
+    @property
+    def codes(self) -> tuple[str, ...]:
+        return tuple(r.code for r in self.reasons)
+
+    @property
+    def message(self) -> str:
+        return "; ".join(r.text for r in self.reasons)
+
+    def patch(self) -> dict[str, Any] | None:
+        """The merge patch that carries this decision out, None when nothing needs writing."""
+        if self.desired is None:
+            return None
+        return merge_patch(
+            annotations=self.vm.annotations,
+            labels=self.vm.labels,
+            desired=self.desired,
+            resource_version=self.vm.resource_version,
+        )
+
+
+# --- the rules -------------------------------------------------------------------------------
+
+
+def count_rule(chain: Chain, policy: Policy) -> Reason | None:
+    """Due once the chain has `interval` incrementals since its last full (the controller's rule)."""
+    if policy.interval is None or chain.incrementals < policy.interval:
+        return None
+    return Reason(
+        "count",
+        f"{chain.incrementals} incrementals since the last full, interval {policy.interval}",
+        {"incrementals": chain.incrementals, "limit": policy.interval},
+    )
+
+
+def nominal_time(at: datetime, views: Sequence[ScheduleView]) -> datetime | None:
+    """The window a backup belongs to: the latest fire time at or before it among the schedules.
+
+    A full is taken minutes after its window opens; measuring age between windows keeps a "7d"
+    policy from drifting to day 8.
+    """
+    fires = []
+    for view in views:
+        if view.cron is None:
+            continue
+        anchor = view.schedule.last_backup or view.schedule.created
+        fire = view.cron.prev_at_or_before(at, anchor=anchor)
+        if fire is not None:
+            fires.append(fire)
+    return max(fires) if fires else None
+
+
+def age_numbers(chain: Chain, *, next_run: datetime, views: Sequence[ScheduleView]) -> dict[str, Any]:
+    """Last full time, its window, and its age at the next run (empty without a timed full)."""
+    last_full = chain.last_full_at
+    if last_full is None:
+        return {}
+    nominal = nominal_time(last_full, views) or last_full
+    return {
+        "lastFullAt": format_time(last_full),
+        "lastFullWindow": format_time(nominal),
+        "ageAtNextRunSeconds": int((next_run - nominal).total_seconds()),
+    }
+
+
+def age_rule(chain: Chain, policy: Policy, *, numbers: dict[str, Any]) -> Reason | None:
+    """Due if, at the next run, the last full's window is at least max-age old (inclusive)."""
+    if policy.max_age is None:
+        return None
+    max_age = format_duration(policy.max_age)
+    limit = {"maxAgeSeconds": int(policy.max_age.total_seconds())}
+    if "ageAtNextRunSeconds" not in numbers:
+        return Reason("age", f"the last full has no timestamp; max-age {max_age}", limit)
+    age = timedelta(seconds=numbers["ageAtNextRunSeconds"])
+    if age < policy.max_age:
+        return None
+    return Reason("age", f"last full (window {numbers['lastFullWindow']}) will be "
+                  f"{format_duration(age)} old at the next run, max-age {max_age}", {**numbers, **limit})
+
+
+# --- the decision ----------------------------------------------------------------------------
+
+
+def _reason(code: str, text: str, **numbers: Any) -> Reason:
+    return Reason(code, text, dict(numbers))
+
+
+def _owner(vm: VM) -> OwnerState | str | None:
+    text = vm.annotations.get(keys.STATE)
+    return None if text is None else parse_state(text)
+
+
+def triage(vm: VM, views: Sequence[ScheduleView]) -> Decision | None:
+    """Decisions that need no chain: skips, errors, giving a VM back. None: read its index."""
+    unknown = Chain(ChainState.UNKNOWN)
+    refs = tuple(v.ref for v in views)
+    owner = _owner(vm)
+    override, errors = vm_override(vm.ref, vm.annotations)
+    bad = [str(e) for e in errors]
+    if isinstance(owner, str):
+        bad.append(f"{vm.ref}: annotation {keys.STATE}: {owner}")
+    if bad:
+        return Decision(vm, Action.ERROR, (Reason("invalid-annotation", "; ".join(bad)),), unknown, refs)
+    managed = owner is not None
+    original = owner.original if isinstance(owner, OwnerState) else None
+    give_back = Desired(original, None, due_label=False)
+    if not views:
+        if managed:
+            return Decision(vm, Action.RESTORE,
+                            (_reason("left-policy", "no policy schedule backs this VM up any more"),),
+                            unknown, refs, desired=give_back)
+        return None  # not ours, not under a policy: not in the plan at all
+    if vm.printable_status != "Running":
+        return Decision(vm, Action.SKIP, (_reason(
+            "not-running", f"status {vm.printable_status or 'unknown'}: the data mover backs up running VMs only"),),
+            unknown, refs)
+    if vm.cbt_state != "Enabled":
+        return Decision(vm, Action.SKIP, (_reason(
+            "cbt-disabled", f"changed-block tracking is {vm.cbt_state or 'not configured'}: "
+            "the data mover does not back this VM up"),), unknown, refs)
+    active = [v for v in views if v.next_run is not None]
+    if not active:
+        return Decision(vm, Action.SKIP, (_reason("schedule-paused", "every policy schedule of this VM is paused"),),
+                        unknown, refs)
+    policy, _ = effective(strictest(v.policy for v in active if v.policy), override)
+    if policy.empty:
+        reason = _reason("opted-out", "the VM switches every policy off")
+        if managed:
+            return Decision(vm, Action.RESTORE, (reason,), unknown, refs, policy, desired=give_back)
+        return Decision(vm, Action.SKIP, (reason,), unknown, refs, policy)
+    return None
+
+
+def decide(vm: VM, views: Sequence[ScheduleView], chain: Chain, *, now: datetime) -> Decision:
+    """The full decision for one VM, with every reason that fired and the numbers behind it."""
+    early = triage(vm, views)
+    if early is not None:
+        return replace(early, views=tuple(views))
+    active = [v for v in views if v.next_run is not None]
+    override, _ = vm_override(vm.ref, vm.annotations)
+    policy, _ = effective(strictest(v.policy for v in active if v.policy), override)
+    next_run = min(v.next_run for v in active if v.next_run is not None)
+    # The schedule that runs next takes the backup, so its BSL holds the chain that matters.
+    bsl = min(active, key=lambda v: (v.next_run, v.ref)).bsl
+    refs = tuple(v.ref for v in views)
+    numbers = {**_chain_numbers(chain, policy, next_run),
+               **age_numbers(chain, next_run=next_run, views=views)}
+    base = Decision(vm, Action.KEEP, (), chain, refs, policy, next_run, bsl, numbers=numbers,
+                    views=tuple(views))
+    if chain.state is ChainState.UNKNOWN:
+        return replace(base, action=Action.ERROR, reasons=(_reason("index-fetch-failed", chain.detail),))
+    if not chain.valid:
+        return replace(base, action=Action.FULL_ANYWAY, reasons=(_full_anyway_reason(chain),))
+
+    owner = _owner(vm)
+    assert not isinstance(owner, str)  # triage turned a malformed state into an error
+    original = owner.original if owner is not None else vm.annotations.get(keys.MAX_INCREMENTAL)
+    root = chain.root
+    assert root is not None
+    due = [r for r in (count_rule(chain, policy),
+                       age_rule(chain, policy, numbers=numbers)) if r is not None]
+    landed = owner is not None and owner.forcing and owner.forced_root != root.id
+    if due and chain.incrementals >= 1:
+        codes = tuple(r.code for r in due)
+        keep_since = owner is not None and owner.forced_root == root.id and owner.forced_at
+        forced_at = owner.forced_at if keep_since and owner is not None else format_time(now)
+        state = OwnerState(original, forced_at, root.id, codes)
+        return replace(base, action=Action.FORCE_FULL, reasons=tuple(due),
+                       desired=Desired(str(chain.incrementals), state, due_label=True))
+    if due:
+        blocked = _reason("head-is-full", f"the chain head {root.id} is a full: the controller's "
+                          "max-incremental rule cannot force another full yet")
+        return replace(base, action=Action.BLOCKED, reasons=(*due, blocked))
+    steady = Desired(baseline(original, policy.interval), OwnerState(original), due_label=False)
+    if landed and owner is not None:
+        return replace(base, action=Action.RESTORE, desired=steady, reasons=(_reason(
+            "landed", f"the forced full landed: chain root is now {root.id} (was {owner.forced_root})"),))
+    return replace(base, desired=steady, reasons=(_keep_reason(chain, policy, base.numbers),))
+
+
+def _full_anyway_reason(chain: Chain) -> Reason:
+    code = str(chain.state)
+    numbers: dict[str, Any] = {}
+    text = chain.detail
+    if chain.unrestorable:
+        numbers["unrestorableBackups"] = list(chain.unrestorable)
+        text += f"; backups that can no longer be restored: {', '.join(chain.unrestorable)}"
+    if chain.problems:
+        numbers["problems"] = [str(p) for p in chain.problems]
+    return Reason(code, f"{text}; the controller takes a full anyway", numbers)
+
+
+def _keep_reason(chain: Chain, policy: Policy, numbers: dict[str, Any]) -> Reason:
+    parts = []
+    if policy.interval is not None:
+        parts.append(f"{chain.incrementals}/{policy.interval} incrementals")
+    if policy.max_age is not None and "ageAtNextRunSeconds" in numbers:
+        age = timedelta(seconds=numbers["ageAtNextRunSeconds"])
+        parts.append(f"last full {format_duration(age)} old at the next run, "
+                     f"max-age {format_duration(policy.max_age)}")
+    return Reason("within-policy", ", ".join(parts) or "within policy")
+
+
+def _chain_numbers(chain: Chain, policy: Policy, next_run: datetime) -> dict[str, Any]:
+    numbers: dict[str, Any] = {"incrementals": chain.incrementals, "length": chain.length,
+                               "nextRun": format_time(next_run)}
+    if policy.interval is not None:
+        numbers["limit"] = policy.interval
+    if policy.max_age is not None:
+        numbers["maxAgeSeconds"] = int(policy.max_age.total_seconds())
+    return numbers

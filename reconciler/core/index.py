@@ -1,0 +1,804 @@
+"""Decode a VM's checkpoint index (``index.json``) exactly as the controller's Go decoder sees it.
+
+The controller reads the index with ``encoding/json.Unmarshal`` into ``uploader.VMIndex`` and treats
+any error as "unreadable index" (its next backup is then a full one). This module reproduces that
+accept/reject decision and the decoded values, then maps them onto the domain objects of ``model``.
+What it mirrors (Go 1.25 ``encoding/json`` v1, ``time``, apimachinery ``resource.Quantity``):
+
+* Syntax is checked first, for the whole document, with Go's grammar: no NaN/Infinity, comments,
+  BOM, trailing commas or trailing text, and at most 10 000 nested arrays/objects (the scanner's
+  limit). The parser is iterative, so no nesting depth can exhaust Python's stack.
+* The input is UTF-8 and nothing else (no UTF-16/32 sniffing). Inside strings, every byte of an
+  invalid sequence becomes one U+FFFD, and a ``\\uXXXX`` escape of a lone surrogate becomes U+FFFD,
+  as Go's ``unquote`` does. ``str`` input is taken as the UTF-8 bytes it encodes to.
+* Keys match fields by Go's case folding: ASCII case-insensitively, plus the two non-ASCII runes
+  that fold into ASCII (U+017F long s, U+212A Kelvin sign). Unknown keys are skipped, whatever
+  their value.
+* Every occurrence of a duplicate key is decoded, in document order, *into* the value the earlier
+  ones left, as Go does: scalars are replaced, objects are merged field by field, and arrays are
+  decoded into the slice's backing array, so elements a shorter array dropped can come back.
+* ``null`` sets a slice to nil and leaves a string, integer, bool, time or struct as it was.
+* A value of the wrong JSON type in a known field makes the whole document unreadable, as do an
+  ``int64`` literal that is not an integer in range, a time ``time.Time.UnmarshalJSON`` rejects and
+  a quantity ``resource.Quantity.UnmarshalJSON`` rejects. Both unmarshalers read the raw JSON text,
+  so a string written with escapes is never a valid time or quantity.
+
+Errors name the field with a path (``checkpoints[2].files[0].size``) and the first one in
+document order is reported. Times come out as aware UTC datetimes, truncated to microseconds. Go's
+zero time (the instant 0001-01-01T00:00:00Z, whatever offset it is written with) is ``None``.
+Times Go accepts but ``datetime`` cannot hold (year 0000, or an offset pushing the instant past
+year 9999) are clamped to ``datetime.min`` / ``datetime.max`` in UTC: they stay present, and stay
+older / newer than any representable time.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Mapping
+from contextlib import suppress
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from json import JSONDecoder
+from re import DOTALL, Match, compile
+from typing import Any, Final, NotRequired, TypedDict, TypeVar
+
+from reconciler.core.model import Checkpoint, FileRef, Index, Unreadable
+
+__all__ = ["MAX_INDEX_BYTES", "RawCheckpoint", "RawFile", "RawIndex", "parse_index"]
+
+MAX_INDEX_BYTES: Final = 16 * 1024 * 1024
+
+
+# --------------------------------------------------------------------------------- wire shape
+# The document as the controller writes it (json.Marshal of uploader.VMIndex). Documentation of
+# the wire format; the decoder below accepts every variation Go's decoder accepts.
+
+
+class RawFile(TypedDict):
+    """uploader.CheckpointFile."""
+
+    filename: str
+    diskName: NotRequired[str]  # omitempty
+    size: int  # int64
+    objectPath: str
+
+
+class RawCheckpoint(TypedDict):
+    """uploader.CheckpointEntry."""
+
+    id: str
+    type: str  # "Full" / "Incremental" in practice, compared case-insensitively downstream
+    parent: NotRequired[str]  # omitempty; absent on fulls
+    timestamp: str  # RFC 3339; Go's zero time is written "0001-01-01T00:00:00Z"
+    vmBackup: str
+    files: list[RawFile] | None  # a nil slice is written as null
+    pvcs: list[str] | None
+    pvcSizes: NotRequired[list[str | int | float | None]]  # resource.Quantity: string or number
+    referencedBy: list[str] | None
+    vmbObjectPath: NotRequired[str]
+    vmbtObjectPath: NotRequired[str]
+    superseded: NotRequired[bool]  # newer controllers; omitempty, so only `true` is ever written
+
+
+class RawIndex(TypedDict):
+    """uploader.VMIndex. Checkpoints are ordered newest last."""
+
+    vmName: str
+    namespace: str
+    checkpoints: list[RawCheckpoint] | None
+    lastUpdated: NotRequired[str]  # RFC 3339
+
+
+# ------------------------------------------------------------------------------------ entry
+
+
+def parse_index(data: bytes | str, *, max_bytes: int = MAX_INDEX_BYTES) -> Index | Unreadable:
+    """Decode ``index.json`` as the controller would; ``Unreadable`` wherever Go returns an error."""
+    raw = data if isinstance(data, bytes) else data.encode("utf-8", "surrogatepass")
+    if len(raw) > max_bytes:
+        return Unreadable(f"index is {len(raw)} bytes, over the {_size(max_bytes)} limit")
+    text = _decode_utf8(raw)
+    try:
+        document = _parse(text)
+    except _SyntaxError as error:
+        return Unreadable(error.describe(text))
+    try:
+        decoded = _decode_struct(_GoIndex(), document, _INDEX_FIELDS)
+    except _FieldError as error:
+        return Unreadable(str(error))
+    return _to_index(decoded)
+
+
+def _size(n: int) -> str:
+    for unit, factor in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if n >= factor and n % factor == 0:
+            return f"{n // factor} {unit}"
+    return f"{n} bytes"
+
+
+_ESCAPED_BYTE = compile("[\udc80-\udcff]")
+
+
+def _decode_utf8(raw: bytes) -> str:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        # surrogateescape maps each byte of an invalid sequence to one lone surrogate, which is
+        # exactly where Go's utf8.DecodeRune yields (RuneError, 1): one U+FFFD per byte.
+        return _ESCAPED_BYTE.sub("\ufffd", raw.decode("utf-8", "surrogateescape"))
+
+
+# ---------------------------------------------------------------------------------- syntax
+# An iterative parser with Go's grammar. Objects keep every member in order (duplicates
+# included); strings written with escapes keep their raw text; numbers keep their literal.
+
+_MAX_DEPTH: Final = 10_000  # encoding/json's maxNestingDepth
+_EOF: Final = "unexpected end of JSON input"
+_WHITESPACE: Final = " \t\n\r"
+_SPACES = compile(r"[ \t\n\r]*")
+_CHARS: Final = r'[^"\\\x00-\x1f]*'
+_PLAIN_STRING = compile(rf'"({_CHARS})"')
+_STRING_PREFIX = compile(rf'"{_CHARS}(?:\\(?:["\\/bfnrt]|u[0-9a-fA-F]{{4}}){_CHARS})*')
+_NUMBER = compile(r"-?(?:0|[1-9][0-9]*)(\.[0-9]+)?([eE][-+]?[0-9]+)?")
+_ESCAPE = compile(
+    r"\\u([dD][89abAB][0-9a-fA-F]{2})\\u([dD][c-fC-F][0-9a-fA-F]{2})|\\u([0-9a-fA-F]{4})|\\(.)",
+    DOTALL,
+)
+_SIMPLE_ESCAPES: Final = {
+    '"': '"', "\\": "\\", "/": "/", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t",
+}
+_HEX: Final = frozenset("0123456789abcdefABCDEF")
+
+
+class _Obj(list[tuple[str, object]]):
+    """A JSON object: its members in document order, duplicate keys kept."""
+
+    __slots__ = ()
+
+
+@dataclass(frozen=True, slots=True)
+class _Num:
+    """A JSON number, as its literal text."""
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class _Esc:
+    """A JSON string written with escapes: its decoded text and its raw text between the quotes."""
+
+    raw: str
+    text: str
+
+
+class _SyntaxError(Exception):
+    def __init__(self, pos: int, message: str) -> None:
+        super().__init__(message)
+        self.pos = pos
+        self.message = message
+
+    def describe(self, text: str) -> str:
+        line = text.count("\n", 0, self.pos) + 1
+        column = self.pos - text.rfind("\n", 0, self.pos)
+        return f"invalid JSON at line {line} column {column}: {self.message}"
+
+
+def _skip(text: str, pos: int) -> int:
+    if pos < len(text) and text[pos] not in _WHITESPACE:
+        return pos
+    match = _SPACES.match(text, pos)
+    assert match is not None  # the pattern matches the empty string
+    return match.end()
+
+
+def _char(c: str) -> str:
+    if c.isascii() and c.isprintable() and c != "'":
+        return f"'{c}'"
+    return "'" + c.encode("unicode_escape").decode("ascii").replace("'", "\\'") + "'"
+
+
+def _parse(text: str) -> object:
+    # Fast path: the C scanner, where it cannot disagree with Go. Without a backslash there are
+    # no escapes, so strings are their raw text; numbers keep their literal through the hooks;
+    # NaN and Infinity are refused; and its nesting is bounded by the recursion limit, which must
+    # not exceed Go's 10 000 levels. Whenever it fails, the exact parser gives Go's verdict.
+    if "\\" not in text and sys.getrecursionlimit() <= _MAX_DEPTH:
+        with suppress(ValueError, RecursionError):
+            return _C_SCANNER.decode(text)
+    return _parse_exact(text)
+
+
+def _no_constant(name: str) -> object:
+    raise ValueError(name)
+
+
+_C_SCANNER: Final = JSONDecoder(
+    object_pairs_hook=_Obj, parse_float=_Num, parse_int=_Num, parse_constant=_no_constant
+)
+
+
+def _parse_exact(text: str) -> object:
+    n = len(text)
+    stack: list[list[Any]] = []  # the open arrays and objects, innermost last
+    keys: list[str] = []  # for each open object, the key whose value is being read
+    value: object
+    pos = _skip(text, 0)
+    while True:
+        # A value starts at pos.
+        if pos >= n:
+            raise _SyntaxError(pos, _EOF)
+        c = text[pos]
+        if c in "{[":
+            if len(stack) >= _MAX_DEPTH:
+                raise _SyntaxError(pos, "exceeded max depth")
+            pos = _skip(text, pos + 1)
+            container: list[Any] = _Obj() if c == "{" else []
+            if pos < n and text[pos] == ("}" if c == "{" else "]"):
+                value, pos = container, pos + 1
+            else:
+                stack.append(container)
+                if c == "{":
+                    key, pos = _key(text, pos)
+                    keys.append(key)
+                continue
+        else:
+            value, pos = _scalar(text, pos)
+        # The value is complete: add it to its container, and close what it completes.
+        while True:
+            pos = _skip(text, pos)
+            if not stack:
+                if pos < n:
+                    raise _SyntaxError(
+                        pos, f"invalid character {_char(text[pos])} after top-level value"
+                    )
+                return value
+            top = stack[-1]
+            is_object = isinstance(top, _Obj)
+            top.append((keys.pop(), value) if is_object else value)
+            c = text[pos] if pos < n else ""
+            if c == ",":
+                pos = _skip(text, pos + 1)
+                if is_object:
+                    key, pos = _key(text, pos)
+                    keys.append(key)
+                break
+            if c and c == ("}" if is_object else "]"):
+                value, pos = stack.pop(), pos + 1
+                continue
+            if not c:
+                raise _SyntaxError(pos, _EOF)
+            where = "after object key:value pair" if is_object else "after array element"
+            raise _SyntaxError(pos, f"invalid character {_char(c)} {where}")
+
+
+def _key(text: str, pos: int) -> tuple[str, int]:
+    """Read `"key" :` at pos; return the decoded key and the position of its value."""
+    if pos >= len(text):
+        raise _SyntaxError(pos, _EOF)
+    if text[pos] != '"':
+        c = _char(text[pos])
+        raise _SyntaxError(pos, f"invalid character {c} looking for beginning of object key string")
+    key, pos = _string(text, pos)
+    pos = _skip(text, pos)
+    if pos >= len(text):
+        raise _SyntaxError(pos, _EOF)
+    if text[pos] != ":":
+        raise _SyntaxError(pos, f"invalid character {_char(text[pos])} after object key")
+    return (key.text if isinstance(key, _Esc) else key), _skip(text, pos + 1)
+
+
+def _scalar(text: str, pos: int) -> tuple[object, int]:
+    c = text[pos]
+    if c == '"':
+        return _string(text, pos)
+    if c == "-" or "0" <= c <= "9":
+        return _number(text, pos)
+    for word, value in (("true", True), ("false", False), ("null", None)):
+        if text.startswith(word, pos):
+            return value, pos + len(word)
+        if c == word[0]:
+            k = 1
+            while pos + k < len(text) and text[pos + k] == word[k]:
+                k += 1
+            if pos + k >= len(text):
+                raise _SyntaxError(pos + k, _EOF)
+            bad, want = _char(text[pos + k]), _char(word[k])
+            raise _SyntaxError(pos + k, f"invalid character {bad} in literal {word} (expecting {want})")
+    raise _SyntaxError(pos, f"invalid character {_char(c)} looking for beginning of value")
+
+
+def _string(text: str, pos: int) -> tuple[str | _Esc, int]:
+    plain = _PLAIN_STRING.match(text, pos)
+    if plain is not None:
+        return plain.group(1), plain.end()
+    prefix = _STRING_PREFIX.match(text, pos)
+    assert prefix is not None  # text[pos] is the opening quote
+    end = prefix.end()
+    if end < len(text) and text[end] == '"':
+        raw = text[pos + 1 : end]
+        return _Esc(raw, _ESCAPE.sub(_unescape, raw)), end + 1
+    # The string is malformed at `end`: a control character, a bad escape, or the end of input.
+    if end >= len(text):
+        raise _SyntaxError(end, _EOF)
+    if text[end] != "\\":
+        raise _SyntaxError(end, f"invalid character {_char(text[end])} in string literal")
+    if end + 1 >= len(text):
+        raise _SyntaxError(end + 1, _EOF)
+    if text[end + 1] != "u":
+        c = _char(text[end + 1])
+        raise _SyntaxError(end + 1, f"invalid character {c} in string escape code")
+    for i in range(end + 2, end + 6):
+        if i >= len(text):
+            raise _SyntaxError(i, _EOF)
+        if text[i] not in _HEX:
+            c = _char(text[i])
+            raise _SyntaxError(i, f"invalid character {c} in \\u hexadecimal character escape")
+    raise AssertionError("unreachable: the escape is valid")  # pragma: no cover
+
+
+def _unescape(match: Match[str]) -> str:
+    high, low, unit, simple = match.groups()
+    if high is not None:
+        return chr(0x10000 + ((int(high, 16) - 0xD800) << 10) + int(low, 16) - 0xDC00)
+    if unit is not None:
+        code = int(unit, 16)
+        return "\ufffd" if 0xD800 <= code <= 0xDFFF else chr(code)  # a lone surrogate
+    return _SIMPLE_ESCAPES[simple]
+
+
+def _number(text: str, pos: int) -> tuple[_Num, int]:
+    match = _NUMBER.match(text, pos)
+    if match is None:  # a minus sign with no digit after it
+        if pos + 1 >= len(text):
+            raise _SyntaxError(pos + 1, _EOF)
+        c = _char(text[pos + 1])
+        raise _SyntaxError(pos + 1, f"invalid character {c} in numeric literal")
+    end = match.end()
+    fraction, exponent = match.groups()
+    if end < len(text) and exponent is None and text[end] in ".eE":
+        if text[end] == "." and fraction is None:
+            where, at = "after decimal point in", end + 1
+        elif text[end] in "eE":
+            where = "in exponent of"
+            at = end + 2 if end + 1 < len(text) and text[end + 1] in "+-" else end + 1
+        else:
+            return _Num(match.group()), end  # "1.5." : the second '.' is an error after the value
+        if at >= len(text):
+            raise _SyntaxError(at, _EOF)
+        raise _SyntaxError(at, f"invalid character {_char(text[at])} {where} numeric literal")
+    return _Num(match.group()), end
+
+
+# ----------------------------------------------------------------------- decoding into Go
+# Mutable mirrors of the Go structs. Decoding writes into them the way reflection does in
+# encoding/json, so that duplicate keys and nulls have Go's effect.
+
+
+@dataclass(slots=True)
+class _Slice:
+    """A Go slice: `backing` holds every element ever stored, the first `length` of them live."""
+
+    backing: list[Any] = field(default_factory=list)
+    length: int = 0
+
+
+@dataclass(slots=True)
+class _GoFile:
+    filename: str = ""
+    disk_name: str = ""
+    size: int = 0
+    object_path: str = ""
+
+
+@dataclass(slots=True)
+class _GoCheckpoint:
+    id: str = ""
+    type: str = ""
+    parent: str = ""
+    timestamp: datetime | None = None
+    vm_backup: str = ""
+    files: _Slice | None = None
+    pvcs: _Slice | None = None
+    pvc_sizes: _Slice | None = None
+    referenced_by: _Slice | None = None
+    vmb_object_path: str = ""
+    vmbt_object_path: str = ""
+    superseded: bool = False
+
+
+@dataclass(slots=True)
+class _GoIndex:
+    vm_name: str = ""
+    namespace: str = ""
+    checkpoints: _Slice | None = None
+    last_updated: datetime | None = None
+
+
+class _FieldError(Exception):
+    """A value Go refuses. `path` collects the location innermost first, as the error unwinds."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+        self.path: list[str] = []  # field names and "[i]" indices, innermost first
+
+    def __str__(self) -> str:
+        where = ""
+        for segment in reversed(self.path):
+            where += segment if segment.startswith("[") or not where else "." + segment
+        return f"{where or 'document'}: {self.message}"
+
+
+_Decoder = Callable[[Any, object], Any]  # (current Go value, JSON value) -> new Go value
+_S = TypeVar("_S")
+
+
+@dataclass(frozen=True, slots=True)
+class _Field:
+    name: str  # the json tag
+    attr: str  # the mirror's attribute
+    decode: _Decoder
+
+
+def _fields(*fields: _Field) -> dict[str, _Field]:
+    """Look-up table by exact name (Go tries it first) and by folded name."""
+    return {name: f for f in fields for name in (f.name, _fold(f.name))}
+
+
+# U+017F (long s) and U+212A (Kelvin sign) are the only non-ASCII runes whose simple case folding
+# reaches ASCII; Go's foldName maps them to 'S' and 'K'. Any other non-ASCII rune cannot match an
+# ASCII field name, so it is left as it is.
+_NON_ASCII_FOLDS: Final = str.maketrans({"\u017f": "S", "\u212a": "K"})
+
+
+def _fold(key: str) -> str:
+    if key.isascii():
+        return key.upper()
+    return "".join(c.upper() if c.isascii() else c for c in key.translate(_NON_ASCII_FOLDS))
+
+
+def _kind(value: object) -> str:
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, _Num):
+        return "number"
+    if isinstance(value, str | _Esc):
+        return "string"
+    if isinstance(value, _Obj):
+        return "object"
+    return "array" if isinstance(value, list) else "null"
+
+
+def _type_error(expected: str, value: object) -> _FieldError:
+    return _FieldError(f"expected {expected}, got {_kind(value)}")
+
+
+def _source(value: str | _Esc, limit: int = 64) -> str:
+    """The string as written in the document, shortened for messages."""
+    raw = value.raw if isinstance(value, _Esc) else value
+    return f'"{raw[:limit]}..."' if len(raw) > limit else f'"{raw}"'
+
+
+def _decode_struct(target: _S, value: object, fields: Mapping[str, _Field]) -> _S:
+    if value is None:
+        return target  # null leaves a struct as it is
+    if not isinstance(value, _Obj):
+        raise _type_error("object", value)
+    for key, item in value:
+        f = fields.get(key) or fields.get(_fold(key))
+        if f is None:
+            continue  # unknown key: skipped, whatever its value
+        try:
+            setattr(target, f.attr, f.decode(getattr(target, f.attr), item))
+        except _FieldError as error:
+            error.path.append(f.name)
+            raise
+    return target
+
+
+def _struct_of(fields: Callable[[], Mapping[str, _Field]]) -> _Decoder:
+    def decode(current: Any, value: object) -> Any:
+        return _decode_struct(current, value, fields())
+
+    return decode
+
+
+def _slice_of(element: _Decoder, zero: Callable[[], object]) -> _Decoder:
+    def decode(current: _Slice | None, value: object) -> _Slice | None:
+        if value is None:
+            return None  # null makes the slice nil
+        if type(value) is not list:
+            raise _type_error("array", value)
+        if not value:
+            return _Slice()  # [] makes a new empty slice
+        # Go decodes into the existing backing array, growing it as needed, then truncates.
+        target = current if current is not None else _Slice()
+        backing = target.backing
+        for i, item in enumerate(value):
+            if i == len(backing):
+                backing.append(zero())
+            try:
+                backing[i] = element(backing[i], item)
+            except _FieldError as error:
+                error.path.append(f"[{i}]")
+                raise
+        target.length = len(value)
+        return target
+
+    return decode
+
+
+def _string_value(current: str, value: object) -> str:
+    if value is None:
+        return current
+    if isinstance(value, str):
+        return value
+    if isinstance(value, _Esc):
+        return value.text
+    raise _type_error("string", value)
+
+
+def _bool_value(current: bool, value: object) -> bool:
+    if value is None:
+        return current
+    if isinstance(value, bool):
+        return value
+    raise _type_error("boolean", value)
+
+
+_PARSE_INT = compile(r"[+-]?[0-9]+")  # strconv.ParseInt(s, 10, 64) syntax
+
+
+def _int64(text: str) -> int | None:
+    """strconv.ParseInt(text, 10, 64); None where Go returns an error."""
+    if _PARSE_INT.fullmatch(text) is None or len(text.lstrip("+-").lstrip("0")) > 19:
+        return None
+    n = int(text)
+    return n if -(1 << 63) <= n < (1 << 63) else None
+
+
+def _int64_value(current: int, value: object) -> int:
+    if value is None:
+        return current
+    if not isinstance(value, _Num):
+        raise _type_error("integer (int64)", value)
+    n = _int64(value.text)  # JSON number syntax has no '+' and no leading zeros
+    if n is None:
+        text = value.text if len(value.text) <= 64 else value.text[:64] + "..."
+        raise _FieldError(f"expected integer (int64), got {text}")
+    return n
+
+
+def _time_value(current: datetime | None, value: object) -> datetime | None:
+    if value is None:
+        return current  # Time.UnmarshalJSON ignores null
+    if not isinstance(value, str | _Esc):
+        raise _FieldError(f"expected RFC 3339 string, got {_kind(value)}")
+    try:
+        if isinstance(value, _Esc):  # Go parses the raw text: a backslash is never valid
+            raise ValueError
+        return _go_time(value)
+    except ValueError:
+        raise _FieldError(f"not RFC 3339: {_source(value)}") from None
+
+
+def _quantity_value(current: None, value: object) -> None:
+    """Validate one resource.Quantity; its value is not kept (null or not, it stays None)."""
+    if isinstance(value, _Num):
+        text, shown = value.text, value.text[:64]
+    elif isinstance(value, str | _Esc):
+        text, shown = (value.raw if isinstance(value, _Esc) else value), _source(value)
+    elif value is not None:
+        raise _FieldError(f"expected quantity (string or number), got {_kind(value)}")
+    else:
+        return
+    if not _is_quantity(text.strip(_GO_SPACE)):
+        raise _FieldError(f"not a Kubernetes quantity: {shown}")
+
+
+def _file_fields() -> Mapping[str, _Field]:
+    return _FILE_FIELDS
+
+
+def _checkpoint_fields() -> Mapping[str, _Field]:
+    return _CHECKPOINT_FIELDS
+
+
+_STRINGS: Final = _slice_of(_string_value, str)
+_FILE_FIELDS: Final = _fields(
+    _Field("filename", "filename", _string_value),
+    _Field("diskName", "disk_name", _string_value),
+    _Field("size", "size", _int64_value),
+    _Field("objectPath", "object_path", _string_value),
+)
+_CHECKPOINT_FIELDS: Final = _fields(
+    _Field("id", "id", _string_value),
+    _Field("type", "type", _string_value),
+    _Field("parent", "parent", _string_value),
+    _Field("timestamp", "timestamp", _time_value),
+    _Field("vmBackup", "vm_backup", _string_value),
+    _Field("files", "files", _slice_of(_struct_of(_file_fields), _GoFile)),
+    _Field("pvcs", "pvcs", _STRINGS),
+    _Field("pvcSizes", "pvc_sizes", _slice_of(_quantity_value, lambda: None)),
+    _Field("referencedBy", "referenced_by", _STRINGS),
+    _Field("vmbObjectPath", "vmb_object_path", _string_value),
+    _Field("vmbtObjectPath", "vmbt_object_path", _string_value),
+    _Field("superseded", "superseded", _bool_value),
+)
+_INDEX_FIELDS: Final = _fields(
+    _Field("vmName", "vm_name", _string_value),
+    _Field("namespace", "namespace", _string_value),
+    _Field("checkpoints", "checkpoints", _slice_of(_struct_of(_checkpoint_fields), _GoCheckpoint)),
+    _Field("lastUpdated", "last_updated", _time_value),
+)
+
+
+def _live(s: _Slice | None) -> list[Any]:
+    return [] if s is None else s.backing[: s.length]
+
+
+def _to_index(go: _GoIndex) -> Index:
+    return Index(
+        vm_name=go.vm_name,
+        namespace=go.namespace,
+        last_updated=go.last_updated,
+        checkpoints=tuple(
+            Checkpoint(
+                id=c.id,
+                type=c.type,
+                parent=c.parent,
+                timestamp=c.timestamp,
+                vm_backup=c.vm_backup,
+                files=tuple(
+                    FileRef(filename=f.filename, disk=f.disk_name, size=f.size,
+                            object_path=f.object_path)
+                    for f in _live(c.files)
+                ),
+                referenced_by=tuple(_live(c.referenced_by)),
+            )
+            for c in _live(go.checkpoints)
+        ),
+    )
+
+
+# -------------------------------------------------------------------------------- time.Time
+# Time.UnmarshalJSON (Go >= 1.20) strips the quotes of the raw JSON and calls parseStrictRFC3339.
+# Its strict checks are disabled upstream (`case true: return t, nil`, go.dev/issue/54580), so
+# what it accepts is what time.Parse(time.RFC3339, s) accepts: a one- or two-digit hour, a
+# fraction after '.' or ',', and an offset up to +24:60, besides the strict RFC 3339 forms.
+
+_TIME = compile(
+    r"([0-9]{4})-([0-9]{2})-([0-9]{2})T([0-9]{1,2}):([0-9]{2}):([0-9]{2})"
+    r"(?:[.,]([0-9]+))?(?:Z|([-+])([0-9]{2}):([0-9]{2}))"
+)
+_DAYS_BEFORE_MONTH: Final = (0, 0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334)
+_DAYS_IN_MONTH: Final = (0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
+_MIN: Final = datetime.min.replace(tzinfo=UTC)  # also the instant of Go's zero time
+_MAX: Final = datetime.max.replace(tzinfo=UTC)
+_MAX_SECONDS: Final = (_MAX - _MIN) // timedelta(seconds=1)
+
+
+def _is_leap(year: int) -> bool:
+    return year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
+
+
+def _days_in(month: int, year: int) -> int:
+    return 29 if month == 2 and _is_leap(year) else _DAYS_IN_MONTH[month]
+
+
+def _go_time(s: str) -> datetime | None:
+    """The instant Go parses `s` as, in UTC; None for Go's zero time; ValueError where Go fails."""
+    match = _TIME.fullmatch(s)
+    if match is None:
+        raise ValueError(s)
+    year, month, day, hour, minute, second = (int(g) for g in match.groups()[:6])
+    fraction, sign, offset_hours, offset_minutes = match.groups()[6:]
+    if not (1 <= month <= 12 and 1 <= day <= _days_in(month, year)):
+        raise ValueError(s)
+    if hour > 23 or minute > 59 or second > 59:
+        raise ValueError(s)
+    offset = 0
+    if sign is not None:
+        if int(offset_hours) > 24 or int(offset_minutes) > 60:
+            raise ValueError(s)
+        offset = (int(offset_hours) * 60 + int(offset_minutes)) * 60 * (-1 if sign == "-" else 1)
+    nanos = int((fraction or "")[:9].ljust(9, "0"))
+    y = year - 1  # days from 0001-01-01, proleptic Gregorian; year 0000 gives a negative count
+    days = y * 365 + y // 4 - y // 100 + y // 400 + _DAYS_BEFORE_MONTH[month] + day - 1
+    days += 1 if month > 2 and _is_leap(year) else 0
+    seconds = days * 86400 + hour * 3600 + minute * 60 + second - offset
+    if seconds == 0 and nanos == 0:
+        return None  # Go's zero time: IsZero() is true
+    if seconds < 0:
+        return _MIN
+    if seconds > _MAX_SECONDS:
+        return _MAX
+    return _MIN + timedelta(seconds=seconds, microseconds=nanos // 1000)
+
+
+# -------------------------------------------------------------------------- resource.Quantity
+# Quantity.UnmarshalJSON: null is zero; otherwise the raw JSON text, without its quotes if it
+# has them, trimmed by strings.TrimSpace, must pass ParseQuantity. Ported for acceptance only.
+
+_GO_SPACE: Final = (
+    "\t\n\v\f\r \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009"
+    "\u200a\u2028\u2029\u202f\u205f\u3000"
+)  # unicode.IsSpace
+_DECIMAL_SUFFIXES: Final = {
+    "n": -9, "u": -6, "m": -3, "": 0, "k": 3, "M": 6, "G": 9, "T": 12, "P": 15, "E": 18,
+}
+_BINARY_SUFFIXES: Final = {"Ki": 10, "Mi": 20, "Gi": 30, "Ti": 40, "Pi": 50, "Ei": 60}
+_SUFFIX_CHARS: Final = frozenset("eEinumkKMGTP")
+
+
+def _is_digit(c: str) -> bool:
+    return "0" <= c <= "9"
+
+
+def _int32(n: int) -> int:
+    return (n + (1 << 31)) % (1 << 32) - (1 << 31)
+
+
+def _split_quantity(s: str) -> tuple[str, str, str, str] | None:
+    """parseQuantityString: (value, num, denom, suffix), or None for ErrFormatWrong."""
+    end = len(s)
+    pos = 1 if s[0] in "+-" else 0
+    while pos < end and s[pos] == "0":  # leading zeros
+        pos += 1
+    if pos >= end:
+        return "0", "0", "", ""
+    i = pos
+    while i < end and _is_digit(s[i]):
+        i += 1
+    if i >= end:
+        return s, s[pos:], "", ""
+    num, pos = s[pos:i] or "0", i
+    denom = ""
+    if s[pos] == ".":
+        pos = i = pos + 1
+        while i < end and _is_digit(s[i]):
+            i += 1
+        denom = s[pos:i]
+        if i >= end:
+            return s, num, denom, ""
+        pos = i
+    value = s[:pos]
+    i = pos
+    while i < end and s[i] in _SUFFIX_CHARS:
+        i += 1
+    if i < end:
+        if s[i] in "+-":
+            i += 1
+        while i < end and _is_digit(s[i]):
+            i += 1
+        if i < end:
+            return None
+    return value, num, denom, s[pos:]
+
+
+def _is_quantity(s: str) -> bool:
+    """Whether resource.ParseQuantity(s) succeeds."""
+    if not s:
+        return False
+    parts = _split_quantity(s)
+    if parts is None:
+        return False
+    value, num, denom, suffix = parts
+    if suffix in _DECIMAL_SUFFIXES or (suffix not in _BINARY_SUFFIXES and suffix[:1] in ("e", "E")):
+        if suffix in _DECIMAL_SUFFIXES:
+            exponent = _DECIMAL_SUFFIXES[suffix]
+        else:
+            parsed = _int64(suffix[1:]) if len(suffix) > 1 else None
+            if parsed is None:
+                return False
+            exponent = _int32(parsed)
+        # The int64 fast path succeeds whenever it is taken ...
+        fast = 18 - len(num) - len(denom) >= 0 and _int32(exponent - len(denom)) >= -9
+    elif suffix in _BINARY_SUFFIXES:
+        exponent = _BINARY_SUFFIXES[suffix]
+        fast = not denom and 15 - len(num) - exponent * 3 // 10 - 1 >= 0
+    else:
+        return False
+    # ... and otherwise inf.Dec.SetString(value) must find at least one digit.
+    return fast or any(_is_digit(c) for c in value)
+

@@ -1,0 +1,166 @@
+"""Raw Kubernetes objects (dicts as the API or `kubectl get -o yaml` give them) -> domain objects.
+
+The only code that reads raw keys of Schedules, BackupStorageLocations and VirtualMachines, so
+the live cluster and the offline snapshot yield exactly the same domain objects.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from reconciler.core.model import (
+    VM,
+    BackupScope,
+    Bsl,
+    LabelRequirement,
+    LabelSelector,
+    Schedule,
+)
+from reconciler.core.timefmt import parse_time
+
+Raw = Mapping[str, Any]
+
+
+class ObjectError(ValueError):
+    """A Kubernetes object this job cannot interpret; the message names object and field."""
+
+
+def _map(obj: Raw, key: str) -> Mapping[str, Any]:
+    value = obj.get(key)
+    return value if isinstance(value, Mapping) else {}
+
+
+def _strs(value: Any) -> tuple[str, ...]:
+    return tuple(str(v) for v in value) if isinstance(value, list) else ()
+
+
+def _str_map(value: Any) -> dict[str, str]:
+    if not isinstance(value, Mapping):
+        return {}
+    return {str(k): "" if v is None else str(v) for k, v in value.items()}
+
+
+def ref_of(obj: Raw) -> str:
+    meta = _map(obj, "metadata")
+    return f"{meta.get('namespace', '')}/{meta.get('name', '')}"
+
+
+def _time(obj: Raw, where: str, value: Any) -> datetime | None:
+    if value in (None, ""):
+        return None
+    parsed = parse_time(str(value))
+    if parsed is None:
+        raise ObjectError(f"{ref_of(obj)}: {where}: not an RFC 3339 time: {value!r}")
+    return parsed
+
+
+def parse_selector(raw: Any, where: str) -> LabelSelector:
+    if not isinstance(raw, Mapping):
+        raise ObjectError(f"{where}: expected a LabelSelector object")
+    reqs = []
+    for i, expr in enumerate(raw.get("matchExpressions") or []):
+        if not isinstance(expr, Mapping) or "key" not in expr:
+            raise ObjectError(f"{where}.matchExpressions[{i}]: expected {{key, operator, values}}")
+        op = str(expr.get("operator", ""))
+        values = _strs(expr.get("values"))
+        if op not in ("In", "NotIn", "Exists", "DoesNotExist"):
+            raise ObjectError(
+                f"{where}.matchExpressions[{i}].operator: {op!r} is not In, NotIn, Exists or DoesNotExist"
+            )
+        if op in ("In", "NotIn") and not values:
+            raise ObjectError(f"{where}.matchExpressions[{i}].values: must be non-empty for {op}")
+        if op in ("Exists", "DoesNotExist") and values:
+            raise ObjectError(f"{where}.matchExpressions[{i}].values: must be empty for {op}")
+        reqs.append(LabelRequirement(str(expr["key"]), op, values))
+    return LabelSelector(_str_map(raw.get("matchLabels")), tuple(reqs))
+
+
+def parse_schedule(obj: Raw) -> Schedule:
+    meta, spec, status = _map(obj, "metadata"), _map(obj, "spec"), _map(obj, "status")
+    tmpl = _map(spec, "template")
+    ref = ref_of(obj)
+    label_selector = None
+    if tmpl.get("labelSelector") is not None:
+        label_selector = parse_selector(tmpl["labelSelector"], f"{ref}: spec.template.labelSelector")
+    ors = tuple(
+        parse_selector(s, f"{ref}: spec.template.orLabelSelectors[{i}]")
+        for i, s in enumerate(tmpl.get("orLabelSelectors") or [])
+    )
+    if label_selector is not None and ors:
+        # Velero rejects such a backup outright ("encountered labelSelector as well as
+        # orLabelSelectors in backup spec, only one can be specified").
+        raise ObjectError(f"{ref}: spec.template: labelSelector and orLabelSelectors cannot both be set")
+    smd = tmpl.get("snapshotMoveData")
+    scope = BackupScope(
+        included_namespaces=_strs(tmpl.get("includedNamespaces")),
+        excluded_namespaces=_strs(tmpl.get("excludedNamespaces")),
+        label_selector=label_selector,
+        or_label_selectors=ors,
+        included_resources=_strs(tmpl.get("includedResources")),
+        excluded_resources=_strs(tmpl.get("excludedResources")),
+        snapshot_move_data=smd if isinstance(smd, bool) else None,
+        storage_location=str(tmpl.get("storageLocation") or ""),
+    )
+    return Schedule(
+        namespace=str(meta.get("namespace", "")),
+        name=str(meta.get("name", "")),
+        uid=str(meta.get("uid", "")),
+        resource_version=str(meta.get("resourceVersion", "")),
+        annotations=_str_map(meta.get("annotations")),
+        cron=str(spec.get("schedule") or ""),
+        paused=spec.get("paused") is True,
+        created=_time(obj, "metadata.creationTimestamp", meta.get("creationTimestamp")),
+        last_backup=_time(obj, "status.lastBackup", status.get("lastBackup")),
+        scope=scope,
+    )
+
+
+def parse_bsl(obj: Raw) -> Bsl:
+    meta, spec = _map(obj, "metadata"), _map(obj, "spec")
+    storage, config, cred = _map(spec, "objectStorage"), _map(spec, "config"), _map(spec, "credential")
+    ref = ref_of(obj)
+    if not storage.get("bucket"):
+        raise ObjectError(f"{ref}: spec.objectStorage.bucket: missing")
+    ca = str(_str_map(config).get("caCert", ""))
+    if not ca and storage.get("caCert"):
+        try:
+            ca = base64.b64decode(str(storage["caCert"]), validate=True).decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError) as exc:
+            raise ObjectError(f"{ref}: spec.objectStorage.caCert: not base64 PEM") from exc
+    return Bsl(
+        namespace=str(meta.get("namespace", "")),
+        name=str(meta.get("name", "")),
+        provider=str(spec.get("provider", "")),
+        bucket=str(storage["bucket"]),
+        prefix=str(storage.get("prefix") or ""),
+        default=spec.get("default") is True,
+        config=_str_map(config),
+        credential_name=str(cred.get("name") or ""),
+        credential_key=str(cred.get("key") or ""),
+        ca_cert=ca,
+    )
+
+
+def parse_vm(obj: Raw) -> VM:
+    meta, status = _map(obj, "metadata"), _map(obj, "status")
+    return VM(
+        namespace=str(meta.get("namespace", "")),
+        name=str(meta.get("name", "")),
+        uid=str(meta.get("uid", "")),
+        resource_version=str(meta.get("resourceVersion", "")),
+        labels=_str_map(meta.get("labels")),
+        annotations=_str_map(meta.get("annotations")),
+        printable_status=str(status.get("printableStatus") or ""),
+        cbt_state=str(_map(status, "changedBlockTracking").get("state") or ""),
+    )
+
+
+def kind_of(obj: Raw) -> tuple[str, str]:
+    """(group, kind) of a raw object: ('velero.io', 'Schedule'), ('kubevirt.io', 'VirtualMachine')."""
+    api = str(obj.get("apiVersion", ""))
+    group = api.split("/", 1)[0] if "/" in api else ""
+    return group, str(obj.get("kind", ""))

@@ -1,0 +1,187 @@
+"""Annotations -> Policy (SPEC 4), with errors that name the object, the key and the value.
+
+A Schedule carries the policy; a VirtualMachine may override the interval and the max-age for
+itself, or switch either off with "off". A VM under several policy schedules takes the strictest
+value of each policy.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+
+from reconciler import keys
+from reconciler.core.model import Policy
+
+
+@dataclass(frozen=True)
+class PolicyError:
+    """A malformed annotation: the object is left alone and reported."""
+
+    ref: str  # "namespace/name" of the object
+    kind: str  # "Schedule" | "VirtualMachine"
+    key: str
+    value: str
+    expected: str
+
+    def __str__(self) -> str:
+        return f"{self.ref}: annotation {self.key}={json.dumps(self.value, ensure_ascii=False)}: {self.expected}"
+
+
+_INT = re.compile(r"[0-9]+")
+# Go's time.ParseDuration units, plus d and w, which administrators write and Go lacks.
+_UNIT_SECONDS = {
+    "ns": 1e-9, "us": 1e-6, "µs": 1e-6, "μs": 1e-6, "ms": 1e-3,
+    "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800,
+}
+_DURATION = re.compile(r"(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:ns|us|µs|μs|ms|s|m|h|d|w)")
+DURATION_HELP = "not a duration (36h, 7d, 2w, 168h30m)"
+
+
+def parse_count(text: str, *, minimum: int = 1) -> int | None:
+    """A base-10 integer >= minimum, or None. No sign, no spaces: what a person means by '7'."""
+    if not _INT.fullmatch(text):
+        return None
+    value = int(text)
+    return value if value >= minimum else None
+
+
+def parse_duration(text: str) -> timedelta | None:
+    """`36h`, `7d`, `2w`, `168h30m`, `1.5d`; positive only. None if malformed.
+
+    Written by hand: Go's duration grammar with day and week units is not what any PyPI
+    duration library parses exactly (they accept spaces, words or ISO 8601 instead).
+    """
+    if not text or _DURATION.sub("", text) != "":
+        return None
+    seconds = 0.0
+    for part in _DURATION.finditer(text):
+        token = part.group(0)
+        unit = re.search(r"(ns|us|µs|μs|ms|s|m|h|d|w)$", token)
+        assert unit is not None
+        seconds += float(token[: unit.start()]) * _UNIT_SECONDS[unit.group(1)]
+    if seconds <= 0:
+        return None
+    return timedelta(seconds=seconds)
+
+
+def format_duration(value: timedelta) -> str:
+    """Shortest exact spelling in d/h/m/s, for tables and JSON (`7d`, `1d12h`, `90s` -> `1m30s`)."""
+    total = int(value.total_seconds())
+    if total == 0:
+        return "0s"
+    parts = []
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
+        count, total = divmod(total, size)
+        if count:
+            parts.append(f"{count}{unit}")
+    return "".join(parts)
+
+
+@dataclass(frozen=True)
+class Override:
+    """What a VM says about one policy: absent (inherit), off, or a value."""
+
+    interval: int | str | None = None  # None: inherit; "off": disabled; int: value
+    max_age: timedelta | str | None = None
+
+
+def schedule_policy(
+    ref: str, annotations: Mapping[str, str]
+) -> tuple[Policy | None, tuple[PolicyError, ...]]:
+    """The policy a Schedule declares, None if it declares none; errors for malformed keys.
+
+    A schedule with any malformed policy key gets no policy at all: half a policy could force
+    fulls its owner did not ask for.
+    """
+    if not any(k in annotations for k in keys.POLICY_KEYS):
+        return None, ()
+    errors: list[PolicyError] = []
+    interval = max_age = max_per_run = None
+    if keys.INTERVAL in annotations:
+        raw = annotations[keys.INTERVAL]
+        interval = parse_count(raw)
+        if interval is None:
+            errors.append(PolicyError(ref, "Schedule", keys.INTERVAL, raw, "not an integer >= 1"))
+    if keys.MAX_AGE in annotations:
+        raw = annotations[keys.MAX_AGE]
+        max_age = parse_duration(raw)
+        if max_age is None:
+            errors.append(PolicyError(ref, "Schedule", keys.MAX_AGE, raw, DURATION_HELP))
+    if keys.MAX_PER_RUN in annotations:
+        raw = annotations[keys.MAX_PER_RUN]
+        max_per_run = parse_count(raw)
+        if max_per_run is None:
+            errors.append(PolicyError(ref, "Schedule", keys.MAX_PER_RUN, raw, "not an integer >= 1"))
+    if errors:
+        return None, tuple(errors)
+    policy = Policy(interval=interval, max_age=max_age, max_per_run=max_per_run)
+    if policy.empty:
+        # Only a budget, no policy to spend it on.
+        return None, (
+            PolicyError(
+                ref, "Schedule", keys.MAX_PER_RUN, annotations[keys.MAX_PER_RUN],
+                f"a budget needs {keys.INTERVAL} or {keys.MAX_AGE} on the same Schedule",
+            ),
+        )
+    return policy, ()
+
+
+def vm_override(ref: str, annotations: Mapping[str, str]) -> tuple[Override, tuple[PolicyError, ...]]:
+    """The VM's own interval / max-age values; "off" (any case, trimmed) opts out of that policy."""
+    errors: list[PolicyError] = []
+    interval: int | str | None = None
+    max_age: timedelta | str | None = None
+    if keys.INTERVAL in annotations:
+        raw = annotations[keys.INTERVAL]
+        if raw.strip().lower() == keys.OFF:
+            interval = keys.OFF
+        else:
+            interval = parse_count(raw)
+            if interval is None:
+                errors.append(
+                    PolicyError(ref, "VirtualMachine", keys.INTERVAL, raw, 'not an integer >= 1 or "off"')
+                )
+    if keys.MAX_AGE in annotations:
+        raw = annotations[keys.MAX_AGE]
+        if raw.strip().lower() == keys.OFF:
+            max_age = keys.OFF
+        else:
+            max_age = parse_duration(raw)
+            if max_age is None:
+                errors.append(
+                    PolicyError(ref, "VirtualMachine", keys.MAX_AGE, raw, DURATION_HELP + ' or "off"')
+                )
+    return Override(interval, max_age), tuple(errors)
+
+
+def strictest(policies: Iterable[Policy]) -> Policy:
+    """The smallest interval, the shortest max-age and the smallest budget among the schedules."""
+    items = list(policies)
+    intervals = [p.interval for p in items if p.interval is not None]
+    ages = [p.max_age for p in items if p.max_age is not None]
+    budgets = [p.max_per_run for p in items if p.max_per_run is not None]
+    return Policy(
+        interval=min(intervals) if intervals else None,
+        max_age=min(ages) if ages else None,
+        max_per_run=min(budgets) if budgets else None,
+    )
+
+
+def effective(schedules: Policy, override: Override) -> tuple[Policy, bool]:
+    """Apply a VM's override to the schedules' policy: (policy, the VM switched something off)."""
+    interval = schedules.interval
+    max_age = schedules.max_age
+    opted = False
+    if override.interval == keys.OFF:
+        interval, opted = None, True
+    elif isinstance(override.interval, int):
+        interval = override.interval
+    if override.max_age == keys.OFF:
+        max_age, opted = None, True
+    elif isinstance(override.max_age, timedelta):
+        max_age = override.max_age
+    return Policy(interval=interval, max_age=max_age, max_per_run=schedules.max_per_run), opted

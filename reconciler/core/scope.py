@@ -1,0 +1,84 @@
+"""Which VirtualMachines a Velero Schedule backs up, and where its backups go (SPEC 3.2, 3.4)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from fnmatch import fnmatchcase
+
+from reconciler.core.model import VM, BackupScope, Bsl, LabelSelector, Schedule
+
+# How an administrator may name VirtualMachines in includedResources / excludedResources;
+# Velero resolves these through discovery (plural, singular, short names, with the group).
+VM_RESOURCE_NAMES = frozenset(
+    {"*", "virtualmachines", "virtualmachine", "vm", "vms"}
+    | {f"{n}.kubevirt.io" for n in ("virtualmachines", "virtualmachine", "vm", "vms")}
+)
+
+
+def selector_matches(selector: LabelSelector, labels: Mapping[str, str]) -> bool:
+    """metav1.LabelSelector semantics: every matchLabel and every expression must hold."""
+    if any(labels.get(k) != v for k, v in selector.match_labels.items()):
+        return False
+    for req in selector.requirements:
+        present = req.key in labels
+        if req.operator == "In" and not (present and labels[req.key] in req.values):
+            return False
+        if req.operator == "NotIn" and present and labels[req.key] in req.values:
+            return False
+        if req.operator == "Exists" and not present:
+            return False
+        if req.operator == "DoesNotExist" and present:
+            return False
+    return True
+
+
+def _names_match(patterns: Sequence[str], name: str) -> bool:
+    return any(p == "*" or fnmatchcase(name, p) for p in patterns)
+
+
+def vms_included(scope: BackupScope) -> bool:
+    """False when the resource filters leave VirtualMachines out of the backup."""
+    if any(r.lower() in VM_RESOURCE_NAMES - {"*"} for r in scope.excluded_resources):
+        return False
+    if not scope.included_resources:
+        return True
+    return any(r.lower() in VM_RESOURCE_NAMES for r in scope.included_resources)
+
+
+def in_scope(scope: BackupScope, vm: VM) -> bool:
+    """Would a backup made from this template include the VM? (namespace, labels, resources)"""
+    if not vms_included(scope):
+        return False
+    if _names_match(scope.excluded_namespaces, vm.namespace):
+        return False
+    if scope.included_namespaces and not _names_match(scope.included_namespaces, vm.namespace):
+        return False
+    if scope.label_selector is not None:
+        return selector_matches(scope.label_selector, vm.labels)
+    if scope.or_label_selectors:
+        return any(selector_matches(s, vm.labels) for s in scope.or_label_selectors)
+    return True
+
+
+def resolve_bsl(schedule: Schedule, bsls: Sequence[Bsl]) -> Bsl | str:
+    """The Schedule's BackupStorageLocation, or an error naming what is missing."""
+    here = [b for b in bsls if b.namespace == schedule.namespace]
+    wanted = schedule.scope.storage_location
+    if wanted:
+        for bsl in here:
+            if bsl.name == wanted:
+                return bsl
+        return (
+            f"spec.template.storageLocation: BackupStorageLocation "
+            f"{schedule.namespace}/{wanted} not found"
+        )
+    defaults = sorted((b for b in here if b.default), key=lambda b: b.name)
+    if not defaults:
+        return (
+            "no spec.template.storageLocation and no BackupStorageLocation with "
+            f"spec.default: true in namespace {schedule.namespace}"
+        )
+    if len(defaults) > 1:
+        names = ", ".join(b.name for b in defaults)
+        return f"several default BackupStorageLocations ({names}); set spec.template.storageLocation"
+    return defaults[0]

@@ -1,0 +1,129 @@
+"""Ownership of the VM annotation (SPEC 6): what the job records, and what it wants on the VM.
+
+The job owns `max-incremental-backups` only on VMs under a policy. Before it first writes, it
+records the value it found in the state annotation, so any later run — or a person reading the
+VM alone — can give the VM back exactly.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from reconciler import keys
+
+
+@dataclass(frozen=True)
+class OwnerState:
+    original: str | None = None
+    forced_at: str | None = None
+    forced_root: str | None = None
+    reasons: tuple[str, ...] = ()
+
+    @property
+    def forcing(self) -> bool:
+        return self.forced_root is not None
+
+    def dump(self) -> str:
+        """Compact JSON with the keys in the documented order: stable text, so re-runs compare equal."""
+        return json.dumps(
+            {
+                "original": self.original,
+                "forcedAt": self.forced_at,
+                "forcedRoot": self.forced_root,
+                "reasons": list(self.reasons),
+            },
+            separators=(",", ":"),
+            ensure_ascii=False,
+        )
+
+
+def parse_state(text: str) -> OwnerState | str:
+    """The state annotation, or an error message naming what is wrong with it."""
+    try:
+        raw: Any = json.loads(text)
+    except ValueError as exc:
+        return f"not JSON ({exc})"
+    if not isinstance(raw, dict):
+        return "expected a JSON object"
+    original, forced_at, root, reasons = (
+        raw.get("original"), raw.get("forcedAt"), raw.get("forcedRoot"), raw.get("reasons", [])
+    )
+    for name, value in (("original", original), ("forcedAt", forced_at), ("forcedRoot", root)):
+        if value is not None and not isinstance(value, str):
+            return f"{name}: expected string or null, got {type(value).__name__}"
+    if not isinstance(reasons, list) or not all(isinstance(r, str) for r in reasons):
+        return "reasons: expected a list of strings"
+    return OwnerState(original, forced_at, root, tuple(reasons))
+
+
+_GO_INT = re.compile(r"[+-]?[0-9]+")
+
+
+def controller_limit(value: str | None) -> int | None:
+    """The limit the controller reads from the VM annotation: None where it ignores the value."""
+    if value is None or not _GO_INT.fullmatch(value):
+        return None
+    number = int(value)
+    return number if number >= 0 else None
+
+
+def baseline(original: str | None, interval: int | None) -> str | None:
+    """The annotation value between forced fulls.
+
+    The count policy N, so the controller enforces it even between runs of this job — unless the
+    value found on the VM was already a stricter positive limit; without a count policy, the value
+    found (None: no annotation).
+    """
+    if interval is None:
+        return original
+    found = controller_limit(original)
+    if found is not None and 0 < found < interval:
+        return original
+    return str(interval)
+
+
+@dataclass(frozen=True)
+class Desired:
+    """The job's wishes for the keys it may touch; None means "absent"."""
+
+    max_incremental: str | None
+    state: OwnerState | None
+    due_label: bool
+
+    def annotations(self) -> dict[str, str | None]:
+        return {
+            keys.MAX_INCREMENTAL: self.max_incremental,
+            keys.STATE: self.state.dump() if self.state is not None else None,
+        }
+
+    def labels(self) -> dict[str, str | None]:
+        return {keys.DUE_LABEL: "true" if self.due_label else None}
+
+
+def merge_patch(
+    *,
+    annotations: Mapping[str, str],
+    labels: Mapping[str, str],
+    desired: Desired,
+    resource_version: str,
+) -> dict[str, Any] | None:
+    """The merge-patch body that moves the VM to `desired`, or None when it is already there.
+
+    Only keys that differ are sent; `resourceVersion` makes the server refuse the write (409) if
+    the VM changed since it was read.
+    """
+    meta: dict[str, Any] = {}
+    ann = {k: v for k, v in desired.annotations().items() if annotations.get(k) != v}
+    lab = {k: v for k, v in desired.labels().items() if labels.get(k) != v}
+    if ann:
+        meta["annotations"] = ann
+    if lab:
+        meta["labels"] = lab
+    if not meta:
+        return None
+    meta["resourceVersion"] = resource_version
+    return {"metadata": meta}

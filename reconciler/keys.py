@@ -1,0 +1,30 @@
+"""Every annotation and label key the job reads or writes, named once.
+
+The upstream keys must match the kubevirt-datamover controller byte for byte (SPEC 3.1, 4, 6).
+"""
+
+from typing import Final
+
+PREFIX: Final = "kubevirt-datamover.io/"
+
+# Read live by the controller from the VirtualMachine: the job's one lever (SPEC 3.1 rule 3).
+MAX_INCREMENTAL: Final = PREFIX + "max-incremental-backups"
+
+# Policy, on a Velero Schedule; the first two may be overridden on a VirtualMachine (SPEC 4).
+INTERVAL: Final = PREFIX + "force-full-backup-interval"
+MAX_AGE: Final = PREFIX + "force-full-backup-max-age"
+MAX_PER_RUN: Final = PREFIX + "force-full-backup-max-per-run"
+POLICY_KEYS: Final = (INTERVAL, MAX_AGE, MAX_PER_RUN)
+VM_POLICY_KEYS: Final = (INTERVAL, MAX_AGE)
+OFF: Final = "off"
+
+# Written by the job on the VirtualMachines it manages (SPEC 5.5, 6).
+DUE_LABEL: Final = PREFIX + "full-backup-due"
+STATE: Final = PREFIX + "full-backup-reconciler"
+
+# Events (SPEC 7).
+EVENT_FORCED: Final = "FullBackupForced"
+EVENT_LANDED: Final = "FullBackupLanded"
+EVENT_BROKEN: Final = "BackupChainBroken"
+EVENT_BLOCKED: Final = "FullBackupBlocked"
+EVENT_INVALID_POLICY: Final = "InvalidFullBackupPolicy"

@@ -1,0 +1,146 @@
+"""Plan -> the documented JSON/YAML document, or the table a person reads at 2 a.m."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+import yaml
+
+from reconciler.core.decide import Decision, ScheduleView
+from reconciler.core.model import Policy
+from reconciler.core.plan import Plan
+from reconciler.core.policy import format_duration
+from reconciler.core.timefmt import format_time
+
+
+def _policy(policy: Policy | None) -> dict[str, Any] | None:
+    if policy is None:
+        return None
+    return {
+        "interval": policy.interval,
+        "maxAge": format_duration(policy.max_age) if policy.max_age is not None else None,
+        "maxPerRun": policy.max_per_run,
+    }
+
+
+def schedule_doc(view: ScheduleView) -> dict[str, Any]:
+    return {
+        "namespace": view.schedule.namespace,
+        "name": view.schedule.name,
+        "nextRun": format_time(view.next_run),
+        "paused": view.schedule.paused,
+        "policy": _policy(view.policy),
+        "bsl": f"{view.bsl.namespace}/{view.bsl.name}" if view.bsl is not None else None,
+        "errors": list(view.errors),
+    }
+
+
+def decision_doc(d: Decision) -> dict[str, Any]:
+    chain = d.chain
+    detail: dict[str, Any] = {"message": d.message, **d.numbers}
+    for reason in d.reasons:
+        detail.update(reason.numbers)
+    if d.bsl is not None:
+        detail["bsl"] = f"{d.bsl.namespace}/{d.bsl.name}"
+    detail["patch"] = d.patch()
+    return {
+        "namespace": d.vm.namespace,
+        "name": d.vm.name,
+        "schedules": list(d.schedules),
+        "chain": {
+            "state": str(chain.state),
+            "incrementals": chain.incrementals,
+            "length": chain.length,
+            "latest": chain.latest.id if chain.latest else None,
+            "root": chain.root.id if chain.root else None,
+            "lastFullAt": format_time(chain.last_full_at),
+            "bytes": chain.bytes,
+        },
+        "action": str(d.action),
+        "reasons": list(d.codes),
+        "detail": detail,
+    }
+
+
+def plan_doc(plan: Plan) -> dict[str, Any]:
+    return {
+        "now": format_time(plan.now),
+        "schedules": [schedule_doc(v) for v in plan.schedules],
+        "vms": [decision_doc(d) for d in plan.decisions],
+        "summary": plan.summary,
+        "errors": list(plan.errors),
+    }
+
+
+def render_json(plan: Plan) -> str:
+    return json.dumps(plan_doc(plan), indent=2, ensure_ascii=False) + "\n"
+
+
+def render_yaml(plan: Plan) -> str:
+    return yaml.safe_dump(plan_doc(plan), sort_keys=False, allow_unicode=True)
+
+
+def _ago(now: datetime, then: datetime | None) -> str:
+    if then is None:
+        return "-"
+    seconds = int((now - then).total_seconds())
+    if seconds < 0:
+        return "in the future"
+    return format_duration_short(seconds) + " ago"
+
+
+def format_duration_short(seconds: int) -> str:
+    """The two most significant units, for a table cell: `8d4h`, `3h12m`, `45s`."""
+    parts = []
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
+        count, seconds = divmod(seconds, size)
+        if count:
+            parts.append(f"{count}{unit}")
+    return "".join(parts[:2]) or "0s"
+
+
+def _table(rows: list[list[str]]) -> str:
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
+    lines = []
+    for row in rows:
+        cells = [c.ljust(w) for c, w in zip(row[:-1], widths, strict=True)]
+        lines.append("  ".join([*cells, row[-1]]).rstrip())
+    return "\n".join(lines)
+
+
+def render_table(plan: Plan) -> str:
+    now = plan.now
+    out = [f"Plan as of {format_time(now)}", ""]
+    if plan.schedules:
+        rows = [["SCHEDULE", "POLICY", "NEXT RUN", "BSL", "PROBLEM"]]
+        for v in plan.schedules:
+            pol = _policy(v.policy) or {}
+            policy = ", ".join(f"{k}={val}" for k, val in pol.items() if val is not None) or "-"
+            nxt = "paused" if v.schedule.paused else format_time(v.next_run) or "-"
+            bsl = f"{v.bsl.name}" if v.bsl else "-"
+            rows.append([v.ref, policy, nxt, bsl, "; ".join(v.errors)])
+        out += [_table(rows), ""]
+    else:
+        out += ["No Velero Schedule carries a full-backup policy annotation.", ""]
+    if plan.decisions:
+        rows = [["VM", "ACTION", "REASONS", "INCR", "LAST FULL", "NEXT RUN", "DETAIL"]]
+        for d in plan.decisions:
+            incr = "-"
+            if d.chain.members:
+                limit = d.policy.interval if d.policy and d.policy.interval else None
+                incr = f"{d.chain.incrementals}/{limit}" if limit else str(d.chain.incrementals)
+            rows.append([
+                d.vm.ref, str(d.action), ",".join(d.codes) or "-", incr,
+                _ago(now, d.chain.last_full_at), format_time(d.next_run) or "-", d.message,
+            ])
+        out += [_table(rows), ""]
+    summary = ", ".join(f"{n} {a}" for a, n in plan.summary.items()) or "nothing to decide"
+    out.append(f"Summary: {summary}")
+    if plan.errors:
+        out += ["", "Objects that could not be read:", *(f"  {e}" for e in plan.errors)]
+    return "\n".join(out) + "\n"
+
+
+RENDERERS = {"table": render_table, "json": render_json, "yaml": render_yaml}

@@ -1,0 +1,1 @@
+"""Adapters that read the outside world: the cluster, the bucket, snapshots."""

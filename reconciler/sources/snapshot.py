@@ -1,0 +1,147 @@
+"""The offline source (SPEC 9): `cluster/` object files and `buckets/<bucket>/<key>` mirrors.
+
+`plan --snapshot DIR` must decide exactly as a live run over the same objects, so this source
+yields the same World and the same chains as the live one.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from reconciler.core.chain import Chain, Listing, compute_chain
+from reconciler.core.index import parse_index
+from reconciler.core.model import NO_INDEX, Bsl, Index, VMKey
+from reconciler.core.plan import Plan
+from reconciler.errors import UsageError
+from reconciler.sources.base import World, make_plan, world_from_raw
+from reconciler.sources.live import LiveSource
+
+CLUSTER_SUFFIXES = (".yaml", ".yml", ".json")
+
+
+def _documents(path: Path) -> Iterator[Any]:
+    text = path.read_text(encoding="utf-8")
+    if path.suffix == ".json":
+        yield json.loads(text)
+    else:
+        yield from yaml.safe_load_all(text)
+
+
+def _flatten(doc: Any) -> Iterator[Mapping[str, Any]]:
+    """Single objects, `kind: List` (and any `*List`) of items, as `kubectl get -o yaml` writes them."""
+    if not isinstance(doc, Mapping):
+        return
+    if isinstance(doc.get("items"), list) and str(doc.get("kind", "")).endswith("List"):
+        for item in doc["items"]:
+            yield from _flatten(item)
+    elif "kind" in doc:
+        yield doc
+
+
+class SnapshotSource:
+    def __init__(self, root: Path, *, velero_namespace: str | None = None) -> None:
+        if not (root / "cluster").is_dir():
+            raise UsageError(f"snapshot {root}: no cluster/ directory (see the README, 'Offline snapshot')")
+        self.root = root
+        self.velero_namespace = velero_namespace
+
+    def load(self) -> World:
+        objects: list[Mapping[str, Any]] = []
+        errors: list[str] = []
+        for path in sorted((self.root / "cluster").rglob("*")):
+            if not path.is_file() or path.suffix not in CLUSTER_SUFFIXES:
+                continue
+            try:
+                for doc in _documents(path):
+                    objects.extend(_flatten(doc))
+            except (yaml.YAMLError, ValueError, UnicodeDecodeError) as exc:
+                errors.append(f"snapshot file {path.relative_to(self.root)}: {exc}")
+        world = world_from_raw(objects, velero_namespace=self.velero_namespace)
+        return World(world.schedules, world.bsls, world.vms, (*errors, *world.errors))
+
+    def _prefix_dir(self, bsl: Bsl) -> Path:
+        return self.root / "buckets" / bsl.bucket / bsl.datamover_prefix
+
+    def listing(self, bsl: Bsl, vm: VMKey) -> Listing:
+        """Keys under the VM's checkpoint folder, relative to the datamover prefix.
+
+        A zero-length file is a stand-in: it proves existence, and its size is unknown (None).
+        """
+        base = self._prefix_dir(bsl)
+        folder = base / bsl.vm_prefix(vm)
+        out: dict[str, int | None] = {}
+        if folder.is_dir():
+            for path in folder.rglob("*"):
+                if path.is_file():
+                    size = path.stat().st_size
+                    out[path.relative_to(base).as_posix()] = size or None
+        return out
+
+    def chains(self, bsl: Bsl, vms: Sequence[VMKey]) -> Mapping[VMKey, Chain]:
+        out = {}
+        for vm in vms:
+            path = self.root / "buckets" / bsl.bucket / bsl.index_key(vm)
+            result = parse_index(path.read_bytes()) if path.is_file() else NO_INDEX
+            out[vm] = compute_chain(result, self.listing(bsl, vm))
+        return out
+
+
+class _DiskRecorder:
+    """Writes what the live source reads: objects as kubectl would, index bytes, stand-in objects."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.files = 0
+        self.sizes: dict[tuple[str, VMKey], dict[str, int]] = {}
+
+    def _write(self, path: Path, data: bytes) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+        self.files += 1
+
+    def objects(self, raw: list[dict[str, Any]]) -> None:
+        items = []
+        for obj in raw:
+            meta = dict(obj.get("metadata") or {})
+            meta.pop("managedFields", None)  # noise for a dry run, often most of the object
+            items.append({**obj, "metadata": meta})
+        doc = {"apiVersion": "v1", "kind": "List", "items": items}
+        self._write(self.root / "cluster" / "objects.yaml",
+                    yaml.safe_dump(doc, sort_keys=False, allow_unicode=True).encode())
+
+    def index(self, bsl: Bsl, vm: VMKey, data: bytes | None) -> None:
+        if data is not None:
+            self._write(self.root / "buckets" / bsl.bucket / bsl.index_key(vm), data)
+            parsed = parse_index(data)
+            if isinstance(parsed, Index):
+                self.sizes[(bsl.bucket, vm)] = {f.object_path: f.size for c in parsed.checkpoints for f in c.files}
+
+    def listing(self, bsl: Bsl, vm: VMKey, listing: Listing) -> None:
+        expected = self.sizes.get((bsl.bucket, vm), {})
+        for key, size in listing.items():
+            if key == f"{bsl.vm_prefix(vm)}index.json":
+                continue  # the real index was written above
+            if size is not None and expected.get(key, size) != size:
+                continue  # damaged: offline it reads as missing, the same broken chain
+            # Zero-length stand-ins prove existence; sizes come from the index (SPEC 9).
+            self._write(self.root / "buckets" / bsl.bucket / bsl.datamover_prefix / key, b"")
+
+
+def write_snapshot(source: LiveSource, out: Path, *, now: datetime, only: Sequence[str]) -> tuple[Plan, int]:
+    """Plan live while recording every object and index read, so `plan --snapshot` decides the same.
+
+    An object whose listed size differs from the index is left out of the snapshot rather than
+    written at its size: offline it reads as missing, which is the same decision (broken chain).
+    """
+    if out.exists() and any(out.iterdir()):
+        raise UsageError(f"snapshot --out {out}: directory is not empty")
+    recorder = _DiskRecorder(out)
+    source.recorder = recorder
+    plan = make_plan(source, now=now, only=only)
+    return plan, recorder.files
