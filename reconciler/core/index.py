@@ -93,7 +93,7 @@ class RawIndex(TypedDict):
 
 
 def parse_index(data: bytes | str, *, max_bytes: int = MAX_INDEX_BYTES) -> Index | Unreadable:
-    """Decode ``index.json`` as the controller would; ``Unreadable`` wherever Go returns an error."""
+    """Decode ``index.json`` as the controller does; ``Unreadable`` wherever Go returns an error."""
     raw = data if isinstance(data, bytes) else data.encode("utf-8", "surrogatepass")
     if len(raw) > max_bytes:
         return Unreadable(f"index is {len(raw)} bytes, over the {_size(max_bytes)} limit")
@@ -156,7 +156,7 @@ class _Obj(list[tuple[str, object]]):
     __slots__ = ()
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: it is built once per number, and frozen init is slower
 class _Num:
     """A JSON number, as its literal text."""
 
@@ -303,7 +303,8 @@ def _scalar(text: str, pos: int) -> tuple[object, int]:
             if pos + k >= len(text):
                 raise _SyntaxError(pos + k, _EOF)
             bad, want = _char(text[pos + k]), _char(word[k])
-            raise _SyntaxError(pos + k, f"invalid character {bad} in literal {word} (expecting {want})")
+            message = f"invalid character {bad} in literal {word} (expecting {want})"
+            raise _SyntaxError(pos + k, message)
     raise _SyntaxError(pos, f"invalid character {_char(c)} looking for beginning of value")
 
 

@@ -158,7 +158,7 @@ class Kube:
             lambda: self.custom.get_namespaced_custom_object(
                 "kubevirt.io", "v1", namespace, "virtualmachines", name, _request_timeout=TIMEOUT),
         )
-        return cast(dict[str, Any], obj)
+        return cast("dict[str, Any]", obj)
 
     def secret_value(self, namespace: str, name: str, key: str) -> str | None:
         """One key of a Secret as text; None if the Secret or key is absent. Never logged."""
@@ -181,12 +181,12 @@ class Kube:
                 "kubevirt.io", "v1", namespace, "virtualmachines", name, dict(body),
                 _request_timeout=TIMEOUT),
         )
-        return cast(dict[str, Any], obj)
+        return cast("dict[str, Any]", obj)
 
     def create_event(self, namespace: str, body: Mapping[str, Any]) -> None:
         self._call("create", f"create event in {namespace}",
                    # The client serialises a plain dict as it is; the model class adds nothing here.
-                   lambda: self.core.create_namespaced_event(namespace, cast(Any, dict(body)),
+                   lambda: self.core.create_namespaced_event(namespace, cast("Any", dict(body)),
                                                              _request_timeout=TIMEOUT))
 
 

@@ -87,49 +87,12 @@ class LiveSource:
         self.readers.append(reader)
         return reader
 
-    def _index(self, reader: BucketReader, bsl: Bsl, vm: VMKey) -> IndexResult:
-        try:
-            data = reader.get_index(vm)
-        except SourceError as exc:
-            return FetchFailed(str(exc))
-        if self.recorder is not None:
-            self.recorder.index(bsl, vm, data)
-        return NO_INDEX if data is None else parse_index(data)
-
     def chains(self, bsl: Bsl, vms: Sequence[VMKey]) -> Mapping[VMKey, Chain]:
         try:
             reader = self.reader(bsl)
         except SourceError as exc:
             return {vm: Chain(ChainState.UNKNOWN, detail=str(exc)) for vm in vms}
-        with ThreadPoolExecutor(self.concurrency) as pool:
-            results = dict(zip(vms, pool.map(lambda vm: self._index(reader, bsl, vm), vms), strict=True))
-        out: dict[VMKey, Chain] = {}
-        pending: dict[VMKey, IndexResult] = {}
-        for vm, result in results.items():
-            if _needs_listing(result):
-                pending[vm] = result
-            else:
-                out[vm] = compute_chain(result)
-        try:
-            for vm, listing in self._listings(reader, bsl, list(pending)):
-                if vm in pending:
-                    if self.recorder is not None:
-                        self.recorder.listing(bsl, vm, listing)
-                    out[vm] = compute_chain(pending.pop(vm), listing)
-        except SourceError as exc:
-            for vm in list(pending):
-                out[vm] = Chain(ChainState.UNKNOWN, detail=f"listing the bucket failed: {exc}")
-            pending.clear()
-        for vm, result in pending.items():  # no object at all under the VM's folder
-            out[vm] = compute_chain(result, {})
-        return out
-
-    def _listings(self, reader: BucketReader, bsl: Bsl, vms: list[VMKey]) -> Iterator[tuple[VMKey, Listing]]:
-        if len(vms) <= PER_VM_LISTING_MAX:
-            for vm in vms:
-                yield vm, dict(reader.iter_objects(bsl.vm_prefix(vm)))
-            return
-        yield from group_listing(reader.iter_objects("checkpoints/"))
+        return read_chains(reader, bsl, vms, concurrency=self.concurrency, recorder=self.recorder)
 
     def close(self) -> None:
         for reader in self.readers:
@@ -150,3 +113,48 @@ def _needs_listing(result: IndexResult) -> bool:
         return False
     members, _, _ = walk(result.checkpoints)
     return members[0].is_full
+
+
+def _index(reader: BucketReader, bsl: Bsl, vm: VMKey, recorder: Recorder | None) -> IndexResult:
+    try:
+        data = reader.get_index(vm)
+    except SourceError as exc:
+        return FetchFailed(str(exc))
+    if recorder is not None:
+        recorder.index(bsl, vm, data)
+    return NO_INDEX if data is None else parse_index(data)
+
+
+def _listings(reader: BucketReader, bsl: Bsl, vms: list[VMKey]) -> Iterator[tuple[VMKey, Listing]]:
+    if len(vms) <= PER_VM_LISTING_MAX:
+        for vm in vms:
+            yield vm, dict(reader.iter_objects(bsl.vm_prefix(vm)))
+        return
+    yield from group_listing(reader.iter_objects("checkpoints/"))
+
+
+def read_chains(reader: BucketReader, bsl: Bsl, vms: Sequence[VMKey], *, concurrency: int,
+                recorder: Recorder | None = None) -> dict[VMKey, Chain]:
+    """Each VM's chain: index GETs in a bounded pool, then verification from one streamed listing."""
+    with ThreadPoolExecutor(max(1, concurrency)) as pool:
+        results = dict(zip(vms, pool.map(lambda vm: _index(reader, bsl, vm, recorder), vms), strict=True))
+    out: dict[VMKey, Chain] = {}
+    pending: dict[VMKey, IndexResult] = {}
+    for vm, result in results.items():
+        if _needs_listing(result):
+            pending[vm] = result
+        else:
+            out[vm] = compute_chain(result)
+    try:
+        for vm, listing in _listings(reader, bsl, list(pending)):
+            if vm in pending:
+                if recorder is not None:
+                    recorder.listing(bsl, vm, listing)
+                out[vm] = compute_chain(pending.pop(vm), listing)
+    except SourceError as exc:
+        for vm in pending:
+            out[vm] = Chain(ChainState.UNKNOWN, detail=f"listing the bucket failed: {exc}")
+        pending.clear()
+    for vm, result in pending.items():  # no object at all under the VM's folder
+        out[vm] = compute_chain(result, {})
+    return out

@@ -1,7 +1,8 @@
 """Read-only access to a BackupStorageLocation's bucket, connected the way Velero's AWS plugin does.
 
-`BucketReader` fetches a VM's checkpoint index and lists the datamover's objects. It only ever
-issues GetObject and ListObjectsV2; any other S3 operation is refused before it is sent.
+`BucketReader` fetches a VM's checkpoint index and lists the datamover's objects. It issues
+GetObject and ListObjectsV2 (and HeadBucket, should botocore's region redirector need one); any
+other S3 operation is refused before it is sent.
 
 Connection settings come from the BSL (`Bsl.config` and `Bsl.ca_cert`):
 

@@ -88,7 +88,14 @@ def parse_request_info(method: str, path: str, raw_query: str) -> RequestInfo:
     query = parse_qs(raw_query, keep_blank_values=True)
     info = RequestInfo(method=method.upper(), path=path, query=query)
     parts = [p for p in path.strip("/").split("/") if p]
-    verbs = {"POST": "create", "GET": "get", "HEAD": "get", "PUT": "update", "PATCH": "patch", "DELETE": "delete"}
+    verbs = {
+        "POST": "create",
+        "GET": "get",
+        "HEAD": "get",
+        "PUT": "update",
+        "PATCH": "patch",
+        "DELETE": "delete",
+    }
     info.verb = verbs.get(info.method, info.method.lower())
     if len(parts) < 3 or parts[0] not in ("api", "apis"):
         return info
@@ -168,12 +175,18 @@ def decode_continue(token: str) -> tuple[int, str]:
     except ValueError as exc:
         raise ValueError(f"{generic}: {exc}") from None
     if not isinstance(data, dict):
-        raise ValueError(f"{generic}: json: cannot unmarshal into Go value of type storage.continueToken")
+        raise ValueError(
+            f"{generic}: json: cannot unmarshal into Go value of type storage.continueToken"
+        )
     if data.get("v") != "meta.k8s.io/v1":
-        raise ValueError(f"{generic}: server does not recognize this encoded version {data.get('v')}")
+        raise ValueError(
+            f"{generic}: server does not recognize this encoded version {data.get('v')}"
+        )
     rv = data.get("rv")
     if not isinstance(rv, int) or rv == 0:
-        raise ValueError(f"{generic}: incorrect encoded start resourceVersion (version meta.k8s.io/v1)")
+        raise ValueError(
+            f"{generic}: incorrect encoded start resourceVersion (version meta.k8s.io/v1)"
+        )
     start = data.get("start")
     if not isinstance(start, str) or not start:
         raise ValueError(f"{generic}: encoded start key empty (version meta.k8s.io/v1)")
@@ -217,7 +230,8 @@ class ApiServer:
 
     def register(self, rt: ResourceType) -> None:
         self.resources = [
-            r for r in self.resources
+            r
+            for r in self.resources
             if (r.group, r.version, r.plural) != (rt.group, rt.version, rt.plural)
         ]
         self.resources.append(rt)
@@ -321,13 +335,17 @@ class ApiServer:
         if parts == ["api", "v1"]:
             return Response(200, self._resource_list("", "v1"))
         if parts == ["apis"]:
-            return Response(200, {"kind": "APIGroupList", "apiVersion": "v1", "groups": self._groups()})
+            return Response(
+                200, {"kind": "APIGroupList", "apiVersion": "v1", "groups": self._groups()}
+            )
         if len(parts) == 2 and parts[0] == "apis":
             for group in self._groups():
                 if group["name"] == parts[1]:
                     return Response(200, {"kind": "APIGroup", "apiVersion": "v1", **group})
-        if len(parts) == 3 and parts[0] == "apis" and any(
-            r.group == parts[1] and r.version == parts[2] for r in self.resources
+        if (
+            len(parts) == 3
+            and parts[0] == "apis"
+            and any(r.group == parts[1] and r.version == parts[2] for r in self.resources)
         ):
             return Response(200, self._resource_list(parts[1], parts[2]))
         raise st.path_not_found()
@@ -381,8 +399,7 @@ class ApiServer:
         if rt is None or len(info.parts) > 3:
             raise st.path_not_found()
         if info.subresource and not (
-            info.subresource == "status"
-            and (rt.status_subresource or rt.plural == "namespaces")
+            info.subresource == "status" and (rt.status_subresource or rt.plural == "namespaces")
         ):
             raise st.path_not_found()
         if rt.namespaced:
@@ -433,7 +450,11 @@ class ApiServer:
                 "meta.k8s.io",
                 kind,
                 "",
-                [st.FieldError("FieldValueNotSupported", "dryRun", values, 'supported values: "All"')],
+                [
+                    st.FieldError(
+                        "FieldValueNotSupported", "dryRun", values, 'supported values: "All"'
+                    )
+                ],
             )
 
     @staticmethod
@@ -447,7 +468,9 @@ class ApiServer:
         return obj
 
     def _decode_body(self, rt: ResourceType, headers: Mapping[str, str], body: bytes) -> Any:
-        content_type = (headers.get("content-type") or "application/json").split(";")[0].strip().lower()
+        content_type = (
+            (headers.get("content-type") or "application/json").split(";")[0].strip().lower()
+        )
         if content_type not in ("application/json", "application/yaml"):
             raise st.unsupported_media_type(rt.body_types)
         try:
@@ -485,14 +508,18 @@ class ApiServer:
         if rt.kind == "Secret" and not rt.group:
             data = obj.get("data") or {}
             if not isinstance(data, dict):
-                raise st.bad_request(self._cannot_handle(rt, "json: cannot unmarshal into map[string][]byte"))
+                raise st.bad_request(
+                    self._cannot_handle(rt, "json: cannot unmarshal into map[string][]byte")
+                )
             for value in data.values():
                 if value is None:
                     continue
                 try:
                     base64.b64decode(value, validate=True)
                 except (binascii.Error, ValueError, TypeError):
-                    bad = next((i for i, c in enumerate(str(value)) if not (c.isalnum() or c in "+/=")), 0)
+                    bad = next(
+                        (i for i, c in enumerate(str(value)) if not (c.isalnum() or c in "+/=")), 0
+                    )
                     raise st.bad_request(
                         self._cannot_handle(rt, f"illegal base64 data at input byte {bad}")
                     ) from None
@@ -540,7 +567,9 @@ class ApiServer:
         if rt.storage_key == "events":
             errs.extend(validate_event(obj, strict=rt.strict_event_validation and old is None))
         if not (rt.strict_event_validation and old is None):
-            errs.extend(validate_object_meta(meta, namespaced=rt.namespaced, name_rule=rt.name_rule))
+            errs.extend(
+                validate_object_meta(meta, namespaced=rt.namespaced, name_rule=rt.name_rule)
+            )
         if old is not None:
             errs.extend(validate_object_meta_update(meta, _meta(old)))
         if errs:
@@ -559,7 +588,12 @@ class ApiServer:
     # ---------------------------------------------------------------- create
 
     def _create(
-        self, rt: ResourceType, info: RequestInfo, namespace: str, headers: Mapping[str, str], body: bytes
+        self,
+        rt: ResourceType,
+        info: RequestInfo,
+        namespace: str,
+        headers: Mapping[str, str],
+        body: bytes,
     ) -> Response:
         if info.name:
             raise st.method_not_allowed()
@@ -570,7 +604,13 @@ class ApiServer:
         self._ensure_request_namespace(meta, namespace)
         if meta.get("resourceVersion"):
             raise st.internal_error("resourceVersion should not be set on objects to be created")
-        for key in ("uid", "creationTimestamp", "generation", "deletionTimestamp", "deletionGracePeriodSeconds"):
+        for key in (
+            "uid",
+            "creationTimestamp",
+            "generation",
+            "deletionTimestamp",
+            "deletionGracePeriodSeconds",
+        ):
             meta.pop(key, None)
         generated = bool(meta.get("generateName")) and not meta.get("name")
         if generated:
@@ -609,13 +649,19 @@ class ApiServer:
             meta.pop("namespace", None)
         else:
             raise st.bad_request(
-                "the namespace of the provided object does not match the namespace sent on the request"
+                "the namespace of the provided object does not match the namespace sent on the "
+                "request"
             )
 
     # ---------------------------------------------------------------- update
 
     def _update(
-        self, rt: ResourceType, info: RequestInfo, namespace: str, headers: Mapping[str, str], body: bytes
+        self,
+        rt: ResourceType,
+        info: RequestInfo,
+        namespace: str,
+        headers: Mapping[str, str],
+        body: bytes,
     ) -> Response:
         wire = self._decode_body(rt, headers, body)
         self._check_decodable(rt, wire)
@@ -666,7 +712,12 @@ class ApiServer:
         meta, old_meta = _meta(new), _meta(old)
         if not meta.get("uid"):
             meta["uid"] = old_meta.get("uid")
-        for key in ("creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "generation"):
+        for key in (
+            "creationTimestamp",
+            "deletionTimestamp",
+            "deletionGracePeriodSeconds",
+            "generation",
+        ):
             if key in old_meta:
                 meta[key] = old_meta[key]
             else:
@@ -720,7 +771,12 @@ class ApiServer:
     # ----------------------------------------------------------------- patch
 
     def _patch(
-        self, rt: ResourceType, info: RequestInfo, namespace: str, headers: Mapping[str, str], body: bytes
+        self,
+        rt: ResourceType,
+        info: RequestInfo,
+        namespace: str,
+        headers: Mapping[str, str],
+        body: bytes,
     ) -> Response:
         content_type = (headers.get("content-type") or "").split(";")[0].strip().lower()
         if content_type not in rt.patch_types:
@@ -756,7 +812,8 @@ class ApiServer:
                 elif content_type == STRATEGIC_MERGE_PATCH and not isinstance(patch, dict):
                     kind = "array" if isinstance(patch, list) else "string"
                     raise st.bad_request(
-                        f"json: cannot unmarshal {kind} into Go value of type map[string]interface {{}}"
+                        f"json: cannot unmarshal {kind} into Go value of type "
+                        "map[string]interface {}"
                     )
                 else:
                     if patch is None:
@@ -769,14 +826,19 @@ class ApiServer:
             error = decode_error(patched, typed=rt.typed, time_fields=dict(rt.time_fields))
             if error:
                 raise st.invalid(
-                    "", "", "", [st.invalid_value("patch", _json_compact(patched), error)], detail=error
+                    "",
+                    "",
+                    "",
+                    [st.invalid_value("patch", _json_compact(patched), error)],
+                    detail=error,
                 )
             assert isinstance(patched, dict)
             meta = _meta(patched)
             object_ns = meta.get("namespace") or ""
             if rt.namespaced and object_ns and object_ns != namespace:
                 raise st.bad_request(
-                    "the namespace of the provided object does not match the namespace sent on the request"
+                    "the namespace of the provided object does not match the namespace sent on the "
+                    "request"
                 )
             if (meta.get("name") or "") != info.name:
                 raise st.bad_request(
@@ -813,7 +875,8 @@ class ApiServer:
                     rt.group,
                     rt.plural,
                     info.name,
-                    f"Precondition failed: UID in precondition: {uid}, UID in object meta: {meta.get('uid')}",
+                    f"Precondition failed: UID in precondition: {uid}, UID in object meta: "
+                    f"{meta.get('uid')}",
                 )
             rv = preconditions.get("resourceVersion")
             if rv is not None and rv != meta.get("resourceVersion"):
@@ -887,7 +950,9 @@ class ApiServer:
 
     # ------------------------------------------------------------------ list
 
-    def _selectors(self, rt: ResourceType, info: RequestInfo) -> tuple[LabelSelector, FieldSelector]:
+    def _selectors(
+        self, rt: ResourceType, info: RequestInfo
+    ) -> tuple[LabelSelector, FieldSelector]:
         try:
             labels = parse_label_selector(info.param("labelSelector"))
             fields = parse_field_selector(info.param("fieldSelector"))
@@ -923,7 +988,9 @@ class ApiServer:
         try:
             limit = int(info.param("limit") or 0)
         except ValueError:
-            raise st.bad_request(f"strconv.ParseInt: parsing {info.param('limit')!r}: invalid syntax") from None
+            raise st.bad_request(
+                f"strconv.ParseInt: parsing {info.param('limit')!r}: invalid syntax"
+            ) from None
         if token and requested_rv and requested_rv != "0":
             raise st.bad_request("specifying resource version is not allowed when using continue")
         with self.store.lock:
@@ -996,7 +1063,9 @@ class ApiServer:
                 self._ensure_namespace(meta["namespace"])
             key: Key = (meta.get("namespace", ""), meta["name"])
             existing = self.store.get(rt.storage_key, key)
-            meta.setdefault("uid", (existing or {}).get("metadata", {}).get("uid") or str(uuid.uuid4()))
+            meta.setdefault(
+                "uid", (existing or {}).get("metadata", {}).get("uid") or str(uuid.uuid4())
+            )
             meta.setdefault(
                 "creationTimestamp",
                 (existing or {}).get("metadata", {}).get("creationTimestamp") or self.now(),

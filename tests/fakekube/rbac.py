@@ -57,9 +57,7 @@ class Attributes:
 def forbidden_reason(attrs: Attributes) -> str:
     """The sentence the API server puts after ``is forbidden:``."""
     resource = attrs.resource + (f"/{attrs.subresource}" if attrs.subresource else "")
-    where = (
-        f"in the namespace {_q(attrs.namespace)}" if attrs.namespace else "at the cluster scope"
-    )
+    where = f"in the namespace {_q(attrs.namespace)}" if attrs.namespace else "at the cluster scope"
     return (
         f"User {_q(attrs.user.name)} cannot {attrs.verb} resource {_q(resource)} "
         f"in API group {_q(attrs.api_group)} {where}"
@@ -80,9 +78,7 @@ def _rule_allows(rule: dict[str, Any], attrs: Attributes) -> bool:
     combined = attrs.resource + (f"/{attrs.subresource}" if attrs.subresource else "")
     resource_ok = False
     for res in rule.get("resources") or []:
-        if res in ("*", combined) or (
-            attrs.subresource and res == f"*/{attrs.subresource}"
-        ):
+        if res in ("*", combined) or (attrs.subresource and res == f"*/{attrs.subresource}"):
             resource_ok = True
             break
     if not resource_ok:
@@ -167,7 +163,9 @@ class RBACAuthorizer:
                     rules.extend(other.get("rules") or [])
         return rules
 
-    def _rules_for_ref(self, ref: dict[str, Any], namespace: str) -> tuple[list[dict[str, Any]], str]:
+    def _rules_for_ref(
+        self, ref: dict[str, Any], namespace: str
+    ) -> tuple[list[dict[str, Any]], str]:
         kind, name = ref.get("kind"), ref.get("name", "")
         if kind == "ClusterRole":
             rules = self._cluster_role_rules(name)
@@ -221,7 +219,9 @@ def _flatten(documents: Iterable[Any]) -> Iterable[dict[str, Any]]:
         if isinstance(doc, str):
             yield from _flatten(list(yaml.safe_load_all(doc)))
         elif isinstance(doc, dict):
-            if doc.get("kind") == "List" or (doc.get("kind", "").endswith("List") and "items" in doc):
+            if doc.get("kind") == "List" or (
+                doc.get("kind", "").endswith("List") and "items" in doc
+            ):
                 yield from _flatten(doc.get("items") or [])
             else:
                 yield doc

@@ -19,7 +19,9 @@ APPLY_PATCH = "application/apply-patch+yaml"
 FieldGetter = Callable[[dict[str, Any], str], str]
 Converter = Callable[[dict[str, Any]], dict[str, Any]]
 
-_META_FIELD_MESSAGE = '"{label}" is not a known field selector: only "metadata.name", "metadata.namespace"'
+_META_FIELD_MESSAGE = (
+    '"{label}" is not a known field selector: only "metadata.name", "metadata.namespace"'
+)
 _CORE_FIELD_MESSAGE = "field label not supported: {label}"
 
 
@@ -179,21 +181,39 @@ _EVENTS_V1_FIELDS = {
 def default_resources() -> list[ResourceType]:
     return [
         ResourceType(
-            "", "v1", "namespaces", "namespace", "Namespace",
-            namespaced=False, short_names=("ns",), name_rule="label",
+            "",
+            "v1",
+            "namespaces",
+            "namespace",
+            "Namespace",
+            namespaced=False,
+            short_names=("ns",),
+            name_rule="label",
             return_deleted_object=True,
             field_labels=_meta_labels("status.phase"),
             field_error=_CORE_FIELD_MESSAGE,
         ),
         ResourceType(
-            "", "v1", "secrets", "secret", "Secret",
-            field_labels=_meta_labels("type"), field_error=_CORE_FIELD_MESSAGE,
+            "",
+            "v1",
+            "secrets",
+            "secret",
+            "Secret",
+            field_labels=_meta_labels("type"),
+            field_error=_CORE_FIELD_MESSAGE,
         ),
         ResourceType("", "v1", "configmaps", "configmap", "ConfigMap", short_names=("cm",)),
         ResourceType(
-            "", "v1", "events", "event", "Event",
-            short_names=("ev",), storage="events", name_rule="path",
-            field_labels=_CORE_EVENT_FIELDS, field_error=_CORE_FIELD_MESSAGE,
+            "",
+            "v1",
+            "events",
+            "event",
+            "Event",
+            short_names=("ev",),
+            storage="events",
+            name_rule="path",
+            field_labels=_CORE_EVENT_FIELDS,
+            field_error=_CORE_FIELD_MESSAGE,
             field_getter=_event_field,
             time_fields={
                 "eventTime": True,
@@ -203,9 +223,16 @@ def default_resources() -> list[ResourceType]:
             },
         ),
         ResourceType(
-            "events.k8s.io", "v1", "events", "event", "Event",
-            short_names=("ev",), storage="events", name_rule="subdomain",
-            field_labels=_EVENTS_V1_FIELDS, field_error=_CORE_FIELD_MESSAGE,
+            "events.k8s.io",
+            "v1",
+            "events",
+            "event",
+            "Event",
+            short_names=("ev",),
+            storage="events",
+            name_rule="subdomain",
+            field_labels=_EVENTS_V1_FIELDS,
+            field_error=_CORE_FIELD_MESSAGE,
             field_getter=_event_field,
             time_fields={
                 "eventTime": True,
@@ -219,13 +246,23 @@ def default_resources() -> list[ResourceType]:
         ),
         _custom("velero.io", "v1", "schedules", "schedule", "Schedule", status=True),
         _custom(
-            "velero.io", "v1", "backupstoragelocations", "backupstoragelocation",
-            "BackupStorageLocation", status=True, short_names=("bsl",),
+            "velero.io",
+            "v1",
+            "backupstoragelocations",
+            "backupstoragelocation",
+            "BackupStorageLocation",
+            status=True,
+            short_names=("bsl",),
         ),
         _custom("velero.io", "v1", "backups", "backup", "Backup", status=False),
         _custom(
-            "kubevirt.io", "v1", "virtualmachines", "virtualmachine", "VirtualMachine",
-            status=True, short_names=("vm", "vms"),
+            "kubevirt.io",
+            "v1",
+            "virtualmachines",
+            "virtualmachine",
+            "VirtualMachine",
+            status=True,
+            short_names=("vm", "vms"),
         ),
     ]
 
@@ -241,9 +278,16 @@ def _custom(
     short_names: tuple[str, ...] = (),
 ) -> ResourceType:
     return ResourceType(
-        group, version, plural, singular, kind,
-        custom=True, status_subresource=status, short_names=short_names,
-        return_deleted_object=True, allow_unconditional_update=False,
+        group,
+        version,
+        plural,
+        singular,
+        kind,
+        custom=True,
+        status_subresource=status,
+        short_names=short_names,
+        return_deleted_object=True,
+        allow_unconditional_update=False,
     )
 
 
@@ -259,7 +303,15 @@ def custom_resource(
 ) -> ResourceType:
     """Describe another CRD-backed resource to register with ``FakeKubeServer.register``."""
     return ResourceType(
-        group, version, plural, kind.lower(), kind,
-        namespaced=namespaced, custom=True, status_subresource=status_subresource,
-        short_names=short_names, return_deleted_object=True, allow_unconditional_update=False,
+        group,
+        version,
+        plural,
+        kind.lower(),
+        kind,
+        namespaced=namespaced,
+        custom=True,
+        status_subresource=status_subresource,
+        short_names=short_names,
+        return_deleted_object=True,
+        allow_unconditional_update=False,
     )

@@ -2,7 +2,8 @@
 
 Label selectors: ``a=b``, ``a==b``, ``a!=b``, ``a in (x,y)``, ``a notin (x)``, ``a``, ``!a``,
 ``a>1``, ``a<1``; a comma means AND. ``!=`` and ``notin`` match objects without the label.
-Field selectors: ``f=v``, ``f==v``, ``f!=v`` joined by commas, with ``\\,`` ``\\=`` ``\\\\`` escapes.
+Field selectors: ``f=v``, ``f==v``, ``f!=v`` joined by commas; ``\\`` escapes ``,``, ``=``
+and itself in values.
 """
 
 from __future__ import annotations
@@ -140,13 +141,21 @@ def _new_requirement(key: str, operator: str, values: list[str]) -> Requirement:
     if key_errs:
         errs.append(invalid_value("key", key, "; ".join(key_errs)))
     if operator in ("in", "notin") and not values:
-        errs.append(invalid_value("values", values, "for 'in', 'notin' operators, values set can't be empty"))
+        errs.append(
+            invalid_value(
+                "values", values, "for 'in', 'notin' operators, values set can't be empty"
+            )
+        )
     if operator in ("=", "==", "!=") and len(values) != 1:
-        errs.append(invalid_value("values", values, "exact-match compatibility requires one single value"))
+        errs.append(
+            invalid_value("values", values, "exact-match compatibility requires one single value")
+        )
     if operator in ("gt", "lt"):
         if len(values) != 1:
             errs.append(
-                invalid_value("values", values, "for 'Gt', 'Lt' operators, exactly one value is required")
+                invalid_value(
+                    "values", values, "for 'Gt', 'Lt' operators, exactly one value is required"
+                )
             )
         for i, value in enumerate(values):
             try:
@@ -154,7 +163,9 @@ def _new_requirement(key: str, operator: str, values: list[str]) -> Requirement:
             except ValueError:
                 errs.append(
                     invalid_value(
-                        f"values[{i}]", value, "for 'Gt', 'Lt' operators, the value must be an integer"
+                        f"values[{i}]",
+                        value,
+                        "for 'Gt', 'Lt' operators, the value must be an integer",
                     )
                 )
     for i, value in enumerate(values):
@@ -392,7 +403,9 @@ def parse_field_selector(text: str) -> FieldSelector:
             op = next((o for o in ("!=", "==", "=") if rest.startswith(o)), None)
             if op is not None:
                 lhs, rhs = term[:i], term[i + len(op) :]
-                requirements.append(FieldRequirement(lhs, "!=" if op == "!=" else "=", _unescape(rhs)))
+                requirements.append(
+                    FieldRequirement(lhs, "!=" if op == "!=" else "=", _unescape(rhs))
+                )
                 break
         else:
             raise SelectorError(f"invalid selector: '{text}'; can't understand '{term}'")

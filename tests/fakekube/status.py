@@ -263,7 +263,9 @@ def forbidden(group: str, resource: str, name: str, why: str) -> ApiError:
     )
 
 
-def invalid(group: str, kind: str, name: str, errors: list[FieldError], detail: str = "") -> ApiError:
+def invalid(
+    group: str, kind: str, name: str, errors: list[FieldError], detail: str = ""
+) -> ApiError:
     causes = [{"reason": e.type, "message": e.body(), "field": e.field} for e in errors]
     return ApiError(
         failure(
@@ -318,7 +320,8 @@ def method_not_supported(group: str, resource: str, action: str) -> ApiError:
         failure(
             405,
             "MethodNotAllowed",
-            f"{action} is not supported on resources of kind {go_quote(group_resource(group, resource))}",
+            f"{action} is not supported on resources of kind "
+            f"{go_quote(group_resource(group, resource))}",
             _details(group=group, kind=resource),
         )
     )
@@ -334,11 +337,16 @@ def unauthorized() -> ApiError:
 
 
 def generic(code: int, detail: str = "") -> ApiError:
-    """``NewGenericServerResponse`` with an empty verb and resource, as the patch handler uses it."""
+    """``NewGenericServerResponse`` with no verb or resource, as the patch handler uses it."""
     reason = "Unknown"
-    message = f"the server responded with the status code {code} but did not return more information"
+    message = (
+        f"the server responded with the status code {code} but did not return more information"
+    )
     if code == 422:
-        reason, message = "Invalid", "the server rejected our request due to an error in our request"
+        reason, message = (
+            "Invalid",
+            "the server rejected our request due to an error in our request",
+        )
     elif code == 409:
         reason, message = "Conflict", "the server reported a conflict"
     elif code == 404:
@@ -347,7 +355,9 @@ def generic(code: int, detail: str = "") -> ApiError:
         reason, message = "BadRequest", "the server rejected our request for an unknown reason"
     elif code >= 500:
         reason = "InternalError"
-        message = f"an error on the server ({go_quote(detail)}) has prevented the request from succeeding"
+        message = (
+            f"an error on the server ({go_quote(detail)}) has prevented the request from succeeding"
+        )
     return ApiError(failure(code, reason, message, {}), detail=detail)
 
 
@@ -370,9 +380,7 @@ def for_code(
         elif code == 503:
             message = "the server is currently unable to handle the request"
         elif code == 504:
-            message = (
-                "Timeout: request did not complete within the allotted timeout"
-            )
+            message = "Timeout: request did not complete within the allotted timeout"
         else:
             message = f"injected fault with status code {code}"
     if retry_after:

@@ -53,7 +53,9 @@ class Store:
             if obj is not None:
                 stored = copy.deepcopy(obj)
                 stored.setdefault("metadata", {})["resourceVersion"] = str(self.revision)
-            self._history.setdefault(storage, {}).setdefault(key, []).append((self.revision, stored))
+            self._history.setdefault(storage, {}).setdefault(key, []).append(
+                (self.revision, stored)
+            )
             return self.revision
 
     def list(

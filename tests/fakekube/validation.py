@@ -178,20 +178,29 @@ def validate_object_meta(
         if not namespace:
             errs.append(required(f"{path}.namespace"))
         else:
-            errs.extend(invalid_value(f"{path}.namespace", namespace, m) for m in is_dns1123_label(namespace))
+            errs.extend(
+                invalid_value(f"{path}.namespace", namespace, m)
+                for m in is_dns1123_label(namespace)
+            )
     elif namespace:
         errs.append(forbidden_field(f"{path}.namespace", "not allowed on this type"))
     generation = meta.get("generation")
     if isinstance(generation, int) and generation < 0:
-        errs.append(invalid_value(f"{path}.generation", generation, "must be greater than or equal to 0"))
+        errs.append(
+            invalid_value(f"{path}.generation", generation, "must be greater than or equal to 0")
+        )
     errs.extend(validate_labels(meta.get("labels") or {}, f"{path}.labels"))
     errs.extend(validate_annotations(meta.get("annotations") or {}, f"{path}.annotations"))
     for finalizer in meta.get("finalizers") or []:
-        errs.extend(invalid_value(f"{path}.finalizers", finalizer, m) for m in is_qualified_name(finalizer))
+        errs.extend(
+            invalid_value(f"{path}.finalizers", finalizer, m) for m in is_qualified_name(finalizer)
+        )
     return errs
 
 
-def validate_object_meta_update(new: dict[str, Any], old: dict[str, Any], path: str = "metadata") -> list[FieldError]:
+def validate_object_meta_update(
+    new: dict[str, Any], old: dict[str, Any], path: str = "metadata"
+) -> list[FieldError]:
     """The immutable-field part of ``ValidateObjectMetaUpdate``."""
     errs: list[FieldError] = []
     for key in ("uid", "creationTimestamp", "deletionTimestamp"):
@@ -213,7 +222,14 @@ def validate_object_meta_update(new: dict[str, Any], old: dict[str, Any], path: 
 # ---------------------------------------------------------------------------
 # Decoding: what Go's JSON decoder rejects before any validation runs.
 
-_GO_JSON_TYPE = {dict: "object", list: "array", str: "string", bool: "bool", int: "number", float: "number"}
+_GO_JSON_TYPE = {
+    dict: "object",
+    list: "array",
+    str: "string",
+    bool: "bool",
+    int: "number",
+    float: "number",
+}
 
 
 def _json_type(value: Any) -> str:
@@ -241,11 +257,15 @@ def parse_time(value: str, micro: bool) -> datetime:
         head = re.match(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?", value)
         rest = value[head.end() :] if head else value
         elem = "Z07:00" if head else "2006"
-        raise ValueError(f"parsing time {_q(value)} as {_q(layout)}: cannot parse {_q(rest)} as {_q(elem)}")
+        raise ValueError(
+            f"parsing time {_q(value)} as {_q(layout)}: cannot parse {_q(rest)} as {_q(elem)}"
+        )
     fraction = match.group(7) or ""
     if micro and len(fraction) != 7:
         rest = value[match.start(7) if fraction else match.start(8) :]
-        raise ValueError(f"parsing time {_q(value)} as {_q(layout)}: cannot parse {_q(rest)} as \".000000\"")
+        raise ValueError(
+            f'parsing time {_q(value)} as {_q(layout)}: cannot parse {_q(rest)} as ".000000"'
+        )
     zone = match.group(8)
     tz = UTC
     if zone != "Z":
@@ -296,6 +316,10 @@ def _set_path(obj: dict[str, Any], dotted: str, value: Any) -> None:
     cur[parts[-1]] = value
 
 
+def _unmarshal(value: Any, target: str) -> str:
+    return f"json: cannot unmarshal {_json_type(value)} into Go {target}"
+
+
 def decode_error(obj: Any, *, typed: bool, time_fields: dict[str, bool]) -> str | None:
     """The first error Go's decoder would report for this object, or ``None``.
 
@@ -304,7 +328,7 @@ def decode_error(obj: Any, *, typed: bool, time_fields: dict[str, bool]) -> str 
     ``ObjectMeta.labels``). ``time_fields`` maps dotted paths to ``True`` for MicroTime.
     """
     if not isinstance(obj, dict):
-        return f"json: cannot unmarshal {_json_type(obj)} into Go value of type map[string]interface {{}}"
+        return _unmarshal(obj, "value of type map[string]interface {}")
     meta = obj.get("metadata")
     prefix = "ObjectMeta.metadata." if typed else "ObjectMeta."
     if meta is not None and not isinstance(meta, dict):
@@ -315,11 +339,11 @@ def decode_error(obj: Any, *, typed: bool, time_fields: dict[str, bool]) -> str 
     meta = meta or {}
     for key in _META_STRING_FIELDS:
         if meta.get(key) is not None and not isinstance(meta[key], str):
-            return f"json: cannot unmarshal {_json_type(meta[key])} into Go struct field {prefix}{key} of type string"
+            return _unmarshal(meta[key], f"struct field {prefix}{key} of type string")
     for key in _META_INT_FIELDS:
         value = meta.get(key)
         if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
-            return f"json: cannot unmarshal {_json_type(value)} into Go struct field {prefix}{key} of type int64"
+            return _unmarshal(value, f"struct field {prefix}{key} of type int64")
     for key in ("labels", "annotations"):
         value = meta.get(key)
         if value is None:
@@ -331,23 +355,26 @@ def decode_error(obj: Any, *, typed: bool, time_fields: dict[str, bool]) -> str 
             )
         for item in value.values():
             if item is not None and not isinstance(item, str):
-                return f"json: cannot unmarshal {_json_type(item)} into Go struct field {prefix}{key} of type string"
+                return _unmarshal(item, f"struct field {prefix}{key} of type string")
     finalizers = meta.get("finalizers")
     if finalizers is not None:
         if not isinstance(finalizers, list):
-            return f"json: cannot unmarshal {_json_type(finalizers)} into Go struct field {prefix}finalizers of type []string"
+            return _unmarshal(finalizers, f"struct field {prefix}finalizers of type []string")
         for item in finalizers:
             if not isinstance(item, str):
-                return f"json: cannot unmarshal {_json_type(item)} into Go struct field {prefix}finalizers of type string"
+                return _unmarshal(item, f"struct field {prefix}finalizers of type string")
     owners = meta.get("ownerReferences")
     if owners is not None and (
         not isinstance(owners, list) or not all(isinstance(o, dict) for o in owners)
     ):
-        return (
-            f"json: cannot unmarshal {_json_type(owners)} into Go struct field {prefix}ownerReferences "
-            "of type []v1.OwnerReference"
+        return _unmarshal(
+            owners, f"struct field {prefix}ownerReferences of type []v1.OwnerReference"
         )
-    all_times = {"metadata.creationTimestamp": False, "metadata.deletionTimestamp": False, **time_fields}
+    all_times = {
+        "metadata.creationTimestamp": False,
+        "metadata.deletionTimestamp": False,
+        **time_fields,
+    }
     for dotted, micro in all_times.items():
         found, value = _get_path(obj, dotted)
         if not found or value is None:
@@ -363,7 +390,11 @@ def decode_error(obj: Any, *, typed: bool, time_fields: dict[str, bool]) -> str 
 
 def normalise_times(obj: dict[str, Any], time_fields: dict[str, bool]) -> None:
     """Re-serialise typed time fields the way the server stores them (UTC, fixed precision)."""
-    all_times = {"metadata.creationTimestamp": False, "metadata.deletionTimestamp": False, **time_fields}
+    all_times = {
+        "metadata.creationTimestamp": False,
+        "metadata.deletionTimestamp": False,
+        **time_fields,
+    }
     for dotted, micro in all_times.items():
         found, value = _get_path(obj, dotted)
         if found and isinstance(value, str):
@@ -389,22 +420,41 @@ def validate_event(event: dict[str, Any], *, strict: bool) -> list[FieldError]:
     if not event.get("eventTime"):
         if not involved_ns:
             if namespace not in ("", "default"):
-                errs.append(invalid_value("involvedObject.namespace", involved_ns, "does not match event.namespace"))
+                errs.append(
+                    invalid_value(
+                        "involvedObject.namespace", involved_ns, "does not match event.namespace"
+                    )
+                )
         elif namespace != involved_ns:
-            errs.append(invalid_value("involvedObject.namespace", involved_ns, "does not match event.namespace"))
+            errs.append(
+                invalid_value(
+                    "involvedObject.namespace", involved_ns, "does not match event.namespace"
+                )
+            )
     else:
         if not involved_ns and namespace not in ("default", "kube-system"):
-            errs.append(invalid_value("involvedObject.namespace", involved_ns, "does not match event.namespace"))
+            errs.append(
+                invalid_value(
+                    "involvedObject.namespace", involved_ns, "does not match event.namespace"
+                )
+            )
         controller = event.get("reportingComponent") or ""
         if not controller:
             errs.append(required("reportingController"))
-        errs.extend(invalid_value("reportingController", controller, m) for m in is_qualified_name(controller))
+        errs.extend(
+            invalid_value("reportingController", controller, m)
+            for m in is_qualified_name(controller)
+        )
         instance = event.get("reportingInstance") or ""
         if not instance:
             errs.append(required("reportingInstance"))
         if len(instance) > REPORTING_INSTANCE_LIMIT:
             errs.append(
-                invalid_value("reportingInstance", "", f"can have at most {REPORTING_INSTANCE_LIMIT} characters")
+                invalid_value(
+                    "reportingInstance",
+                    "",
+                    f"can have at most {REPORTING_INSTANCE_LIMIT} characters",
+                )
             )
         action = event.get("action") or ""
         if not action:

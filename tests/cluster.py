@@ -1,0 +1,156 @@
+"""An end-to-end world: the fake API server, a moto bucket, and a model of the upstream controller.
+
+`World.run(...)` calls the real CLI (`main`) with a kubeconfig pointing at the fake API server and a
+BSL pointing at moto, exactly as production would. `World.backup_window(t)` plays Velero and the
+kubevirt-datamover: one backup per VM in scope, full or incremental by the controller's rules,
+with the VM annotations read live from the API server and index entries written as the uploader
+writes them.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from reconciler import keys
+from reconciler.cli import main
+from reconciler.core.chain import compute_chain
+from reconciler.core.index import parse_index
+from reconciler.sim.upstream import UpstreamController, append_checkpoint
+from tests.fakekube.server import DEFAULT_CONTEXT, FakeKubeServer
+from tests.s3fixtures import CREDENTIALS, Seeder
+
+BUCKET, PREFIX = "backups", "velero"
+DM = f"{PREFIX}-kubevirt-datamover"
+DISKS = {"rootdisk": 3000, "datadisk": 1000}
+
+
+def iso(t: datetime) -> str:
+    return t.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def bsl_object(endpoint: str) -> dict[str, Any]:
+    return {
+        "apiVersion": "velero.io/v1", "kind": "BackupStorageLocation",
+        "metadata": {"name": "default", "namespace": "velero"},
+        "spec": {"provider": "aws", "default": True, "objectStorage": {"bucket": BUCKET, "prefix": PREFIX},
+                 "config": {"region": "us-east-1", "s3Url": endpoint, "s3ForcePathStyle": "true"},
+                 "credential": {"name": "cloud-credentials", "key": "cloud"}},
+    }
+
+
+def secret_object(text: str = CREDENTIALS) -> dict[str, Any]:
+    return {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "cloud-credentials", "namespace": "velero"},
+            "type": "Opaque", "data": {"cloud": base64.b64encode(text.encode()).decode()}}
+
+
+def schedule_object(name: str, annotations: Mapping[str, str], *, cron: str = "0 1 * * *",
+                    namespaces: Sequence[str] = ("apps",), created: str = "2026-01-01T00:00:00Z",
+                    last_backup: str | None = None) -> dict[str, Any]:
+    obj: dict[str, Any] = {
+        "apiVersion": "velero.io/v1", "kind": "Schedule",
+        "metadata": {"name": name, "namespace": "velero", "annotations": dict(annotations),
+                     "creationTimestamp": created},
+        "spec": {"schedule": cron, "template": {"includedNamespaces": list(namespaces), "snapshotMoveData": True}},
+        "status": {"phase": "Enabled"},
+    }
+    if last_backup:
+        obj["status"]["lastBackup"] = last_backup
+    return obj
+
+
+def vm_object(name: str, namespace: str = "apps", *, annotations: Mapping[str, str] | None = None,
+              labels: Mapping[str, str] | None = None, running: bool = True) -> dict[str, Any]:
+    return {
+        "apiVersion": "kubevirt.io/v1", "kind": "VirtualMachine",
+        "metadata": {"name": name, "namespace": namespace, "annotations": dict(annotations or {}),
+                     "labels": dict(labels or {})},
+        "spec": {"runStrategy": "Always"},
+        "status": {"printableStatus": "Running" if running else "Stopped",
+                   "changedBlockTracking": {"state": "Enabled"}},
+    }
+
+
+class World:
+    def __init__(self, kube: FakeKubeServer, seeder: Seeder, endpoint: str, tmp: Path) -> None:
+        self.kube = kube
+        self.s3 = seeder
+        self.endpoint = endpoint
+        self.kubeconfig = kube.write_kubeconfig(tmp / "kubeconfig")
+        self.controller = UpstreamController()
+        self.docs: dict[tuple[str, str], dict[str, Any]] = {}
+        self.history: list[dict[str, Any]] = []  # one record per backup taken
+        seeder.bucket(BUCKET)
+        kube.seed(bsl_object(endpoint), secret_object())
+
+    # --- the job ---------------------------------------------------------------------------
+
+    def run(self, *args: str, now: datetime, command: str = "run") -> tuple[int, dict[str, Any]]:
+        out, err = io.StringIO(), io.StringIO()
+        argv = [command, "--kubeconfig", str(self.kubeconfig), "--context", DEFAULT_CONTEXT,
+                "--velero-namespace", "velero", "--now", iso(now), "-o", "json", *args]
+        code = main(argv, environ={}, stdout=out, stderr=err, sleep=lambda _s: None)
+        text = out.getvalue()
+        assert text, f"no output; stderr:\n{err.getvalue()}"
+        return code, json.loads(text)
+
+    def patches(self) -> int:
+        return self.kube.counts(resource="virtualmachines")["patch"]
+
+    # --- the upstream systems ------------------------------------------------------------
+
+    def vm(self, name: str, namespace: str = "apps") -> dict[str, Any]:
+        obj = self.kube.get("virtualmachines", name, namespace)
+        assert obj is not None
+        return obj
+
+    def annotations(self, name: str, namespace: str = "apps") -> dict[str, str]:
+        return dict(self.vm(name, namespace)["metadata"].get("annotations") or {})
+
+    def labels(self, name: str, namespace: str = "apps") -> dict[str, str]:
+        return dict(self.vm(name, namespace)["metadata"].get("labels") or {})
+
+    def listing(self, namespace: str, name: str) -> dict[str, int | None]:
+        prefix = f"{DM}/checkpoints/{namespace}/{name}/"
+        pages = self.s3.client.get_paginator("list_objects_v2").paginate(Bucket=BUCKET, Prefix=prefix)
+        return {o["Key"][len(DM) + 1:]: o["Size"] for page in pages for o in page.get("Contents", [])}
+
+    def backup_window(self, window: datetime, vms: Sequence[tuple[str, str]], *, schedule: str = "nightly",
+                      fail: Sequence[str] = ()) -> dict[str, str]:
+        """One Velero backup at `window`: each VM gets a full or an incremental 12 minutes later."""
+        modes: dict[str, str] = {}
+        backup = f"{schedule}-{window.strftime('%Y%m%d%H%M%S')}"
+        for namespace, name in vms:
+            if name in fail:
+                continue
+            doc = self.docs.get((namespace, name))
+            index = parse_index(json.dumps(doc).encode()) if doc else parse_index(b"null")
+            from reconciler.core.model import NO_INDEX  # noqa: PLC0415
+
+            mode, why = self.controller.mode(vm_annotations=self.annotations(name, namespace),
+                                             index=index if doc else NO_INDEX,
+                                             listing=self.listing(namespace, name))
+            at = window + timedelta(minutes=12)
+            doc, objects = append_checkpoint(doc, namespace=namespace, name=name, mode=mode, at=at,
+                                             backup=backup, disk_sizes=DISKS)
+            for key, size in objects:
+                self.s3.put(BUCKET, f"{DM}/{key}", b"x" * size)
+            self.s3.put(BUCKET, f"{DM}/checkpoints/{namespace}/{name}/index.json", json.dumps(doc).encode())
+            self.docs[(namespace, name)] = doc
+            chain = compute_chain(parse_index(json.dumps(doc).encode()))
+            self.history.append({"vm": name, "window": window, "mode": mode, "why": why,
+                                 "incrementals": chain.incrementals, "root_at": chain.last_full_at})
+            modes[name] = mode
+        self.kube.modify("schedules", schedule,
+                         lambda o: {**o, "status": {**o.get("status", {}), "lastBackup": iso(window)}},
+                         namespace="velero")
+        return modes
+
+
+def managed_keys(annotations: Mapping[str, str]) -> set[str]:
+    return {k for k in annotations if k in (keys.STATE, keys.MAX_INCREMENTAL)}
