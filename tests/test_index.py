@@ -920,6 +920,7 @@ def _documents(draw: st.DrawFn) -> tuple[dict[str, Any], Index]:
                 vm_backup=entry["vmBackup"],
                 files=tuple(FileRef(f, d, s, o) for f, d, s, o in files),
                 referenced_by=tuple(referenced_by),
+                superseded=entry["superseded"],
             )
         )
     instant, offset, nanos = draw(_times)
@@ -967,6 +968,8 @@ def _typed_positions(document: dict[str, Any]) -> list[tuple[tuple[str | int, ..
             positions.append(((*at, name), "string"))
         positions.append(((*at, "timestamp"), "time"))
         positions.append(((*at, "superseded"), "bool"))
+        if "parent" in checkpoint:
+            positions.append(((*at, "parent"), "string"))
         for name in ("files", "pvcs", "pvcSizes", "referencedBy"):
             positions.append(((*at, name), "array"))
         for j, _ in enumerate(checkpoint["pvcs"]):

@@ -39,7 +39,7 @@ from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from json import JSONDecoder
-from re import DOTALL, Match, compile
+from re import compile
 from typing import Any, Final, NotRequired, TypedDict, TypeVar
 
 from reconciler.core.model import Checkpoint, FileRef, Index, Unreadable
@@ -140,13 +140,7 @@ _CHARS: Final = r'[^"\\\x00-\x1f]*'
 _PLAIN_STRING = compile(rf'"({_CHARS})"')
 _STRING_PREFIX = compile(rf'"{_CHARS}(?:\\(?:["\\/bfnrt]|u[0-9a-fA-F]{{4}}){_CHARS})*')
 _NUMBER = compile(r"-?(?:0|[1-9][0-9]*)(\.[0-9]+)?([eE][-+]?[0-9]+)?")
-_ESCAPE = compile(
-    r"\\u([dD][89abAB][0-9a-fA-F]{2})\\u([dD][c-fC-F][0-9a-fA-F]{2})|\\u([0-9a-fA-F]{4})|\\(.)",
-    DOTALL,
-)
-_SIMPLE_ESCAPES: Final = {
-    '"': '"', "\\": "\\", "/": "/", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t",
-}
+_LONE_SURROGATE = compile("[\ud800-\udfff]")
 _HEX: Final = frozenset("0123456789abcdefABCDEF")
 
 
@@ -215,6 +209,7 @@ def _no_constant(name: str) -> object:
 _C_SCANNER: Final = JSONDecoder(
     object_pairs_hook=_Obj, parse_float=_Num, parse_int=_Num, parse_constant=_no_constant
 )
+_JSON_STRING: Final = JSONDecoder()
 
 
 def _parse_exact(text: str) -> object:
@@ -317,7 +312,10 @@ def _string(text: str, pos: int) -> tuple[str | _Esc, int]:
     end = prefix.end()
     if end < len(text) and text[end] == '"':
         raw = text[pos + 1 : end]
-        return _Esc(raw, _ESCAPE.sub(_unescape, raw)), end + 1
+        # The escapes are valid, so the C scanner decodes them; it joins surrogate pairs as Go
+        # does, and the surrogates left over were lone escapes, which Go turns into U+FFFD.
+        decoded: str = _JSON_STRING.decode(text[pos : end + 1])
+        return _Esc(raw, _LONE_SURROGATE.sub("\ufffd", decoded)), end + 1
     # The string is malformed at `end`: a control character, a bad escape, or the end of input.
     if end >= len(text):
         raise _SyntaxError(end, _EOF)
@@ -335,16 +333,6 @@ def _string(text: str, pos: int) -> tuple[str | _Esc, int]:
             c = _char(text[i])
             raise _SyntaxError(i, f"invalid character {c} in \\u hexadecimal character escape")
     raise AssertionError("unreachable: the escape is valid")  # pragma: no cover
-
-
-def _unescape(match: Match[str]) -> str:
-    high, low, unit, simple = match.groups()
-    if high is not None:
-        return chr(0x10000 + ((int(high, 16) - 0xD800) << 10) + int(low, 16) - 0xDC00)
-    if unit is not None:
-        code = int(unit, 16)
-        return "\ufffd" if 0xD800 <= code <= 0xDFFF else chr(code)  # a lone surrogate
-    return _SIMPLE_ESCAPES[simple]
 
 
 def _number(text: str, pos: int) -> tuple[_Num, int]:
@@ -656,6 +644,7 @@ def _to_index(go: _GoIndex) -> Index:
                     for f in _live(c.files)
                 ),
                 referenced_by=tuple(_live(c.referenced_by)),
+                superseded=c.superseded,
             )
             for c in _live(go.checkpoints)
         ),

@@ -31,6 +31,7 @@ class Checkpoint:
     vm_backup: str = ""
     files: tuple[FileRef, ...] = ()
     referenced_by: tuple[str, ...] = ()
+    superseded: bool = False  # newer controllers mark entries they no longer chain from; reported only
 
     @property
     def is_full(self) -> bool:
