@@ -95,9 +95,8 @@ class LiveSource:
         return read_chains(reader, bsl, vms, concurrency=self.concurrency, recorder=self.recorder)
 
     def close(self) -> None:
-        for reader in self.readers:
+        for reader in self.readers:  # kept, so their request counts can still be reported
             reader.close()
-        self.readers.clear()
 
     def s3_stats(self) -> dict[str, int]:
         total: dict[str, int] = {}
