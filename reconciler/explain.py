@@ -6,7 +6,7 @@ import json
 from datetime import datetime
 
 from reconciler.core.chain import Chain
-from reconciler.core.model import VMKey
+from reconciler.core.model import Action, VMKey
 from reconciler.core.plan import build_plan, needs_index, targets, view_schedules
 from reconciler.core.timefmt import format_time
 from reconciler.errors import UsageError
@@ -72,4 +72,4 @@ def explain_vm(source: Source, key: VMKey, *, now: datetime) -> tuple[str, bool]
     out.append(f"Decision: {d.action} ({', '.join(d.codes) or '-'}): {d.message}")
     patch = d.patch()
     out.append("Patch: " + (json.dumps(patch, separators=(",", ":")) if patch else "none (nothing to write)"))
-    return "\n".join(out) + "\n", not plan.failed
+    return "\n".join(out) + "\n", d.action is not Action.ERROR

@@ -61,7 +61,8 @@ class SnapshotSource:
                 for doc in _documents(path):
                     objects.extend(_flatten(doc))
             except (yaml.YAMLError, ValueError, UnicodeDecodeError) as exc:
-                errors.append(f"snapshot file {path.relative_to(self.root)}: {exc}")
+                detail = " ".join(str(exc).split())  # YAML errors span lines; a report line should not
+                errors.append(f"snapshot file {path.relative_to(self.root)}: {detail}")
         world = world_from_raw(objects, velero_namespace=self.velero_namespace)
         return World(world.schedules, world.bsls, world.vms, (*errors, *world.errors))
 
