@@ -22,7 +22,7 @@ from reconciler.apply import apply_plan
 from reconciler.core.model import Bsl
 from reconciler.core.plan import Plan
 from reconciler.core.timefmt import parse_time
-from reconciler.errors import ReconcilerError, UsageError
+from reconciler.errors import ForbiddenError, ReconcilerError, UsageError
 from reconciler.explain import explain_vm
 from reconciler.report import RENDERERS, decision_doc
 from reconciler.sources.base import Source, make_plan
@@ -128,7 +128,8 @@ def cmd_run(args: argparse.Namespace, ctx: Context) -> int:
         "run-done", summary=plan.summary, patches=tally.patches, conflicts=tally.conflicts,
         events=tally.events, event_failures=tally.event_failures, requests=_requests(source))
     ctx.stdout.write(RENDERERS[args.output](plan))
-    return EXIT_ERRORS if plan.failed else EXIT_OK
+    # An Event that could not be created is a report lost: the run says so in its exit status.
+    return EXIT_ERRORS if plan.failed or tally.event_failures else EXIT_OK
 
 
 def cmd_snapshot(args: argparse.Namespace, ctx: Context) -> int:
@@ -222,6 +223,9 @@ def main(
         return func(args, ctx)
     except UsageError as exc:
         err.write(f"error: {exc}\n")
+        return EXIT_USAGE
+    except ForbiddenError as exc:  # nothing could be read, so nothing was written: configuration
+        err.write(f"error: {exc}\nhint: the job's RBAC rules are in manifests/base (Role, ClusterRole)\n")
         return EXIT_USAGE
     except ReconcilerError as exc:
         err.write(f"error: {exc}\n")
