@@ -52,9 +52,7 @@ CLUSTER_SCOPED = {"ClusterRole", "ClusterRoleBinding"}
 # (apiGroup, resource, verb, resourceNames) the program needs, and why.
 ROLE_RULES = {
     ("", "secrets", "get", ("cloud-credentials",)),  # the BSL credential Secret, read by name
-    ("velero.io", "schedules", "get", ()),
     ("velero.io", "schedules", "list", ()),  # paged list of the Schedules carrying a policy
-    ("velero.io", "backupstoragelocations", "get", ()),
     ("velero.io", "backupstoragelocations", "list", ()),  # bucket, prefix, endpoint, credential
 }
 CLUSTER_ROLE_RULES = {
