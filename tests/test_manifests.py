@@ -8,7 +8,7 @@
   RBAC rules name custom resources exactly as the upstream Velero and KubeVirt CRDs do.
 * The RBAC rules are the least privilege the program needs, the CronJob is hardened and timed
   before the Velero window, and the example Schedule's policy parses with the program's parser.
-* The overlays shown in `docs/install.md` render and validate as written.
+* The overlays shown in `README.md` render and validate as written.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ from tests.kustomize import Unsupported, render
 REPO = Path(__file__).resolve().parents[1]
 MANIFESTS = REPO / "manifests"
 DATA = Path(__file__).resolve().parent / "data"
-INSTALL_DOC = REPO / "docs" / "install.md"
+INSTALL_DOC = REPO / "README.md"  # its "Install on a cluster" section
 K8S_VERSION = "1.37"
 OVERLAYS = {"velero": "velero", "openshift-adp": "openshift-adp"}  # overlay directory -> namespace
 NAME = "full-backup-reconciler"
@@ -459,7 +459,8 @@ def test_install_guide_commands_match_the_manifests() -> None:
     assert f"SA=system:serviceaccount:{sa['namespace']}:{sa['name']}" in text
     assert f"create job --from=cronjob/{one(objects, 'CronJob')['metadata']['name']} " in text
     for key in re.findall(r"kubevirt-datamover\.io/[\w-]+", text):
-        assert key in {keys.INTERVAL, keys.MAX_AGE, keys.MAX_PER_RUN, keys.DUE_LABEL, keys.MAX_INCREMENTAL}, key
+        assert key in {keys.INTERVAL, keys.MAX_AGE, keys.MAX_PER_RUN, keys.DUE_LABEL, keys.MAX_INCREMENTAL,
+                       keys.STATE}, key
     # Each `kubectl auth can-i` line and the answer under it agree with the rendered RBAC.
     checks = re.findall(r"\$ kubectl auth can-i (\S+) (\S+) (-n \S+|--all-namespaces) --as=\$SA\n(yes|no)\n", text)
     assert len(checks) >= 4
