@@ -604,14 +604,14 @@ class ApiServer:
         self._ensure_request_namespace(meta, namespace)
         if meta.get("resourceVersion"):
             raise st.internal_error("resourceVersion should not be set on objects to be created")
-        for key in (
+        for system_field in (
             "uid",
             "creationTimestamp",
             "generation",
             "deletionTimestamp",
             "deletionGracePeriodSeconds",
         ):
-            meta.pop(key, None)
+            meta.pop(system_field, None)
         generated = bool(meta.get("generateName")) and not meta.get("name")
         if generated:
             meta["name"] = self._generate_name(meta["generateName"])

@@ -52,7 +52,7 @@ def fake_kubeconfig_for(fake_kube: FakeKubeServer, tmp_path: Path) -> Callable[.
 @pytest.fixture
 def fake_api_client(fake_kubeconfig: Path) -> Iterator[client.ApiClient]:
     """An ``ApiClient`` built from ``fake_kubeconfig`` the way production code builds one."""
-    api_client = config.new_client_from_config(
+    api_client = config.new_client_from_config(  # type: ignore[no-untyped-call]
         config_file=str(fake_kubeconfig), context=DEFAULT_CONTEXT
     )
     try:

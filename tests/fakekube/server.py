@@ -354,7 +354,7 @@ class FakeKubeServer:
         """A ``kubernetes.client.ApiClient`` for ``user``, closed by :meth:`stop`."""
         from kubernetes import config  # noqa: PLC0415 - keep the server importable without it
 
-        client = config.new_client_from_config_dict(
+        client = config.new_client_from_config_dict(  # type: ignore[no-untyped-call]
             self.kubeconfig_dict(user=user, groups=groups), context=DEFAULT_CONTEXT
         )
         self._clients.append(client)
