@@ -14,9 +14,10 @@ import structlog
 
 from reconciler.core.decide import Decision, Reason, decide
 from reconciler.core.events import EventSpec, schedule_events, vm_events
-from reconciler.core.model import Action
+from reconciler.core.model import VM, Action
 from reconciler.core.objects import parse_vm
 from reconciler.core.plan import Plan
+from reconciler.core.stagger import STAGGERED, pull_forward
 from reconciler.core.timefmt import format_time
 from reconciler.errors import ConflictError, NotFoundError, SourceError
 from reconciler.sources.kube import Kube
@@ -66,7 +67,7 @@ def _apply_one(d: Decision, kube: Kube, *, now: datetime, tally: Tally, max_conf
                                reasons=(Reason("vm-deleted", "the VM was deleted during the run"),))
             except SourceError as exc:
                 return _failed(decision, str(exc))
-            decision = decide(fresh, d.views, d.chain, now=now)
+            decision = _decide_again(d, fresh, now=now)
             continue
         except NotFoundError:
             return replace(decision, action=Action.SKIP, desired=None,
@@ -77,6 +78,15 @@ def _apply_one(d: Decision, kube: Kube, *, now: datetime, tally: Tally, max_conf
         log.info("patched", vm=d.vm.ref, action=str(decision.action), patch=body)
         return decision
     return _failed(decision, f"still conflicting after {max_conflicts} re-reads")
+
+
+def _decide_again(before: Decision, fresh: VM, *, now: datetime) -> Decision:
+    """The core's decision for the re-read VM; a full this plan pulled forward stays pulled."""
+    decision = decide(fresh, before.views, before.chain, now=now)
+    if STAGGERED in before.codes and decision.action is Action.KEEP:
+        reason = before.reasons[0]
+        decision = pull_forward(decision, now=now, numbers=reason.numbers, text=reason.text)
+    return decision
 
 
 def _failed(d: Decision, message: str) -> Decision:

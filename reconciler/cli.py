@@ -17,7 +17,7 @@ from typing import TextIO
 
 import structlog
 
-from reconciler import __version__, logs
+from reconciler import __version__, logs, metrics, simulate
 from reconciler.apply import apply_plan
 from reconciler.core.model import Bsl
 from reconciler.core.plan import Plan
@@ -117,6 +117,7 @@ def cmd_run(args: argparse.Namespace, ctx: Context) -> int:
         return cmd_plan(args, ctx)
     if args.snapshot is not None:
         raise UsageError("run --snapshot cannot write to a snapshot; use plan --snapshot (or run --dry-run)")
+    started = time.monotonic()
     source = _live(args, ctx)
     try:
         plan = make_plan(source, now=_now(args, ctx), only=args.schedule or ())
@@ -127,6 +128,8 @@ def cmd_run(args: argparse.Namespace, ctx: Context) -> int:
     structlog.get_logger("reconciler").info(
         "run-done", summary=plan.summary, patches=tally.patches, conflicts=tally.conflicts,
         events=tally.events, event_failures=tally.event_failures, requests=_requests(source))
+    if args.pushgateway:
+        metrics.push(plan, args.pushgateway, duration_s=time.monotonic() - started)
     ctx.stdout.write(RENDERERS[args.output](plan))
     # An Event that could not be created is a report lost: the run says so in its exit status.
     return EXIT_ERRORS if plan.failed or tally.event_failures else EXIT_OK
@@ -196,6 +199,7 @@ def parser() -> argparse.ArgumentParser:
     _common(p)
     p.add_argument("vm", metavar="NAMESPACE/VM")
     p.set_defaults(func=cmd_explain)
+    simulate.add_parser(sub)
     return root
 
 

@@ -214,3 +214,35 @@ def test_age_boundary_inclusive(days: int, offset: int) -> None:
     start = NEXT - (days + offset) * DAY
     d = decide(vm(), [view(Policy(max_age=timedelta(days=days)))], chain_of(1, start=start), now=NOW)
     assert (d.action is Action.FORCE_FULL) == (offset >= 0)
+
+
+def test_forced_full_not_landed_stays_forced() -> None:
+    """A full forced earlier (here pulled forward by a budget) whose root has not changed stays forced,
+    with the recorded reasons, and a re-run writes nothing."""
+    chain = chain_of(3)
+    state = OwnerState("5", "2026-11-10T20:00:00Z", "c0", ("staggered",))
+    forced = vm(annotations={keys.MAX_INCREMENTAL: "3", keys.STATE: state.dump()}, labels={keys.DUE_LABEL: "true"})
+    d = decide(forced, [view(Policy(interval=7))], chain, now=NOW)
+    assert d.action is Action.FORCE_FULL and d.codes == ("staggered",)
+    assert d.reasons[0].numbers == {"forcedAt": "2026-11-10T20:00:00Z", "forcedRoot": "c0"}
+    assert d.patch() is None
+
+
+def test_forced_full_not_landed_follows_a_longer_chain() -> None:
+    """If a forced backup came out incremental anyway (the chain grew), the forced value follows the count."""
+    state = OwnerState(None, "2026-11-10T20:00:00Z", "c0", ("staggered",))
+    forced = vm(annotations={keys.MAX_INCREMENTAL: "3", keys.STATE: state.dump()}, labels={keys.DUE_LABEL: "true"})
+    d = decide(forced, [view(Policy(interval=7))], chain_of(4), now=NOW)
+    assert d.action is Action.FORCE_FULL and d.codes == ("staggered",)
+    patch = d.patch()
+    assert patch is not None and patch["metadata"]["annotations"] == {keys.MAX_INCREMENTAL: "4"}
+
+
+def test_forced_state_on_a_full_head_is_dropped() -> None:
+    """A forced state naming the current root with no incremental cannot force anything: back to keep."""
+    state = OwnerState(None, "2026-11-10T20:00:00Z", "c0", ("staggered",))
+    forced = vm(annotations={keys.MAX_INCREMENTAL: "0", keys.STATE: state.dump()}, labels={keys.DUE_LABEL: "true"})
+    d = decide(forced, [view(Policy(interval=7))], chain_of(0, start=LAST), now=NOW)
+    assert d.action is Action.KEEP
+    patch = d.patch()
+    assert patch is not None and patch["metadata"]["labels"] == {keys.DUE_LABEL: None}

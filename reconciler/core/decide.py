@@ -196,6 +196,12 @@ def triage(vm: VM, views: Sequence[ScheduleView]) -> Decision | None:
 def decide(vm: VM, views: Sequence[ScheduleView], chain: Chain, *, now: datetime) -> Decision:
     """The full decision for one VM, with every reason that fired and the numbers behind it."""
     early = triage(vm, views)
+    if early is None and not views:
+        # Neither managed nor under a policy any more: given back since it was read (apply's re-read
+        # after a conflict lands here, e.g. when two runs give the same VM back). Nothing to write.
+        early = Decision(vm, Action.RESTORE, (_reason(
+            "left-policy", "no policy schedule backs this VM up any more; it has been given back"),),
+            Chain(ChainState.UNKNOWN))
     if early is not None:
         return replace(early, views=tuple(views))
     active = [v for v in views if v.next_run is not None]
@@ -233,11 +239,24 @@ def decide(vm: VM, views: Sequence[ScheduleView], chain: Chain, *, now: datetime
         blocked = _reason("head-is-full", f"the chain head {root.id} is a full: the controller's "
                           "max-incremental rule cannot force another full yet")
         return replace(base, action=Action.BLOCKED, reasons=(*due, blocked))
+    if owner is not None and owner.forced_root == root.id and chain.incrementals >= 1:
+        # Forced in an earlier run (pulled forward by a budget, or due under a policy changed
+        # since) and the full has not landed yet: keep forcing it, so a re-run writes nothing.
+        state = OwnerState(original, owner.forced_at or format_time(now), root.id, owner.reasons)
+        return replace(base, action=Action.FORCE_FULL, reasons=_pending_reasons(state),
+                       desired=Desired(str(chain.incrementals), state, due_label=True))
     steady = Desired(baseline(original, policy.interval), OwnerState(original), due_label=False)
     if landed and owner is not None:
         return replace(base, action=Action.RESTORE, desired=steady, reasons=(_reason(
             "landed", f"the forced full landed: chain root is now {root.id} (was {owner.forced_root})"),))
     return replace(base, desired=steady, reasons=(_keep_reason(chain, policy, base.numbers),))
+
+
+def _pending_reasons(state: OwnerState) -> tuple[Reason, ...]:
+    """The reasons recorded when the full was forced, each saying it has not landed yet."""
+    numbers = {"forcedAt": state.forced_at, "forcedRoot": state.forced_root}
+    text = f"full forced at {state.forced_at} has not landed yet: the chain root is still {state.forced_root}"
+    return tuple(Reason(code, f"{text} ({code})", numbers) for code in state.reasons or ("pending",))
 
 
 def _full_anyway_reason(chain: Chain) -> Reason:

@@ -19,6 +19,7 @@ from reconciler.core.decide import Decision, ScheduleView, decide, triage
 from reconciler.core.model import VM, Action, Bsl, ChainState, Schedule, VMKey
 from reconciler.core.policy import schedule_policy
 from reconciler.core.scope import in_scope, resolve_bsl
+from reconciler.core.stagger import stagger
 
 
 def view_schedules(
@@ -112,4 +113,4 @@ def build_plan(
         decide(vm, mine, chains.get(vm.key, Chain(ChainState.UNKNOWN, detail="index not read")), now=now)
         for vm, mine in covered
     )
-    return Plan(now, views, decisions, tuple(errors))
+    return Plan(now, views, stagger(decisions, now=now), tuple(errors))
