@@ -298,58 +298,11 @@ def main() -> None:
     write_index("finance", "audit", chain("finance", "audit", first=nightly, count=1))
     dev_window = ts("2026-11-24T18:00:00Z")
     sixh = timedelta(hours=6)
-    write_index(
-        "dev",
-        "dev-1",
-        chain(
-            "dev",
-            "dev-1",
-            first=dev_window - 2 * sixh,
-            count=3,
-            every=sixh,
-            schedule_name="dev-every-6h",
-            full_size=8 * GiB,
-        ),
-    )
-    write_index(
-        "dev",
-        "dev-2",
-        chain(
-            "dev",
-            "dev-2",
-            first=dev_window - 9 * sixh,
-            count=10,
-            every=sixh,
-            schedule_name="dev-every-6h",
-            full_size=8 * GiB,
-        ),
-    )
-    write_index(
-        "dev",
-        "dev-4",
-        chain(
-            "dev",
-            "dev-4",
-            first=dev_window - 4 * sixh,
-            count=5,
-            every=sixh,
-            schedule_name="dev-every-6h",
-            full_size=8 * GiB,
-        ),
-    )
-    write_index(
-        "dev",
-        "dev-5",
-        chain(
-            "dev",
-            "dev-5",
-            first=dev_window - 5 * sixh,
-            count=6,
-            every=sixh,
-            schedule_name="dev-every-6h",
-            full_size=8 * GiB,
-        ),
-    )
+    # dev VMs, every 6 hours: (name, checkpoints) — a full then incrementals up to the last window.
+    for name, count in (("dev-1", 3), ("dev-2", 10), ("dev-4", 5), ("dev-5", 6)):
+        first = dev_window - (count - 1) * sixh
+        cps = chain("dev", name, first=first, count=count, every=sixh, schedule_name="dev-every-6h", full_size=8 * GiB)
+        write_index("dev", name, cps)
     write_index(
         "qa", "qa-1", chain("qa", "qa-1", first=ts("2026-11-01T02:30:00Z"), count=10, schedule_name="qa-nightly")
     )
