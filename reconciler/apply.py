@@ -51,7 +51,7 @@ def event_body(event: EventSpec, *, now: datetime, serial: int) -> dict[str, Any
 
 def _apply_one(d: Decision, kube: Kube, *, now: datetime, tally: Tally, max_conflicts: int) -> Decision:
     decision = d
-    for _ in range(max_conflicts + 1):
+    for attempt in range(max_conflicts + 1):
         body = decision.patch()
         if body is None:
             return decision
@@ -59,6 +59,8 @@ def _apply_one(d: Decision, kube: Kube, *, now: datetime, tally: Tally, max_conf
             kube.patch_vm(decision.vm.namespace, decision.vm.name, body)
         except ConflictError:
             tally.conflicts += 1
+            if attempt == max_conflicts:
+                break  # no re-read whose result would go unused
             log.info("conflict", vm=d.vm.ref, note="VM changed since it was read; deciding again")
             try:
                 fresh = parse_vm(kube.get_vm(d.vm.namespace, d.vm.name))

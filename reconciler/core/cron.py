@@ -43,12 +43,19 @@ class _Reject(Exception):
     """A parse failure without the expression; parse_cron adds it."""
 
 
+class _Stuck(Exception):
+    """The Next walk ran out of moves."""
+
+
 # --------------------------------------------------------------------------- constants
 
 _STAR = 1 << 63  # robfig's "star bit": set by `*` and `?`, cleared by a step > 1
 _PLAIN = _STAR - 1  # the value bits of a field
 _PREV_HORIZON = 5 * 366 * 86_400  # prev_at_or_before gives up beyond about five years
-_MAX_PASSES = 100_000  # safety net for the Next walk; robfig's own limit is five years
+# Moves of the Next walk before giving up. A real five-year search needs under a thousand;
+# robfig itself never returns in some exotic transitions (Pacific/Apia skipping 30 Dec 2011:
+# its day step cannot get past the missing day), where this budget ends the walk instead.
+_MAX_MOVES = 20_000
 _INT64_MIN, _INT64_MAX = -(1 << 63), (1 << 63) - 1
 _U63, _U64 = 1 << 63, 1 << 64
 _SECOND_NS = 1_000_000_000
@@ -124,9 +131,10 @@ class _Zone:
         carry over, then the wall time is resolved to an instant.
 
         Go takes the offset in force at (the wall time read as UTC) minus (the offset in force
-        at that instant). For a repeated hour that is the first occurrence; for a skipped hour
-        west of Greenwich it lands before the gap (02:30 on a US spring-forward day becomes
-        01:30 standard time), east of Greenwich after it.
+        at that instant), which differs from Python's ``fold``: west of Greenwich a repeated
+        time is its first occurrence and a skipped one lands before the gap (02:30 on a US
+        spring-forward day is 01:30 standard time); east of Greenwich a repeated time is its
+        second occurrence and a skipped one lands after the gap (02:30 in Berlin is 03:30).
         """
         year += (month - 1) // 12
         month = (month - 1) % 12 + 1
@@ -214,7 +222,10 @@ class VeleroCron:
             base, _ = _unix(anchor)
             step = _whole_seconds(self.every) * 1_000_000
             k = ((secs - base) * 1_000_000 + micros) // step
-            return _from_unix(base) + timedelta(microseconds=k * step)
+            try:
+                return _from_unix(base) + timedelta(microseconds=k * step)
+            except OverflowError:  # t near year 1 (an index may say 0000-01-01): none representable
+                return None
 
         window = 3_600
         while True:
@@ -255,18 +266,21 @@ class VeleroCron:
             raise CronNeverFiresError(f"schedule {_quote(self.expr)}: never fires")
         walk = _Walk(self._zone, start)
         year_limit = walk.w.year + 5
-        for _ in range(_MAX_PASSES):
-            if walk.w.year > year_limit:
-                break
-            if (
-                self._month_wraps(walk)
-                or self._day_wraps(walk)
-                or self._hour_wraps(walk)
-                or self._minute_wraps(walk)
-                or _second_wraps(walk)
-            ):
-                continue
-            return walk.u
+        try:
+            while walk.w.year <= year_limit:
+                if (
+                    self._month_wraps(walk)
+                    or self._day_wraps(walk)
+                    or self._hour_wraps(walk)
+                    or self._minute_wraps(walk)
+                    or _second_wraps(walk)
+                ):
+                    continue
+                return walk.u
+        except _Stuck:
+            raise CronNeverFiresError(
+                f"schedule {_quote(self.expr)}: never fires (robfig's search does not end)"
+            ) from None
         raise CronNeverFiresError(f"schedule {_quote(self.expr)}: never fires within five years")
 
     def _month_wraps(self, walk: _Walk) -> bool:
@@ -339,14 +353,18 @@ class _Walk:
     """The time robfig's ``Next`` is moving: an instant, its wall clock, and robfig's
     ``added`` flag (whether some field has already moved)."""
 
-    __slots__ = ("added", "u", "w", "zone")
+    __slots__ = ("added", "moves", "u", "w", "zone")
 
     def __init__(self, zone: _Zone, u: int) -> None:
         self.zone = zone
         self.added = False
+        self.moves = 0
         self.to(u)
 
     def to(self, u: int) -> None:
+        self.moves += 1
+        if self.moves > _MAX_MOVES:
+            raise _Stuck
         self.u = u
         self.w = self.zone.wall(u)
 

@@ -39,14 +39,18 @@ _UNIT_SECONDS = {
 }
 _DURATION = re.compile(r"(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:ns|us|µs|μs|ms|s|m|h|d|w)")
 DURATION_HELP = "not a duration (36h, 7d, 2w, 168h30m)"
+MAX_DURATION_CHARS = 64
+
+
+_INT64_MAX = (1 << 63) - 1  # the controller holds counts in int64; int() also refuses > 4,300 digits
 
 
 def parse_count(text: str, *, minimum: int = 1) -> int | None:
-    """A base-10 integer >= minimum, or None. No sign, no spaces: what a person means by '7'."""
-    if not _INT.fullmatch(text):
+    """A base-10 integer >= minimum (and within int64), or None. No sign, no spaces: what a person means by '7'."""
+    if not _INT.fullmatch(text) or len(text.lstrip("0")) > 19:
         return None
     value = int(text)
-    return value if value >= minimum else None
+    return value if minimum <= value <= _INT64_MAX else None
 
 
 def parse_duration(text: str) -> timedelta | None:
@@ -55,7 +59,9 @@ def parse_duration(text: str) -> timedelta | None:
     Written by hand: Go's duration grammar with day and week units is not what any PyPI
     duration library parses exactly (they accept spaces, words or ISO 8601 instead).
     """
-    if not text or _DURATION.sub("", text) != "":
+    # The length cap comes first: the scan below backtracks quadratically on a long run of digits,
+    # and an annotation value may be 256 KiB long. No duration anyone writes is longer than this.
+    if not text or len(text) > MAX_DURATION_CHARS or _DURATION.sub("", text) != "":
         return None
     seconds = 0.0
     for part in _DURATION.finditer(text):
@@ -63,9 +69,11 @@ def parse_duration(text: str) -> timedelta | None:
         unit = re.search(r"(ns|us|µs|μs|ms|s|m|h|d|w)$", token)
         assert unit is not None
         seconds += float(token[: unit.start()]) * _UNIT_SECONDS[unit.group(1)]
-    if seconds <= 0:
+    try:
+        value = timedelta(seconds=seconds)
+    except OverflowError:  # more days than a timedelta holds: not a duration anyone means
         return None
-    return timedelta(seconds=seconds)
+    return value if value > timedelta(0) else None
 
 
 def format_duration(value: timedelta) -> str:

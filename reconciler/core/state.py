@@ -47,6 +47,8 @@ def parse_state(text: str) -> OwnerState | str:
         raw: Any = json.loads(text)
     except ValueError as exc:
         return f"not JSON ({exc})"
+    except RecursionError:
+        return "not JSON (nested too deeply)"
     if not isinstance(raw, dict):
         return "expected a JSON object"
     original, forced_at, root, reasons = (
@@ -61,14 +63,15 @@ def parse_state(text: str) -> OwnerState | str:
 
 
 _GO_INT = re.compile(r"[+-]?[0-9]+")
+_INT64_MAX = (1 << 63) - 1
 
 
 def controller_limit(value: str | None) -> int | None:
     """The limit the controller reads from the VM annotation: None where it ignores the value."""
-    if value is None or not _GO_INT.fullmatch(value):
+    if value is None or not _GO_INT.fullmatch(value) or len(value.lstrip("+-").lstrip("0")) > 19:
         return None
     number = int(value)
-    return number if number >= 0 else None
+    return number if 0 <= number <= _INT64_MAX else None  # strconv.ParseInt(s, 10, 64) fails beyond int64
 
 
 def baseline(original: str | None, interval: int | None) -> str | None:

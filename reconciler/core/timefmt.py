@@ -19,10 +19,9 @@ def parse_time(text: str) -> datetime | None:
     if frac:
         norm = norm.replace(frac.group(0), "." + frac.group(1)[:6].ljust(6, "0"))
     try:
-        value = datetime.fromisoformat(norm)
-    except ValueError:
+        return datetime.fromisoformat(norm).astimezone(UTC)
+    except (ValueError, OverflowError):  # OverflowError: an offset carries it past year 9999
         return None
-    return value.astimezone(UTC)
 
 
 def format_time(value: datetime | None) -> str | None:

@@ -19,7 +19,7 @@ import structlog
 import urllib3
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
-from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt, stop_after_delay
+from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt, stop_before_delay
 
 from reconciler.errors import (
     ConflictError,
@@ -107,7 +107,9 @@ class Kube:
 
         retrying = Retrying(
             retry=retry_if_exception_type(TransientError),
-            stop=stop_after_attempt(self.attempts) | stop_after_delay(self.deadline_s),
+            # stop_before_delay: never start a wait (a Retry-After may ask for 30 s) that would end
+            # past the deadline; stop_after_delay would sleep through it and try once more.
+            stop=stop_after_attempt(self.attempts) | stop_before_delay(self.deadline_s),
             wait=_wait, sleep=self.sleep, reraise=True,
             before_sleep=lambda s: log.warning("retrying", call=what, attempt=s.attempt_number,
                                                error=str(s.outcome.exception() if s.outcome else "")),

@@ -23,12 +23,18 @@ ECS), then instance metadata unless AWS_EC2_METADATA_DISABLED=true.
 Retries: botocore makes one attempt per call; this module retries `TransientError` (throttling,
 5xx, request timeouts, dropped connections, read timeouts) with exponential backoff plus jitter,
 bounded by an attempt count and a per-request deadline. Everything else fails at once.
+
+Limits, each failing with an error that names it: an index larger than `max_index_bytes` (refused
+from its Content-Length, else cut off there) or still arriving at the deadline; a listing longer
+than `max_keys`, with more than `max_keys_per_vm` keys in one VM folder, repeating a continuation
+token or a whole page (an endpoint that ignores the token), which would otherwise never end.
 """
 
 from __future__ import annotations
 
 import configparser
 import functools
+import hashlib
 import logging
 import os
 import ssl
@@ -363,6 +369,7 @@ class BucketReader:
         connect_timeout_s: float = 5.0,
         read_timeout_s: float = 30.0,
         max_keys: int = 1_000_000,
+        max_keys_per_vm: int = 100_000,
         page_size: int = PAGE_SIZE,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -376,6 +383,7 @@ class BucketReader:
         self._backoff_base_s = backoff_base_s
         self._backoff_max_s = backoff_max_s
         self._max_keys = max_keys
+        self._max_keys_per_vm = max_keys_per_vm
         self._page_size = max(1, min(page_size, PAGE_SIZE))
         self._counts: Counter[str] = Counter()
         self._lock = threading.Lock()
@@ -455,10 +463,23 @@ class BucketReader:
         full = root + prefix
         token: str | None = None
         seen: set[str] = set()
+        pages: set[bytes] = set()  # a digest of each page: an endpoint replaying pages never ends
         total = 0
+        folder, in_folder = "", 0  # the VM folder being listed, and its keys so far
         while True:
             page = self._call("ListObjectsV2", full, functools.partial(self._list_page, full, token))
-            for obj in page.get("Contents", []):
+            contents = page.get("Contents", [])
+            if contents:
+                digest = hashlib.blake2b(
+                    "\0".join(f"{o.get('Key', '')}\0{o.get('Size', 0)}" for o in contents).encode(), digest_size=16
+                ).digest()
+                if digest in pages:
+                    raise SourceError(
+                        f"ListObjectsV2 s3://{self._bsl.bucket}/{full} ({self._where}): the server sent "
+                        "the same page twice; the listing would never end"
+                    )
+                pages.add(digest)
+            for obj in contents:
                 key = obj.get("Key", "")
                 if not key.startswith(full):
                     raise SourceError(
@@ -471,7 +492,18 @@ class BucketReader:
                         f"ListObjectsV2 s3://{self._bsl.bucket}/{full} ({self._where}): more "
                         f"than {self._max_keys} objects; refusing to list further"
                     )
-                yield key[len(root) :], obj.get("Size", 0)
+                relative = key[len(root) :]
+                # Callers hold one VM folder's keys at a time: bound that too, far below max_keys.
+                parts = relative.split("/", 3)  # checkpoints/<ns>/<vm>/<rest>
+                here = "/".join(parts[:3]) if len(parts) == 4 else ""
+                folder, in_folder = (folder, in_folder + 1) if here == folder else (here, 1)
+                if here and in_folder > self._max_keys_per_vm:
+                    raise SourceError(
+                        f"ListObjectsV2 s3://{self._bsl.bucket}/{full} ({self._where}): more than "
+                        f"{self._max_keys_per_vm} objects under {root}{folder}/, more than any VM's "
+                        "checkpoints hold; refusing to list further"
+                    )
+                yield relative, obj.get("Size", 0)
             if not page.get("IsTruncated"):
                 return
             token = page.get("NextContinuationToken") or None
@@ -515,6 +547,7 @@ class BucketReader:
     # ------------------------------------------------------------------ requests
 
     def _get_capped(self, key: str) -> bytes:
+        started = self._clock()
         resp = self._client.get_object(Bucket=self._bsl.bucket, Key=key)
         body = resp["Body"]
         try:
@@ -528,6 +561,13 @@ class BucketReader:
                 if total > self._max_index_bytes:
                     raise self._too_large(key, "more than that")
                 chunks.append(chunk)
+                # The read timeout bounds each wait for data, not a body that trickles in for ever.
+                if self._clock() - started > self._deadline_s:
+                    raise TransientError(
+                        f"GetObject s3://{self._bsl.bucket}/{key} ({self._where}): {total} bytes in "
+                        f"{self._clock() - started:.0f}s, still not the whole body; the deadline is "
+                        f"{self._deadline_s:.0f}s"
+                    )
             return b"".join(chunks)
         finally:
             body.close()

@@ -1,0 +1,178 @@
+"""Shared scenario and checks for the reliability tests (faults, crashes, concurrent runs, secrets).
+
+The scenario: one nightly Schedule with interval 4 and max-age 10d, four VMs whose own
+`max-incremental-backups` values differ (none, a looser 30, a stricter 3, and junk the controller
+ignores), five nights of backups taken by the upstream model. The first run then forces a full on
+three of them and sets the baseline on the fourth: four patches and three Events.
+
+`expected_state` computes the fault-free end state from a dry run's patches, so every test can
+compare what a faulted run (plus a clean re-run) left behind with what an undisturbed run would.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+import io
+import json
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from reconciler import keys
+from reconciler.cli import main
+from reconciler.core.index import parse_index
+from reconciler.core.model import NO_INDEX
+from reconciler.core.state import OwnerState, parse_state
+from reconciler.sim.upstream import UpstreamController, append_checkpoint
+from tests.cluster import BUCKET, DISKS, DM, World, iso, schedule_object, vm_object
+from tests.fakekube.server import DEFAULT_CONTEXT
+
+WINDOW = datetime(2026, 3, 10, 1, 0, tzinfo=UTC)
+NOW = WINDOW - timedelta(minutes=15)
+ORIGINALS: dict[str, str | None] = {"plain": None, "loose": "30", "strict": "3", "junk": "not-a-number"}
+VMS = [("apps", name) for name in ORIGINALS]
+
+VMState = dict[str, tuple[dict[str, str], dict[str, str]]]  # name -> (job-owned annotations, job labels)
+
+
+def _annotations(name: str) -> dict[str, str]:
+    original = ORIGINALS[name]
+    return {keys.MAX_INCREMENTAL: original} if original is not None else {}
+
+
+@functools.cache
+def _history(nights: int) -> tuple[dict[tuple[str, str], dict[str, Any]], dict[str, int]]:
+    """The indexes and objects `nights` backups leave, as `World.backup_window` would write them
+    with no job running (the VMs keep their own values), computed once without any I/O."""
+    controller = UpstreamController()
+    docs: dict[tuple[str, str], dict[str, Any]] = {}
+    objects: dict[str, int] = {}
+    for n in range(nights, 0, -1):
+        window = WINDOW - n * timedelta(days=1)
+        backup = f"nightly-{window.strftime('%Y%m%d%H%M%S')}"
+        for namespace, name in VMS:
+            doc = docs.get((namespace, name))
+            index = parse_index(json.dumps(doc).encode()) if doc else NO_INDEX
+            mode, _ = controller.mode(vm_annotations=_annotations(name), index=index, listing=objects)
+            doc, written = append_checkpoint(doc, namespace=namespace, name=name, mode=mode,
+                                             at=window + timedelta(minutes=12), backup=backup, disk_sizes=DISKS)
+            docs[(namespace, name)] = doc
+            objects.update(written)
+    return docs, objects
+
+
+def seed(world: World, *, nights: int = 5) -> None:
+    """The scenario's objects in the API server and `nights` of backups in the bucket (bulk-written)."""
+    world.kube.seed(schedule_object("nightly", {keys.INTERVAL: "4", keys.MAX_AGE: "10d"},
+                                    last_backup=iso(WINDOW - timedelta(days=1))))
+    for name in ORIGINALS:
+        world.kube.seed(vm_object(name, annotations=_annotations(name)))
+    docs, objects = _history(nights)
+    bodies = {f"{DM}/{key}": b"x" * size for key, size in objects.items()}
+    for (namespace, name), doc in docs.items():
+        bodies[f"{DM}/checkpoints/{namespace}/{name}/index.json"] = json.dumps(doc).encode()
+        world.docs[(namespace, name)] = copy.deepcopy(doc)
+    world.s3.put_many(BUCKET, bodies)
+
+
+class Sleeps:
+    """The injected sleep: records every backoff instead of waiting."""
+
+    def __init__(self) -> None:
+        self.calls: list[float] = []
+
+    def __call__(self, seconds: float) -> None:
+        self.calls.append(seconds)
+
+
+def argv(target: World | Path, command: str = "run", *extra: str, now: datetime = NOW) -> list[str]:
+    """The command line of a run against a World's API server, or the one a kubeconfig names."""
+    kubeconfig = target.kubeconfig if isinstance(target, World) else target
+    return [command, "--kubeconfig", str(kubeconfig), "--context", DEFAULT_CONTEXT,
+            "--velero-namespace", "velero", "--now", iso(now), "-o", "json", *extra]
+
+
+def run(target: World | Path, command: str = "run", *extra: str, now: datetime = NOW,
+        sleep: Callable[[float], None] | None = None,
+        environ: dict[str, str] | None = None) -> tuple[int, dict[str, Any] | None, str]:
+    """The real CLI in-process: (exit status, the plan document or None, stderr)."""
+    out, err = io.StringIO(), io.StringIO()
+    code = main(argv(target, command, *extra, now=now), environ=environ or {}, stdout=out, stderr=err,
+                sleep=sleep or (lambda _s: None))
+    text = out.getvalue()
+    return code, (json.loads(text) if text else None), err.getvalue()
+
+
+def owned(obj: dict[str, Any]) -> tuple[dict[str, str], dict[str, str]]:
+    meta = obj["metadata"]
+    ann = {k: v for k, v in (meta.get("annotations") or {}).items() if k in (keys.MAX_INCREMENTAL, keys.STATE)}
+    labels = {k: v for k, v in (meta.get("labels") or {}).items() if k == keys.DUE_LABEL}
+    return ann, labels
+
+
+def vm_state(world: World) -> VMState:
+    return {o["metadata"]["name"]: owned(o) for o in world.kube.objects("virtualmachines", "apps")}
+
+
+def _merge(current: dict[str, str], changes: dict[str, str | None]) -> dict[str, str]:
+    out = dict(current)
+    for k, v in changes.items():
+        if v is None:
+            out.pop(k, None)
+        else:
+            out[k] = v
+    return out
+
+
+def expected_state(world: World, *, now: datetime = NOW) -> VMState:
+    """The end state an undisturbed `run` reaches: a dry run's patches applied to today's VMs."""
+    _, plan, err = run(world, "plan", now=now)
+    assert plan is not None, err
+    state = vm_state(world)
+    for vm in plan["vms"]:
+        patch = vm["detail"]["patch"]
+        if patch is None:
+            continue
+        ann, labels = state[vm["name"]]
+        meta = patch["metadata"]
+        state[vm["name"]] = (_merge(ann, meta.get("annotations") or {}), _merge(labels, meta.get("labels") or {}))
+    return state
+
+
+def original_of(ann: dict[str, str]) -> str | None:
+    """The value the VM held before the job first wrote: from the VM alone."""
+    text = ann.get(keys.STATE)
+    if text is None:
+        return ann.get(keys.MAX_INCREMENTAL)
+    owner = parse_state(text)
+    assert isinstance(owner, OwnerState), f"unreadable state annotation {text!r}"
+    return owner.original
+
+
+def assert_originals_recoverable(world: World, originals: dict[str, str | None] = ORIGINALS) -> None:
+    for name, (ann, _) in vm_state(world).items():
+        if name in originals:
+            assert original_of(ann) == originals[name], f"{name}: original lost ({ann})"
+
+
+def actions(plan: dict[str, Any] | None) -> dict[str, str]:
+    assert plan is not None
+    return {v["name"]: v["action"] for v in plan["vms"]}
+
+
+def messages(plan: dict[str, Any] | None) -> dict[str, str]:
+    assert plan is not None
+    return {v["name"]: v["detail"]["message"] for v in plan["vms"]}
+
+
+def converges(world: World, expected: VMState) -> None:
+    """A re-run without faults exits 0 and reaches the fault-free end state; one more writes nothing."""
+    code, plan, err = run(world)
+    assert code == 0, (err, plan and messages(plan))
+    assert vm_state(world) == expected
+    before = world.patches()
+    code, plan, _ = run(world, now=NOW + timedelta(minutes=1))
+    assert code == 0 and world.patches() == before
+    assert_originals_recoverable(world)
