@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import TypeVar
 
 from reconciler import keys
 from reconciler.core.model import Policy
@@ -97,6 +98,33 @@ class Override:
     max_age: timedelta | str | None = None
 
 
+COUNT_HELP = "not an integer >= 1"
+OFF_HELP = ' or "off"'
+T = TypeVar("T")
+
+
+def _read(
+    annotations: Mapping[str, str],
+    key: str,
+    parse: Callable[[str], T | None],
+    *,
+    where: tuple[str, str],  # (ref, kind) of the object, for the error
+    expected: str,
+    errors: list[PolicyError],
+    allow_off: bool = False,
+) -> T | str | None:
+    """One annotation: None if absent, "off" where allowed, else the parsed value or a recorded error."""
+    if key not in annotations:
+        return None
+    raw = annotations[key]
+    if allow_off and raw.strip().lower() == keys.OFF:
+        return keys.OFF
+    value = parse(raw)
+    if value is None:
+        errors.append(PolicyError(where[0], where[1], key, raw, expected + (OFF_HELP if allow_off else "")))
+    return value
+
+
 def schedule_policy(
     ref: str, annotations: Mapping[str, str]
 ) -> tuple[Policy | None, tuple[PolicyError, ...]]:
@@ -108,25 +136,15 @@ def schedule_policy(
     if not any(k in annotations for k in keys.POLICY_KEYS):
         return None, ()
     errors: list[PolicyError] = []
-    interval = max_age = max_per_run = None
-    if keys.INTERVAL in annotations:
-        raw = annotations[keys.INTERVAL]
-        interval = parse_count(raw)
-        if interval is None:
-            errors.append(PolicyError(ref, "Schedule", keys.INTERVAL, raw, "not an integer >= 1"))
-    if keys.MAX_AGE in annotations:
-        raw = annotations[keys.MAX_AGE]
-        max_age = parse_duration(raw)
-        if max_age is None:
-            errors.append(PolicyError(ref, "Schedule", keys.MAX_AGE, raw, DURATION_HELP))
-    if keys.MAX_PER_RUN in annotations:
-        raw = annotations[keys.MAX_PER_RUN]
-        max_per_run = parse_count(raw)
-        if max_per_run is None:
-            errors.append(PolicyError(ref, "Schedule", keys.MAX_PER_RUN, raw, "not an integer >= 1"))
+    where = (ref, "Schedule")
+    interval = _read(annotations, keys.INTERVAL, parse_count, where=where, expected=COUNT_HELP, errors=errors)
+    max_age = _read(annotations, keys.MAX_AGE, parse_duration, where=where, expected=DURATION_HELP, errors=errors)
+    budget = _read(annotations, keys.MAX_PER_RUN, parse_count, where=where, expected=COUNT_HELP, errors=errors)
     if errors:
         return None, tuple(errors)
-    policy = Policy(interval=interval, max_age=max_age, max_per_run=max_per_run)
+    # Without allow_off, _read returns only the parsed type or None.
+    assert not isinstance(interval, str) and not isinstance(max_age, str) and not isinstance(budget, str)
+    policy = Policy(interval=interval, max_age=max_age, max_per_run=budget)
     if policy.empty:
         # Only a budget, no policy to spend it on.
         return None, (
@@ -141,28 +159,11 @@ def schedule_policy(
 def vm_override(ref: str, annotations: Mapping[str, str]) -> tuple[Override, tuple[PolicyError, ...]]:
     """The VM's own interval / max-age values; "off" (any case, trimmed) opts out of that policy."""
     errors: list[PolicyError] = []
-    interval: int | str | None = None
-    max_age: timedelta | str | None = None
-    if keys.INTERVAL in annotations:
-        raw = annotations[keys.INTERVAL]
-        if raw.strip().lower() == keys.OFF:
-            interval = keys.OFF
-        else:
-            interval = parse_count(raw)
-            if interval is None:
-                errors.append(
-                    PolicyError(ref, "VirtualMachine", keys.INTERVAL, raw, 'not an integer >= 1 or "off"')
-                )
-    if keys.MAX_AGE in annotations:
-        raw = annotations[keys.MAX_AGE]
-        if raw.strip().lower() == keys.OFF:
-            max_age = keys.OFF
-        else:
-            max_age = parse_duration(raw)
-            if max_age is None:
-                errors.append(
-                    PolicyError(ref, "VirtualMachine", keys.MAX_AGE, raw, DURATION_HELP + ' or "off"')
-                )
+    where = (ref, "VirtualMachine")
+    interval = _read(annotations, keys.INTERVAL, parse_count, where=where, expected=COUNT_HELP, errors=errors,
+                     allow_off=True)
+    max_age = _read(annotations, keys.MAX_AGE, parse_duration, where=where, expected=DURATION_HELP, errors=errors,
+                    allow_off=True)
     return Override(interval, max_age), tuple(errors)
 
 
