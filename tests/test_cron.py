@@ -290,6 +290,15 @@ def test_half_hour_shift_can_skip_a_midnight_run() -> None:
     assert cron.next_after(utc(2012, 3, 31, 15, 36)) == utc(2012, 4, 1, 13, 30)
 
 
+def test_search_robfig_never_finishes_is_never_fires() -> None:
+    """Samoa skipped 30 Dec 2011: robfig's day step keeps landing before the missing day and
+    never returns; the walk stops on its move budget and reports that the schedule never fires."""
+    cron = parse_cron("CRON_TZ=Pacific/Apia @monthly")
+    with pytest.raises(CronNeverFiresError, match="does not end"):
+        cron.next_after(utc(2011, 12, 1, 16, 33))
+    assert cron.next_after(utc(2012, 1, 15)) == utc(2012, 1, 31, 10)
+
+
 def test_previous_activation_in_the_repeated_hour() -> None:
     """The latest activation before 02:00 EST on the fall-back day is the second 01:30."""
     cron = parse_cron("CRON_TZ=America/New_York 30 1 * * *")

@@ -20,9 +20,10 @@ def test_schedule_fields() -> None:
             "labelSelector": {"matchLabels": {"x": "y"},
                               "matchExpressions": [{"key": "k", "operator": "Exists"}]},
             "snapshotMoveData": True, "storageLocation": "s3"}},
-        "status": {"lastBackup": "2026-02-01T01:00:03Z"},
+        "status": {"lastBackup": "2026-02-01T01:00:03Z", "lastSkipped": "2026-02-02T01:00:00Z"},
     }
     s = parse_schedule(raw)
+    assert s.last_skipped is not None and s.last_skipped.day == 2
     assert (s.ref, s.cron, s.paused) == ("velero/n", "0 1 * * *", True)
     assert s.last_backup is not None and s.last_backup.isoformat() == "2026-02-01T01:00:03+00:00"
     assert s.scope.storage_location == "s3" and s.scope.snapshot_move_data is True

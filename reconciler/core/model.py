@@ -139,6 +139,7 @@ class Schedule:
     created: datetime | None
     last_backup: datetime | None
     scope: BackupScope
+    last_skipped: datetime | None = None  # status.lastSkipped (skipImmediately): a later one moves the next run
 
     @property
     def ref(self) -> str:

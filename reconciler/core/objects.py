@@ -116,6 +116,7 @@ def parse_schedule(obj: Raw) -> Schedule:
         created=_time(obj, "metadata.creationTimestamp", meta.get("creationTimestamp")),
         last_backup=_time(obj, "status.lastBackup", status.get("lastBackup")),
         scope=scope,
+        last_skipped=_time(obj, "status.lastSkipped", status.get("lastSkipped")),
     )
 
 

@@ -40,7 +40,7 @@ def view_schedules(
         when = None
         if cron is not None:
             when = next_run(cron, last_backup=schedule.last_backup, created=schedule.created,
-                            now=now, paused=schedule.paused)
+                            now=now, paused=schedule.paused, last_skipped=schedule.last_skipped)
         resolved = resolve_bsl(schedule, bsls)
         bsl = resolved if isinstance(resolved, Bsl) else None
         if isinstance(resolved, str):
