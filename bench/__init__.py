@@ -1,0 +1,1 @@
+"""Benchmark of the LIST-based chain verification: `python -m bench` (see bench/README.md)."""

@@ -24,10 +24,10 @@ from __future__ import annotations
 
 import base64
 import bisect
-import hashlib
 import json
 import threading
 import time
+import zlib
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -82,7 +82,8 @@ class DictBucket:
 
     def iter_from(self, start: str, prefix: str) -> Iterator[tuple[str, int]]:
         with self._lock:
-            lo = max(bisect.bisect_right(self._sorted, utf8_order(start)), bisect.bisect_left(self._sorted, utf8_order(prefix)))
+            lo = max(bisect.bisect_right(self._sorted, utf8_order(start)),
+                     bisect.bisect_left(self._sorted, utf8_order(prefix)))
             raw = prefix.encode("utf-8")
             out: list[tuple[str, int]] = []
             for b in self._sorted[lo:]:
@@ -100,8 +101,13 @@ class DictBucket:
         return self._objects.get(key)
 
 
-def _etag(key: str) -> str:
-    return '"' + hashlib.md5(key.encode("utf-8"), usedforsecurity=False).hexdigest() + '"'
+def _etag_hex(key: str, size: int) -> str:
+    """A stand-in for the MD5 of the content, stable per key and size, cheap to make."""
+    return f"{zlib.crc32(key.encode('utf-8')):08x}{size:024x}"
+
+
+def _etag(key: str, size: int) -> str:
+    return f'"{_etag_hex(key, size)}"'
 
 
 def _token(key: str) -> str:
@@ -163,7 +169,7 @@ def list_page(bucket: Bucket, name: str, query: Mapping[str, str]) -> tuple[int,
         parts.append(f"<NextContinuationToken>{_token(items[-1][0])}</NextContinuationToken>")
     parts.extend(
         f"<Contents><Key>{enc(key)}</Key><LastModified>{LAST_MODIFIED}</LastModified>"
-        f"<ETag>&quot;{hashlib.md5(key.encode('utf-8'), usedforsecurity=False).hexdigest()}&quot;</ETag>"
+        f"<ETag>&quot;{_etag_hex(key, size)}&quot;</ETag>"
         f"<Size>{size}</Size><StorageClass>STANDARD</StorageClass></Contents>"
         for key, size in items
     )
@@ -180,6 +186,13 @@ def _error(status: int, code: str, message: str, resource: str = "") -> tuple[in
     return status, xml.encode("utf-8")
 
 
+class _HttpServer(ThreadingHTTPServer):
+    daemon_threads = True
+    # listen()'s backlog: the default 5 drops the SYNs of a burst of new connections, which the
+    # clients then retry a second later.
+    request_queue_size = 128
+
+
 class S3Server:
     """The endpoint on 127.0.0.1 (port 0: a free one), one thread per connection."""
 
@@ -188,10 +201,9 @@ class S3Server:
         self.latency_s = latency_s
         self._lock = threading.Lock()
         self._counts: Counter[str] = Counter()
+        self._lists: Counter[str] = Counter()  # ListObjectsV2 pages by prefix, first asked first
         self._busy_s = 0.0
-        self._server = ThreadingHTTPServer(("127.0.0.1", port), self._handler())
-        self._server.daemon_threads = True
-        self._server.request_queue_size = 128
+        self._server = _HttpServer(("127.0.0.1", port), self._handler())
         self._thread: threading.Thread | None = None
 
     @property
@@ -215,11 +227,13 @@ class S3Server:
 
     def stats(self) -> dict[str, object]:
         with self._lock:
-            return {"requests": dict(self._counts), "busy_s": self._busy_s, "cpu_s": time.process_time()}
+            return {"requests": dict(self._counts), "lists": dict(self._lists), "busy_s": self._busy_s,
+                    "cpu_s": time.process_time()}
 
     def reset_stats(self) -> None:
         with self._lock:
             self._counts.clear()
+            self._lists.clear()
             self._busy_s = 0.0
 
     def __enter__(self) -> S3Server:
@@ -247,6 +261,8 @@ class S3Server:
             status, body = _error(404, "NoSuchBucket", "The specified bucket does not exist", name)
             return "NoSuchBucket", status, xml, body
         if method == "GET" and not key and query.get("list-type") == "2":
+            with self._lock:
+                self._lists[query.get("prefix", "")] += 1
             status, body = list_page(bucket, name, query)
             return "ListObjectsV2", status, xml, body
         if method in ("GET", "HEAD") and key:
@@ -255,7 +271,7 @@ class S3Server:
             if size is None:
                 status, body = _error(404, "NoSuchKey", "The specified key does not exist.", key)
                 return op, status, xml, body
-            headers = {"Content-Type": "application/octet-stream", "ETag": _etag(key),
+            headers = {"Content-Type": "application/octet-stream", "ETag": _etag(key, size),
                        "Last-Modified": "Tue, 24 Nov 2026 20:00:00 GMT", "Content-Length": str(size)}
             if method == "HEAD":
                 return op, 200, headers, b""
@@ -272,8 +288,9 @@ class S3Server:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True  # headers and body leave in separate writes
 
-            def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - the base's name
+            def log_message(self, format: str, *args: object) -> None:
                 pass
 
             def _serve(self) -> None:
