@@ -58,7 +58,7 @@ from reconciler.core.index import parse_index
 from reconciler.core.model import NO_INDEX, Index
 from reconciler.core.objects import parse_bsl
 from reconciler.sources.base import make_plan
-from reconciler.sources.live import LiveSource, _lean_listing, _share_strings, group_listing, listing_plan
+from reconciler.sources.live import LiveSource, _share_strings, group_listing, listing_plan, senders
 from reconciler.sources.s3 import BucketReader, client_options
 
 FULL_SIZES = (1000, 3000, 10000)
@@ -143,7 +143,8 @@ def run_plan(spec: Spec, url: str, concurrency: int) -> tuple[dict[str, Any], di
         _Kube(spec, url),  # type: ignore[arg-type]
         velero_namespace=VELERO_NS,
         concurrency=concurrency,
-        reader_factory=lambda bsl, creds: BucketReader(bsl, credentials=creds, environ=ENVIRON),
+        reader_factory=lambda bsl, creds: BucketReader(bsl, credentials=creds, environ=ENVIRON,
+                                                      max_connections=senders(concurrency)),
     )
     chain_s = 0.0
     inner = source.chains
@@ -306,7 +307,6 @@ def run_breakdown(spec: Spec, url: str, vms: list[tuple[str, str]], pages: int =
 def _breakdown(spec: Spec, url: str, vms: list[tuple[str, str]], pages: int) -> dict[str, float]:
     bsl = parse_bsl(_raw_objects(spec, url)[1])
     reader = BucketReader(bsl, credentials=CREDENTIALS, environ=ENVIRON)
-    _lean_listing(reader)
     cpu = time.process_time
     t = cpu()
     docs = [(vm, reader.get_index(vm)) for vm in vms]

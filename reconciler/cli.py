@@ -27,7 +27,7 @@ from reconciler.explain import explain_vm
 from reconciler.report import RENDERERS, decision_doc
 from reconciler.sources.base import Source, make_plan
 from reconciler.sources.kube import Kube, connect, default_velero_namespace
-from reconciler.sources.live import LiveSource
+from reconciler.sources.live import LiveSource, senders
 from reconciler.sources.s3 import BucketReader
 from reconciler.sources.snapshot import SnapshotSource, write_snapshot
 
@@ -60,14 +60,14 @@ def _now(args: argparse.Namespace, ctx: Context) -> datetime:
 def _live(args: argparse.Namespace, ctx: Context) -> LiveSource:
     api = connect(kubeconfig=args.kubeconfig, context=args.context, environ=ctx.environ)
     kube = Kube(api, sleep=ctx.sleep)
+    concurrency = max(1, getattr(args, "concurrency", 16))
 
     def reader(bsl: Bsl, credentials: str | None) -> BucketReader:
         return BucketReader(bsl, credentials=credentials, environ=ctx.environ, sleep=ctx.sleep,
-                            max_keys=MAX_LISTED_KEYS)
+                            max_keys=MAX_LISTED_KEYS, max_connections=senders(concurrency))
 
     namespace = args.velero_namespace or default_velero_namespace(ctx.environ)
-    return LiveSource(kube, velero_namespace=namespace, concurrency=getattr(args, "concurrency", 16),
-                      reader_factory=reader)
+    return LiveSource(kube, velero_namespace=namespace, concurrency=concurrency, reader_factory=reader)
 
 
 def _source(args: argparse.Namespace, ctx: Context) -> Source:

@@ -23,11 +23,10 @@ from reconciler.core.chain import Chain, Problem
 from reconciler.core.model import ChainState, VMKey
 from reconciler.errors import SourceError
 from reconciler.sim.upstream import append_checkpoint
-from reconciler.sources import live
+from reconciler.sources import s3lean
 from reconciler.sources.live import (
     PER_VM_LISTING_MAX,
     UnorderedListingError,
-    _lean_listing,
     group_listing,
     listing_plan,
     partition,
@@ -260,23 +259,27 @@ def test_odd_characters_in_namespaces_and_names(store: Store) -> None:
 
 
 def test_lean_page_parsing_matches_botocore(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The fast Key/Size reading of listing pages yields exactly what botocore's own parser yields."""
+    """The lean listing (signed requests, Key/Size cut out of each page) yields exactly what a
+    botocore client and its own XML parser yield, odd keys and pagination included."""
     objects: dict[str, bytes] = {}
     for n, name in enumerate(ODD):
         objects[f"checkpoints/ns/{name}/k{n} <&>'\"=?#.qcow2"] = b"z" * n
     store.put(objects)
     taken: list[int] = []
-    lean_page = live._lean_list_page
+    parse = s3lean.parse_list_page
 
-    def spy(response_dict: dict[str, Any], customized_response_dict: dict[str, Any], **kw: Any) -> None:
-        lean_page(response_dict, customized_response_dict, **kw)
-        taken.append(len(customized_response_dict.get("Contents", ())))
+    def spy(body: bytes, *, where: str) -> s3lean.ListPage:
+        page = parse(body, where=where)
+        taken.append(len(page.objects))
+        return page
 
-    monkeypatch.setattr(live, "_lean_list_page", spy)
-    plain, lean = store.reader(page_size=4), store.reader(page_size=4)
-    _lean_listing(lean)
-    assert list(lean.iter_objects()) == list(plain.iter_objects()) == sorted((k, len(v)) for k, v in objects.items())
-    assert taken == [4, 4, 3]  # every page was read by the hook, not by botocore
+    monkeypatch.setattr(s3lean, "parse_list_page", spy)
+    plain, lean = store.reader(page_size=4, lean=False), store.reader(page_size=4)
+    assert list(plain.iter_objects()) == sorted((k, len(v)) for k, v in objects.items())
+    assert taken == []  # botocore parsed those
+    assert list(lean.iter_objects()) == list(plain.iter_objects())
+    assert taken == [4, 4, 3]  # every page was read by the lean path, not by botocore
+    assert lean.stats() == {"ListObjectsV2": 3}  # plain listed twice above
 
 
 # --------------------------------------------------------------------------- failures

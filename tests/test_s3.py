@@ -244,8 +244,11 @@ def test_listing_cap(s3_seed: Seeder, sleeps: Sleeps, readers: list[BucketReader
 
 
 def test_repeated_continuation_token_is_refused(s3_endpoint: str, sleeps: Sleeps, readers: list[BucketReader]) -> None:
-    """A server that hands out the same continuation token twice cannot loop the listing forever."""
-    r = reader_for(readers, s3_endpoint, sleeps)
+    """A server that hands out the same continuation token twice cannot loop the listing forever.
+
+    (Stubbed botocore pages, so through botocore: both request paths hand the same pages to
+    `iter_objects`. The lean path meets hostile listings in test_limits.py.)"""
+    r = reader_for(readers, s3_endpoint, sleeps, lean=False)
     prefix = f"{DM}/checkpoints/"
     page = {"IsTruncated": True, "NextContinuationToken": "tok", "KeyCount": 1}
     with Stubber(r._client) as stub:
@@ -268,7 +271,7 @@ def test_repeated_continuation_token_is_refused(s3_endpoint: str, sleeps: Sleeps
 
 def test_truncated_page_without_token_is_refused(s3_endpoint: str, sleeps: Sleeps, readers: list[BucketReader]) -> None:
     """A truncated page with no continuation token is a SourceError, not a silent stop."""
-    r = reader_for(readers, s3_endpoint, sleeps)
+    r = reader_for(readers, s3_endpoint, sleeps, lean=False)
     with Stubber(r._client) as stub:
         stub.add_response("list_objects_v2", {"IsTruncated": True, "KeyCount": 0})
         with pytest.raises(SourceError, match="without a continuation token"):
@@ -471,7 +474,7 @@ def _capture_urls(r: BucketReader) -> list[str]:
 def test_path_style_is_honoured(s3_seed: Seeder, sleeps: Sleeps, readers: list[BucketReader]) -> None:
     """s3ForcePathStyle=true puts the bucket in the URL path; otherwise it goes in the host name."""
     s3_seed.bucket(BUCKET)
-    r = reader_for(readers, s3_seed.endpoint, sleeps)
+    r = reader_for(readers, s3_seed.endpoint, sleeps, lean=False)
     urls = _capture_urls(r)
     r.get_index(VM)
     assert urls[0].startswith(f"{s3_seed.endpoint}/{BUCKET}/{DM}/checkpoints/")
@@ -482,7 +485,7 @@ def test_path_style_is_honoured(s3_seed: Seeder, sleeps: Sleeps, readers: list[B
     def stop(**_: object) -> None:
         raise Sent
 
-    virtual = reader_for(readers, "http://s3.example.test", sleeps, config={"s3ForcePathStyle": "false"})
+    virtual = reader_for(readers, "http://s3.example.test", sleeps, config={"s3ForcePathStyle": "false"}, lean=False)
     urls = _capture_urls(virtual)
     virtual._client.meta.events.register("before-send.s3", stop)
     with pytest.raises(Sent):

@@ -11,7 +11,6 @@ and a bounded number of listed folders, never the whole listing.
 from __future__ import annotations
 
 import gc
-import html
 import math
 import queue
 import sys
@@ -22,7 +21,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from itertools import groupby
 from typing import Any, Protocol
-from urllib.parse import unquote_plus
 
 from reconciler.core.chain import Chain, Listing, compute_chain, walk
 from reconciler.core.index import parse_index
@@ -47,6 +45,11 @@ LISTING_STASH = 256
 GC_THRESHOLD = 50_000
 
 ReaderFactory = Callable[[Bsl, str | None], BucketReader]
+
+
+def senders(concurrency: int) -> int:
+    """Threads that may send to one bucket at once: the index GETs and the listings."""
+    return max(1, concurrency) + LISTING_STREAMS_MAX
 
 
 class Recorder(Protocol):
@@ -247,61 +250,6 @@ def listing_plan(bsl: Bsl, vms: Iterable[VMKey], concurrency: int) -> tuple[list
 
 
 # ------------------------------------------------------------------------------- listing
-
-
-_URL_ENCODED = b"<EncodingType>url</EncodingType>"
-
-
-def _lean_list_page(response_dict: dict[str, Any], customized_response_dict: dict[str, Any], **_: Any) -> None:
-    """A botocore `before-parse` hook for ListObjectsV2: each object's Key and Size, fast.
-
-    botocore's parser spends about 0.2 ms per listed object, most of it turning LastModified
-    into a datetime that nothing here reads: some 200 ms of CPU per 1,000-key page, far more
-    than the request. This cuts every Key and Size out of the page's `<Contents>` elements,
-    URL-decodes the keys that need it (botocore asks for URL encoding, so keys are ASCII and XML
-    text never holds a `<`; most hold no `%` or `+` and need nothing) and hands them to botocore
-    as the parsed `Contents`. botocore still parses what is left of the page (IsTruncated,
-    NextContinuationToken, ...), so pagination and error handling stay its own; the page's
-    EncodingType is taken out with the objects, so botocore does not decode the keys again.
-    Anything but a plain URL-encoded listing page is left to botocore untouched.
-    """
-    body = response_dict.get("body")
-    if response_dict.get("status_code") != 200 or not isinstance(body, bytes):
-        return
-    pieces = body.split(b"<Contents>")
-    if len(pieces) < 2:
-        return
-    objects: list[dict[str, Any]] = []
-    rest = [pieces[0]]
-    for piece in pieces[1:]:
-        end = piece.find(b"</Contents>")
-        k0, k1 = piece.find(b"<Key>", 0, end), piece.find(b"</Key>", 0, end)
-        s0, s1 = piece.find(b"<Size>", 0, end), piece.find(b"</Size>", 0, end)
-        if min(end, k0, k1, s0, s1) < 0:
-            return
-        key = piece[k0 + 5 : k1].decode("utf-8")
-        size = piece[s0 + 6 : s1].strip()
-        if not size.isdigit():
-            return
-        if "&" in key:
-            key = html.unescape(key)
-        if "%" in key or "+" in key:
-            key = unquote_plus(key)
-        objects.append({"Key": key, "Size": int(size)})
-        rest.append(piece[end + 11 :])
-    stub = b"".join(rest)
-    if b"Contents" in stub or b"<ListBucketResult" not in stub or _URL_ENCODED not in stub:
-        return
-    response_dict["body"] = stub.replace(_URL_ENCODED, b"", 1)
-    customized_response_dict["Contents"] = objects
-
-
-def _lean_listing(reader: BucketReader) -> None:
-    """Install `_lean_list_page` on the reader's botocore client, once."""
-    client = getattr(reader, "_client", None)
-    events = getattr(getattr(client, "meta", None), "events", None)
-    if events is not None:
-        events.register("before-parse.s3.ListObjectsV2", _lean_list_page, unique_id="reconciler-lean-listing")
 
 
 @dataclass(frozen=True)
@@ -564,7 +512,6 @@ def read_chains(reader: BucketReader, bsl: Bsl, vms: Sequence[VMKey], *, concurr
     wanted = list(dict.fromkeys(vms))
     if not wanted:
         return {}
-    _lean_listing(reader)
     with _long_lived_heap():
         if len(wanted) <= PER_VM_LISTING_MAX:
             out = _read_few(reader, bsl, wanted, concurrency, recorder)

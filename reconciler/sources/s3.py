@@ -58,6 +58,7 @@ from botocore.credentials import (
     ContainerProvider,
     CredentialProvider,
     CredentialResolver,
+    Credentials,
     EnvProvider,
     InstanceMetadataFetcher,
     InstanceMetadataProvider,
@@ -82,10 +83,10 @@ from tenacity import RetryCallState, Retrying, retry_if_exception_type, wait_exp
 
 from reconciler.core.model import Bsl, VMKey
 from reconciler.errors import ForbiddenError, NotFoundError, SourceError, TransientError
+from reconciler.sources.s3lean import LeanS3, ListPage, RegionRedirect, bucket_base_url
 
 if TYPE_CHECKING:
     from mypy_boto3_s3.client import S3Client
-    from mypy_boto3_s3.type_defs import ListObjectsV2OutputTypeDef
 
 log = logging.getLogger(__name__)
 
@@ -283,6 +284,7 @@ def client_options(
     ca_bundle_path: str | None,
     connect_timeout: float = 5.0,
     read_timeout: float = 30.0,
+    max_connections: int = 10,
 ) -> ClientOptions:
     """Map a BSL to botocore client settings; `ca_bundle_path` holds the BSL's caCert if any."""
     endpoint = bsl.config.get("s3Url", "") or None
@@ -309,6 +311,9 @@ def client_options(
         s3={"addressing_style": "path" if path_style else "virtual"},
         connect_timeout=connect_timeout,
         read_timeout=read_timeout,
+        # One pooled connection per thread that may send at once: with fewer, urllib3 discards
+        # the surplus connections after each request and the next ones connect anew.
+        max_pool_connections=max(1, max_connections),
         # One attempt per call: the retry policy (and its sleeps) belongs to BucketReader.
         retries={"mode": "standard", "total_max_attempts": 1},
         user_agent_extra="full-backup-reconciler",
@@ -372,6 +377,8 @@ class BucketReader:
         max_keys_per_vm: int = 100_000,
         page_size: int = PAGE_SIZE,
         clock: Callable[[], float] = time.monotonic,
+        max_connections: int = 10,
+        lean: bool = True,
     ) -> None:
         self._bsl = bsl
         self._where = f"BSL {bsl.namespace}/{bsl.name}"
@@ -388,6 +395,9 @@ class BucketReader:
         self._counts: Counter[str] = Counter()
         self._lock = threading.Lock()
         self._closed = False
+        self._credentials: Credentials | None = None
+        self._use_lean = lean
+        self._lean: LeanS3 | None = None
 
         static = parse_credentials(credentials, bsl=bsl) if credentials is not None else None
         pem = ca_pem_to_trust(bsl)
@@ -400,6 +410,7 @@ class BucketReader:
                 ca_bundle_path=ca_path,
                 connect_timeout=connect_timeout_s,
                 read_timeout=read_timeout_s,
+                max_connections=max_connections,
             )
             self._client = self._make_client(static, environ)
         except BaseException:
@@ -422,6 +433,7 @@ class BucketReader:
                 "aws_secret_access_key": static.secret_access_key,
                 "aws_session_token": static.session_token,
             }
+            self._credentials = Credentials(static.access_key_id, static.secret_access_key, static.session_token)
         else:
             chain = default_credential_chain(session, environ, opts.region_name)
             session.register_component("credential_provider", chain)
@@ -435,6 +447,7 @@ class BucketReader:
                     "were found in the environment (keys, web identity, container or "
                     "instance metadata)"
                 )
+            self._credentials = found
         client = session.create_client(
             "s3",
             region_name=opts.region_name,
@@ -466,32 +479,22 @@ class BucketReader:
         pages: set[bytes] = set()  # a digest of each page: an endpoint replaying pages never ends
         total = 0
         folder, in_folder = "", 0  # the VM folder being listed, and its keys so far
+        where = f"ListObjectsV2 s3://{self._bsl.bucket}/{full} ({self._where})"
         while True:
-            page = self._call("ListObjectsV2", full, functools.partial(self._list_page, full, token))
-            contents = page.get("Contents", [])
-            if contents:
+            page = self._call("ListObjectsV2", full, functools.partial(self._list_page, full, token, where))
+            if page.objects:
                 digest = hashlib.blake2b(
-                    "\0".join(f"{o.get('Key', '')}\0{o.get('Size', 0)}" for o in contents).encode(), digest_size=16
+                    "\0".join(f"{key}\0{size}" for key, size in page.objects).encode(), digest_size=16
                 ).digest()
                 if digest in pages:
-                    raise SourceError(
-                        f"ListObjectsV2 s3://{self._bsl.bucket}/{full} ({self._where}): the server sent "
-                        "the same page twice; the listing would never end"
-                    )
+                    raise SourceError(f"{where}: the server sent the same page twice; the listing would never end")
                 pages.add(digest)
-            for obj in contents:
-                key = obj.get("Key", "")
+            for key, size in page.objects:
                 if not key.startswith(full):
-                    raise SourceError(
-                        f"ListObjectsV2 s3://{self._bsl.bucket}/{full} ({self._where}) returned "
-                        f"{key!r}, outside the requested prefix"
-                    )
+                    raise SourceError(f"{where} returned {key!r}, outside the requested prefix")
                 total += 1
                 if total > self._max_keys:
-                    raise SourceError(
-                        f"ListObjectsV2 s3://{self._bsl.bucket}/{full} ({self._where}): more "
-                        f"than {self._max_keys} objects; refusing to list further"
-                    )
+                    raise SourceError(f"{where}: more than {self._max_keys} objects; refusing to list further")
                 relative = key[len(root) :]
                 # Callers hold one VM folder's keys at a time: bound that too, far below max_keys.
                 parts = relative.split("/", 3)  # checkpoints/<ns>/<vm>/<rest>
@@ -499,24 +502,17 @@ class BucketReader:
                 folder, in_folder = (folder, in_folder + 1) if here == folder else (here, 1)
                 if here and in_folder > self._max_keys_per_vm:
                     raise SourceError(
-                        f"ListObjectsV2 s3://{self._bsl.bucket}/{full} ({self._where}): more than "
-                        f"{self._max_keys_per_vm} objects under {root}{folder}/, more than any VM's "
-                        "checkpoints hold; refusing to list further"
+                        f"{where}: more than {self._max_keys_per_vm} objects under {root}{folder}/, more than "
+                        "any VM's checkpoints hold; refusing to list further"
                     )
-                yield relative, obj.get("Size", 0)
-            if not page.get("IsTruncated"):
+                yield relative, size
+            if not page.truncated:
                 return
-            token = page.get("NextContinuationToken") or None
+            token = page.token
             if token is None:
-                raise SourceError(
-                    f"ListObjectsV2 s3://{self._bsl.bucket}/{full} ({self._where}): a truncated "
-                    "page without a continuation token"
-                )
+                raise SourceError(f"{where}: a truncated page without a continuation token")
             if token in seen:
-                raise SourceError(
-                    f"ListObjectsV2 s3://{self._bsl.bucket}/{full} ({self._where}): the "
-                    "server repeated a continuation token; the listing would never end"
-                )
+                raise SourceError(f"{where}: the server repeated a continuation token; the listing would never end")
             seen.add(token)
 
     def stats(self) -> Mapping[str, int]:
@@ -546,8 +542,52 @@ class BucketReader:
 
     # ------------------------------------------------------------------ requests
 
+    def _lean_s3(self) -> LeanS3 | None:
+        """The lean request path (`s3lean`), built on first use; None where botocore must do it."""
+        with self._lock:
+            if self._lean is None and self._use_lean:
+                http = getattr(getattr(self._client, "_endpoint", None), "http_session", None)
+                if self._credentials is None or http is None:
+                    self._use_lean = False
+                    return None
+                dummy = f"{self._bsl.datamover_prefix}/.probe"
+                presigned = self._client.generate_presigned_url(
+                    "get_object", Params={"Bucket": self._bsl.bucket, "Key": dummy}, ExpiresIn=60
+                )
+                self._lean = LeanS3(
+                    base_url=bucket_base_url(presigned, dummy),
+                    region=self._client.meta.region_name,
+                    credentials=self._credentials,
+                    http=http,
+                    on_send=self._count,
+                )
+            return self._lean
+
+    def _redirected(self, exc: RegionRedirect) -> None:
+        log.info("%s: %s; botocore follows region redirects, using it from now on", self._where, exc)
+        with self._lock:
+            self._use_lean, self._lean = False, None
+
     def _get_capped(self, key: str) -> bytes:
         started = self._clock()
+
+        def check(total: int) -> None:
+            # The read timeout bounds each wait for data, not a body that trickles in for ever.
+            if self._clock() - started > self._deadline_s:
+                raise TransientError(
+                    f"GetObject s3://{self._bsl.bucket}/{key} ({self._where}): {total} bytes in "
+                    f"{self._clock() - started:.0f}s, still not the whole body; the deadline is "
+                    f"{self._deadline_s:.0f}s"
+                )
+
+        lean = self._lean_s3()
+        if lean is not None:
+            try:
+                return lean.get_object(
+                    key, limit=self._max_index_bytes, too_large=lambda size: self._too_large(key, size), check=check
+                )
+            except RegionRedirect as exc:
+                self._redirected(exc)
         resp = self._client.get_object(Bucket=self._bsl.bucket, Key=key)
         body = resp["Body"]
         try:
@@ -561,13 +601,7 @@ class BucketReader:
                 if total > self._max_index_bytes:
                     raise self._too_large(key, "more than that")
                 chunks.append(chunk)
-                # The read timeout bounds each wait for data, not a body that trickles in for ever.
-                if self._clock() - started > self._deadline_s:
-                    raise TransientError(
-                        f"GetObject s3://{self._bsl.bucket}/{key} ({self._where}): {total} bytes in "
-                        f"{self._clock() - started:.0f}s, still not the whole body; the deadline is "
-                        f"{self._deadline_s:.0f}s"
-                    )
+                check(total)
             return b"".join(chunks)
         finally:
             body.close()
@@ -578,11 +612,23 @@ class BucketReader:
             f"is {self._max_index_bytes} bytes"
         )
 
-    def _list_page(self, full: str, token: str | None) -> ListObjectsV2OutputTypeDef:
+    def _list_page(self, full: str, token: str | None, where: str) -> ListPage:
+        lean = self._lean_s3()
+        if lean is not None:
+            try:
+                return lean.list_page(full, max_keys=self._page_size, token=token, where=where)
+            except RegionRedirect as exc:
+                self._redirected(exc)
         if token is None:
-            return self._client.list_objects_v2(Bucket=self._bsl.bucket, Prefix=full, MaxKeys=self._page_size)
-        return self._client.list_objects_v2(
-            Bucket=self._bsl.bucket, Prefix=full, MaxKeys=self._page_size, ContinuationToken=token
+            page = self._client.list_objects_v2(Bucket=self._bsl.bucket, Prefix=full, MaxKeys=self._page_size)
+        else:
+            page = self._client.list_objects_v2(
+                Bucket=self._bsl.bucket, Prefix=full, MaxKeys=self._page_size, ContinuationToken=token
+            )
+        return ListPage(
+            [(o.get("Key", ""), o.get("Size", 0)) for o in page.get("Contents", [])],
+            bool(page.get("IsTruncated")),
+            page.get("NextContinuationToken") or None,
         )
 
     def _call(self, op: str, key: str, fn: Callable[[], T]) -> T:
@@ -680,7 +726,9 @@ class BucketReader:
 
     def _count_request(self, event_name: str, **_: object) -> None:
         # A before-send handler must return None, or botocore takes its value as the response.
-        op = event_name.rsplit(".", 1)[-1]
+        self._count(event_name.rsplit(".", 1)[-1])
+
+    def _count(self, op: str) -> None:
         with self._lock:
             self._counts[op] += 1
 

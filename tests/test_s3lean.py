@@ -1,0 +1,168 @@
+"""The lean request path (`reconciler.sources.s3lean`) against botocore's, on moto over HTTP.
+
+The reader sends GetObject and ListObjectsV2 through `LeanS3` by default; these tests pin that it
+asks for the same URLs botocore would, is what actually runs, answers errors as botocore's
+ClientErrors do, and hands over to botocore on a region redirect.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+
+from reconciler.errors import NotFoundError, SourceError
+from reconciler.sources import s3lean
+from reconciler.sources.s3 import BucketReader
+from reconciler.sources.s3lean import RegionRedirect, bucket_base_url, error_of, parse_list_page
+from tests.s3fixtures import CREDENTIALS, Seeder, bsl_for
+
+pytest_plugins = ("tests.s3fixtures",)
+
+BUCKET = "velero-backups"
+ENV = {"AWS_EC2_METADATA_DISABLED": "true"}
+VM = ("prod", "db 1+é")
+
+
+@pytest.fixture
+def readers() -> Iterator[list[BucketReader]]:
+    made: list[BucketReader] = []
+    yield made
+    for r in made:
+        r.close()
+
+
+def reader(readers: list[BucketReader], endpoint: str, **kw: Any) -> BucketReader:
+    config = kw.pop("config", None)
+    r = BucketReader(bsl_for(BUCKET, "", endpoint, config=config), credentials=CREDENTIALS, environ=ENV, **kw)
+    readers.append(r)
+    return r
+
+
+def botocore_urls(r: BucketReader) -> list[str]:
+    urls: list[str] = []
+    r._client.meta.events.register("before-send.s3", lambda request, **_: urls.append(request.url))
+    return urls
+
+
+@pytest.mark.parametrize("path_style", ["true", "false"])
+def test_lean_urls_are_botocores(s3_seed: Seeder, readers: list[BucketReader], path_style: str) -> None:
+    """The bucket URL the lean path builds on is the one botocore sends to (either addressing style)."""
+    endpoint = s3_seed.endpoint if path_style == "true" else "http://s3.example.test"
+    plain = reader(readers, endpoint, config={"s3ForcePathStyle": path_style}, lean=False)
+    lean = reader(readers, endpoint, config={"s3ForcePathStyle": path_style})
+    urls = botocore_urls(plain)
+
+    class Sent(Exception):
+        pass
+
+    def stop(**_: object) -> None:
+        raise Sent
+
+    plain._client.meta.events.register("before-send.s3", stop)
+    with pytest.raises(Sent):
+        plain.get_index(VM)
+    engine = lean._lean_s3()
+    assert engine is not None
+    key = lean._bsl.index_key(VM)
+    assert urls[0] == f"{engine.base_url}/{s3lean.quote(key, safe='/~')}"
+    if path_style == "true":
+        assert engine.base_url == f"{s3_seed.endpoint}/{BUCKET}"
+    else:
+        assert engine.base_url == f"http://{BUCKET}.s3.example.test"
+
+
+def test_lean_path_is_what_runs_and_is_counted(s3_seed: Seeder, readers: list[BucketReader],
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """Reads go through LeanS3, never botocore's operation pipeline, and are counted all the same."""
+    s3_seed.bucket(BUCKET)
+    r = reader(readers, s3_seed.endpoint)
+    key = r._bsl.index_key(VM)
+    s3_seed.put(BUCKET, key, b'{"checkpoints": []}')
+    s3_seed.put(BUCKET, r._bsl.datamover_prefix + "/checkpoints/prod/db 1+é/f", b"12345")
+    botocore_ops: list[str] = []
+    r._client.meta.events.register("before-send.s3", lambda **kw: botocore_ops.append(kw["event_name"]))
+    assert r.get_index(VM) == b'{"checkpoints": []}'
+    assert r.get_index(("prod", "nothing")) is None  # 404 NoSuchKey, as botocore would say it
+    assert list(r.iter_objects()) == [("checkpoints/prod/db 1+é/f", 5), ("checkpoints/prod/db 1+é/index.json", 19)]
+    assert botocore_ops == []
+    assert r.stats() == {"GetObject": 2, "ListObjectsV2": 1}
+
+
+def test_region_redirect_hands_over_to_botocore(s3_seed: Seeder, readers: list[BucketReader],
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """A redirect answer moves the reader to botocore (whose redirector follows it) for good."""
+    s3_seed.bucket(BUCKET)
+    r = reader(readers, s3_seed.endpoint)
+    key = r._bsl.index_key(VM)
+    s3_seed.put(BUCKET, key, b"{}")
+    engine = r._lean_s3()
+    assert engine is not None
+
+    def moved(*_: object, **__: object) -> bytes:
+        raise RegionRedirect("GetObject: 301 PermanentRedirect")
+
+    monkeypatch.setattr(engine, "get_object", moved)
+    botocore_ops: list[str] = []
+    r._client.meta.events.register("before-send.s3", lambda **kw: botocore_ops.append(kw["event_name"]))
+    assert r.get_index(VM) == b"{}"
+    assert r._lean_s3() is None
+    assert list(r.iter_objects()) == [("checkpoints/prod/db 1+é/index.json", 2)]
+    assert botocore_ops == ["before-send.s3.GetObject", "before-send.s3.ListObjectsV2"]
+
+
+def test_errors_are_botocores_client_errors() -> None:
+    """An S3 error document becomes the ClientError botocore raises: code, message, status."""
+    body = (b'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>AccessDenied</Code>'
+            b"<Message>Access &amp; more denied</Message><RequestId>1</RequestId></Error>")
+    err = error_of(403, body, "GetObject")
+    assert isinstance(err, ClientError)
+    assert err.response["Error"] == {"Code": "AccessDenied", "Message": "Access & more denied"}
+    assert err.response["ResponseMetadata"]["HTTPStatusCode"] == 403
+    assert error_of(404, b"", "GetObject").response["Error"] == {"Code": "", "Message": ""}
+    assert error_of(500, b"<html>oops</html>", "GetObject").response["Error"]["Code"] == ""
+
+
+def test_missing_bucket_is_named(s3_seed: Seeder, readers: list[BucketReader]) -> None:
+    r = reader(readers, s3_seed.endpoint)
+    with pytest.raises(SourceError, match=f'bucket "{BUCKET}" does not exist'):
+        list(r.iter_objects())
+    with pytest.raises(SourceError, match=f'bucket "{BUCKET}" does not exist') as info:
+        r.get_index(VM)
+    assert not isinstance(info.value, NotFoundError)  # a missing bucket is not "no index"
+
+
+def test_list_page_parsing() -> None:
+    """Keys URL-decoded only when the page says so; entities decoded; bad pages refused by name."""
+    page = (b'<?xml version="1.0"?><ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">'
+            b"<Name>b</Name><Prefix>p/</Prefix><KeyCount>2</KeyCount><MaxKeys>2</MaxKeys>"
+            b"<EncodingType>url</EncodingType><IsTruncated>true</IsTruncated>"
+            b"<Contents><Key>p/a%20b%2Bc</Key><LastModified>2026-01-01T00:00:00.000Z</LastModified>"
+            b"<Size>12</Size></Contents><Contents><Key>p/x+y</Key><Size>0</Size></Contents>"
+            b"<NextContinuationToken>t&amp;k</NextContinuationToken></ListBucketResult>")
+    got = parse_list_page(page, where="here")
+    assert got.objects == [("p/a b+c", 12), ("p/x y", 0)]
+    assert (got.truncated, got.token) == (True, "t&k")
+    plain = page.replace(b"<EncodingType>url</EncodingType>", b"").replace(b"p/x+y", b"p/x&amp;y")
+    assert parse_list_page(plain, where="here").objects == [("p/a%20b%2Bc", 12), ("p/x&y", 0)]
+    with pytest.raises(SourceError, match="here: a listing page with Size"):
+        parse_list_page(page.replace(b"<Size>12</Size>", b"<Size>-1</Size>"), where="here")
+    with pytest.raises(SourceError, match="here: a listing page with an object lacking Key"):
+        parse_list_page(page.replace(b"<Key>p/x+y</Key>", b""), where="here")
+    with pytest.raises(SourceError, match="here: the answer is not a ListObjectsV2 page"):
+        parse_list_page(b"<Error><Code>x</Code></Error>", where="here")
+
+
+def test_bucket_base_url() -> None:
+    assert bucket_base_url("http://h:1/b/k%20x?X-Amz-Signature=1", "k x") == "http://h:1/b"
+    assert bucket_base_url("https://b.s3.amazonaws.com/k?x=1", "k") == "https://b.s3.amazonaws.com"
+    with pytest.raises(SourceError, match="cannot tell the bucket's URL"):
+        bucket_base_url("https://b.s3.amazonaws.com/other?x=1", "k")
+
+
+def test_pool_holds_a_connection_per_sender(s3_seed: Seeder, readers: list[BucketReader]) -> None:
+    """The client's pool is as large as the threads that may send at once (default 10, botocore's)."""
+    assert reader(readers, s3_seed.endpoint).options.config.max_pool_connections == 10
+    assert reader(readers, s3_seed.endpoint, max_connections=20).options.config.max_pool_connections == 20
