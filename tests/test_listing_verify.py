@@ -23,7 +23,7 @@ from reconciler.core.chain import Chain, Problem
 from reconciler.core.model import ChainState, VMKey
 from reconciler.errors import SourceError
 from reconciler.sim.upstream import append_checkpoint
-from reconciler.sources import s3lean
+from reconciler.sources import live, s3lean
 from reconciler.sources.live import (
     PER_VM_LISTING_MAX,
     UnorderedListingError,
@@ -356,6 +356,39 @@ def test_many_vms_are_listed_in_disjoint_parts(store: Store) -> None:
     assert_valid(chains, vms)
     pages = only_gets_and_lists(r)["ListObjectsV2"]
     assert len(parts) <= pages <= len(parts) + len(objects) // 1000
+
+
+def test_index_gets_run_a_bounded_distance_ahead(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Parsed indexes wait for their folder in memory: no more than GETS_AHEAD of them are sent ahead
+    (plus one per listed folder waiting for its index), VMs without an index or folder don't hold
+    the window, and every VM is still verified."""
+    monkeypatch.setattr(live, "GETS_AHEAD", 6)
+    monkeypatch.setattr(live, "LISTING_STASH", 4)
+    # Sorted first: 20 VMs with nothing in the bucket, then 10 whose folder holds no index, then 60 valid.
+    nothing = [("a", f"vm-{i:02d}") for i in range(20)]
+    lost = [("b", f"vm-{i:02d}") for i in range(10)]
+    valid = [("c", f"vm-{i:02d}") for i in range(60)]
+    objects: dict[str, bytes] = {}
+    for vm in lost:
+        objects.update({k: v for k, v in folder(*vm, checkpoints=1).items() if not k.endswith("index.json")})
+    for n, vm in enumerate(valid):
+        objects.update(folder(*vm, checkpoints=2, salt=n))
+    store.put(objects)
+    peak = 0
+    send = live._Verifier.send
+
+    def counting(self: Any, vm: VMKey) -> None:
+        nonlocal peak
+        send(self, vm)
+        peak = max(peak, len(self.futures))
+
+    monkeypatch.setattr(live._Verifier, "send", counting)
+    r = store.reader()
+    chains = read_chains(r, r._bsl, [*valid, *lost, *nothing], concurrency=8)
+    assert_valid(chains, valid)
+    assert all(chains[vm].state is ChainState.NO_INDEX for vm in [*lost, *nothing])
+    assert 6 <= peak <= 6 + 4 + 1
+    assert only_gets_and_lists(r)["GetObject"] == 90
 
 
 # --------------------------------------------------------------------------- properties

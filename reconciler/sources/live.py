@@ -41,6 +41,9 @@ PART_VMS_MIN = 100
 # Listed VM folders waiting for the verification, and, of those, waiting for their index.
 LISTING_AHEAD = 64
 LISTING_STASH = 256
+# Index GETs sent ahead of the listing (in listing order), beyond those of folders already listed.
+# Each parsed index waits in memory until its folder is listed: this bounds them.
+GETS_AHEAD = 512
 # The cyclic collector's young-generation threshold while reading (`_long_lived_heap`).
 GC_THRESHOLD = 50_000
 
@@ -366,35 +369,54 @@ def _read_few(reader: BucketReader, bsl: Bsl, vms: list[VMKey], concurrency: int
 class _Verifier:
     """Pairs listed folders with parsed indexes, whichever comes first, and verifies each VM.
 
-    A GET's completion is announced on `ready` (a done-callback), so pairing costs O(1) per VM.
-    Listed folders whose index is still in flight wait in `stash`; over LISTING_STASH of them,
-    the consumer waits for indexes instead of taking more folders.
+    GETs are sent in listing order, at most GETS_AHEAD ahead of the verification; a folder listed
+    before its GET was sent gets it sent at once, so a listed folder never waits on a GET that is
+    not in the pool. A GET's completion is announced on `ready` (a done-callback), so pairing costs
+    O(1) per VM. Listed folders whose index is still in flight wait in `stash`; over
+    LISTING_STASH of them, the consumer waits for indexes instead of taking more folders. A VM's
+    future (and its parsed index) is dropped once the VM is verified: memory holds the chains,
+    not every document.
     """
 
     bsl: Bsl
-    futures: dict[VMKey, Future[IndexResult]]
+    order: list[VMKey]
+    fetch: Callable[[VMKey], Future[IndexResult]]
     recorder: Recorder | None
+    wanted: frozenset[VMKey] = frozenset()
+    futures: dict[VMKey, Future[IndexResult]] = field(default_factory=dict)  # sent, VM not verified yet
     out: dict[VMKey, Chain] = field(default_factory=dict)
     listed: set[VMKey] = field(default_factory=set)
     stash: dict[VMKey, Listing] = field(default_factory=dict)  # listed, index still in flight
     parsed: set[VMKey] = field(default_factory=set)  # index in, folder not listed yet
     ready: queue.SimpleQueue[VMKey] = field(default_factory=queue.SimpleQueue)
+    _next: int = 0  # order[_next:] may not have been sent yet
 
     def __post_init__(self) -> None:
-        for vm, future in self.futures.items():
-            future.add_done_callback(self._announce(vm))
+        self.wanted = frozenset(self.order)
+        self.top_up()
 
-    def _announce(self, vm: VMKey) -> Callable[[Future[IndexResult]], None]:
-        return lambda _: self.ready.put(vm)
+    def send(self, vm: VMKey) -> None:
+        if vm in self.futures or vm in self.out:
+            return
+        future = self.fetch(vm)
+        self.futures[vm] = future
+        future.add_done_callback(lambda _: self.ready.put(vm))
+
+    def top_up(self) -> None:
+        """Send GETs in listing order while fewer than GETS_AHEAD VMs await their verification."""
+        while self._next < len(self.order) and len(self.futures) < GETS_AHEAD:
+            self.send(self.order[self._next])
+            self._next += 1
 
     def folder(self, vm: VMKey, listing: Listing) -> None:
-        if vm not in self.futures or vm in self.listed:
+        if vm not in self.wanted or vm in self.listed:
             return  # a VM nobody asked for
         self.listed.add(vm)
         if vm in self.parsed:
             self.parsed.discard(vm)
             self.verify(vm, listing)
         else:
+            self.send(vm)
             self.stash[vm] = listing
         self.pair(finish=False)
 
@@ -406,29 +428,51 @@ class _Verifier:
                 vm = self.ready.get(block=wait)
             except queue.Empty:
                 return
+            if vm not in self.futures:
+                continue  # verified already (its result was awaited directly)
             if vm in self.stash:
                 self.verify(vm, self.stash.pop(vm))
             elif vm not in self.listed:
-                self.parsed.add(vm)
+                if _needs_listing(self.futures[vm].result()):
+                    self.parsed.add(vm)
+                else:  # no index, unreadable, ...: nothing of its folder matters
+                    self.listed.add(vm)
+                    self.verify(vm, {})
+
+    def result(self, vm: VMKey) -> IndexResult:
+        self.send(vm)
+        return self.futures.pop(vm).result()
 
     def verify(self, vm: VMKey, listing: Listing) -> None:
-        result = self.futures[vm].result()
+        result = self.result(vm)
         if self.recorder is not None and _needs_listing(result):
             self.recorder.listing(self.bsl, vm, listing)
         self.out[vm] = _chain(result, listing)
+        self.top_up()
 
     def redo(self, vm: VMKey, listing: Listing) -> None:
         """Verify again, from a listing known to be whole."""
         self.stash.pop(vm, None)
         self.parsed.discard(vm)
         self.listed.add(vm)
+        self.out.pop(vm, None)
         self.verify(vm, listing)
 
     def fail(self, vm: VMKey, error: str) -> None:
         self.stash.pop(vm, None)
         self.parsed.discard(vm)
         self.listed.add(vm)
-        self.out[vm] = _listing_failed(self.futures[vm].result(), error)
+        self.out[vm] = _listing_failed(self.result(vm), error)
+        self.top_up()
+
+    def finish(self) -> None:
+        """Verify the VMs whose folder the listing never showed (nothing in it at all)."""
+        self.pair(finish=True)
+        rest = [vm for vm in self.order if vm not in self.out]
+        for vm in rest:
+            self.send(vm)  # all at once: the pool bounds how many are in flight
+        for vm in rest:
+            self.verify(vm, {})
 
 
 class _Cancelling:
@@ -457,7 +501,7 @@ def _read_many(reader: BucketReader, bsl: Bsl, vms: list[VMKey], concurrency: in
     by_folder = {bsl.vm_prefix(vm): vm for vm in order}
     tuples: dict[tuple[str, ...], tuple[str, ...]] = {}
     with ThreadPoolExecutor(max(1, concurrency)) as pool, _Cancelling(pool):
-        v = _Verifier(bsl, {vm: pool.submit(_index, reader, bsl, vm, recorder, tuples) for vm in order}, recorder)
+        v = _Verifier(bsl, order, lambda vm: pool.submit(_index, reader, bsl, vm, recorder, tuples), recorder)
         with _Lister(reader, bsl, parts, streams) as events:
             for event in events:
                 if isinstance(event, _Folder):
@@ -476,10 +520,7 @@ def _read_many(reader: BucketReader, bsl: Bsl, vms: list[VMKey], concurrency: in
                             v.fail(vm, str(event.error))
                 elif event.error is not None:
                     raise event.error
-        v.pair(finish=True)
-        for vm in order:
-            if vm not in v.out:  # nothing at all in the VM's folder
-                v.verify(vm, {})
+        v.finish()
     return v.out
 
 
