@@ -25,6 +25,10 @@ def human_bytes(count: int) -> str:
 
 def chain_rows(chain: Chain, now: datetime) -> list[str]:
     """One line per member, root first, with the cumulative cost of restoring up to it."""
+    if not chain.has_members:
+        # A compact chain keeps only its summary: say so rather than print a table without rows.
+        root, latest = (c.id if c is not None else "-" for c in (chain.root, chain.latest))
+        return [f"  members not kept (compact chain): root {root}, latest {latest}"]
     bad = {p.checkpoint for p in chain.problems}
     lines = [f"  {'#':>3}  {'CHECKPOINT':<28} {'TYPE':<12} {'FINISHED':<21} {'AGE':<8} "
              f"{'SIZE':>10} {'FILES':>5}  RESTORE COST (bytes, objects)"]
@@ -63,7 +67,7 @@ def explain_vm(source: Source, key: VMKey, *, now: datetime) -> tuple[str, bool]
     chain = d.chain
     out.append(f"Chain: {chain.state}, {chain.length} member(s), {chain.incrementals} incremental(s), "
                f"{human_bytes(chain.bytes)}" + (f" — {chain.detail}" if chain.detail else ""))
-    if chain.members:
+    if chain.length:
         out += chain_rows(chain, now)
     for problem in chain.problems:
         out.append(f"  problem: {problem}")

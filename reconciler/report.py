@@ -128,7 +128,7 @@ def render_table(plan: Plan) -> str:
         rows = [["VM", "ACTION", "REASONS", "INCR", "LAST FULL", "NEXT RUN", "DETAIL"]]
         for d in plan.decisions:
             incr = "-"
-            if d.chain.members:
+            if d.chain.length:  # not `members`: a compact chain keeps none
                 limit = d.policy.interval if d.policy and d.policy.interval else None
                 incr = f"{d.chain.incrementals}/{limit}" if limit else str(d.chain.incrementals)
             rows.append([

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
 from hypothesis import given
 from hypothesis import strategies as st
 
-from reconciler.core.chain import compute_chain, walk
+from reconciler.core.chain import Chain, compute_chain, walk
 from reconciler.core.model import NO_INDEX, ChainState, FetchFailed, Unreadable
-from tests.builders import cp, index, linear, listing_for
+from tests.builders import cp, files, index, linear, listing_for
 
 
 def test_latest_is_the_last_entry_not_the_newest_timestamp() -> None:
@@ -123,10 +124,11 @@ def test_bytes_sum_every_member() -> None:
 
 
 ids = st.text(alphabet="abcde", min_size=1, max_size=2)
+index_entries = st.lists(st.tuples(ids, st.one_of(st.just(""), ids), st.sampled_from(["Full", "Incremental", "x"])),
+                         max_size=12)
 
 
-@given(st.lists(st.tuples(ids, st.one_of(st.just(""), ids), st.sampled_from(["Full", "Incremental", "x"])),
-                max_size=12))
+@given(index_entries)
 def test_walk_terminates_and_visits_each_id_once(entries: list[tuple[str, str, str]]) -> None:
     """Any parent graph (cycles, duplicates, dangling parents) walks in finite steps, ids unique."""
     cps = tuple(cp(i, p, type=t) for i, p, t in entries)
@@ -144,3 +146,53 @@ def test_linear_chains_count_their_incrementals(n: int) -> None:
     cps = linear(n)
     chain = compute_chain(index(*cps), listing_for(*cps))
     assert chain.state is ChainState.VALID and chain.incrementals == n
+
+
+def summary(chain: Chain) -> tuple[Any, ...]:
+    """Everything a plan reads from a chain (the members aside), root and latest by their fields."""
+    def head(c: Any) -> Any:
+        return None if c is None else (c.id, c.type, c.is_full, c.parent, c.timestamp, c.vm_backup, c.referenced_by)
+    return (chain.state, chain.valid, chain.length, chain.incrementals, chain.bytes, chain.last_full_at,
+            head(chain.root), head(chain.latest), chain.detail, chain.problems, chain.unrestorable, chain.cycle,
+            chain.dangling_parent)
+
+
+def test_compact_keeps_the_summary_and_drops_the_members() -> None:
+    """The compact form keeps root and latest without their files; full != compact, compact forms compare."""
+    cps = tuple(dataclasses.replace(c, files=files(c.id, disks=2)) for c in linear(29))  # 30 x 2 disks
+    full = compute_chain(index(*cps), listing_for(*cps))
+    compact = full.compact()
+    assert full.has_members and not compact.has_members
+    assert compact.members == () and summary(compact) == summary(full)
+    assert compact.root is not None and compact.root.files == () and compact.root.id == "c0"
+    assert compact.latest is not None and compact.latest.files == () and compact.latest.id == "c29"
+    assert (compact.length, compact.bytes) == (30, 6000)
+    assert compact != full and compact == compute_chain(index(*cps), listing_for(*cps)).compact()
+    assert compact.compact() is compact
+    # A one-member chain's root is its latest: one object in either form.
+    single = compute_chain(index(*linear(0))).compact()
+    assert single.root is single.latest
+
+
+def test_summary_follows_members_on_replace() -> None:
+    """The stored summary is derived from members, so replacing them cannot leave it stale."""
+    cps = linear(5)
+    chain = dataclasses.replace(compute_chain(index(*cps)), members=cps[:2])
+    assert (chain.length, chain.bytes, chain.latest) == (2, 200, cps[1])
+    assert Chain(ChainState.NO_INDEX).compact() == Chain(ChainState.NO_INDEX)
+
+
+@given(index_entries, st.integers(min_value=1, max_value=3), st.sampled_from(["none", "all", "drop"]), st.integers())
+def test_compact_answers_every_summary_property_alike(entries: list[tuple[str, str, str]], disks: int, listed: str,
+                                                      drop: int) -> None:
+    """For any index and listing, the compact chain answers as the full one, and compacting twice is a no-op."""
+    cps = tuple(cp(i, p, type=t, disks=disks, size=7 * len(i) + len(p)) for i, p, t in entries)
+    listing = None if listed == "none" else listing_for(*cps)
+    if listed == "drop" and listing:
+        del listing[sorted(listing)[drop % len(listing)]]
+    chain = compute_chain(index(*cps), listing)
+    compact = chain.compact()
+    assert summary(compact) == summary(chain)
+    assert compact.members == () and compact.has_members == (chain.length == 0)
+    assert compact.compact() == compact
+    assert chain.has_members and chain.length == len(chain.members)

@@ -5,13 +5,23 @@ from __future__ import annotations
 import io
 import json
 import shutil
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import yaml
+from prometheus_client import generate_latest
 
 from reconciler import keys
 from reconciler.cli import main
+from reconciler.core.chain import Chain
+from reconciler.core.model import Bsl, VMKey
+from reconciler.core.timefmt import parse_time
+from reconciler.explain import explain_vm
+from reconciler.metrics import build_registry
+from reconciler.report import RENDERERS
+from reconciler.sources.base import make_plan
+from reconciler.sources.snapshot import SnapshotSource
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "snapshot"
 NOW = "2026-11-24T20:00:00Z"
@@ -136,6 +146,43 @@ def test_explain_prints_members_and_restore_cost() -> None:
     assert "Chain: valid, 9 member(s), 8 incremental(s)" in out
     assert "288.0 GiB, 18" in out  # restoring the latest needs every member: 288 GiB in 18 objects
     assert "Decision: force-full (count, age)" in out
+
+
+class CompactSnapshot(SnapshotSource):
+    """The snapshot's chains in their compact form, as a source that keeps only summaries returns them."""
+
+    def chains(self, bsl: Bsl, vms: Sequence[VMKey]) -> Mapping[VMKey, Chain]:
+        return {vm: chain.compact() for vm, chain in super().chains(bsl, vms).items()}
+
+
+def test_compact_chains_render_the_same_plan() -> None:
+    """JSON, YAML, table and metrics of a plan are byte-identical whether its chains keep their members or not."""
+    now = parse_time(NOW)
+    assert now is not None
+    full = make_plan(SnapshotSource(EXAMPLE), now=now)
+    compact = make_plan(CompactSnapshot(EXAMPLE), now=now)
+    assert any(d.chain.length > 1 and d.chain.has_members for d in full.decisions)
+    assert all(not d.chain.members for d in compact.decisions)
+    assert any(d.chain.length > 1 for d in compact.decisions)
+    for name, render in RENDERERS.items():
+        assert render(compact) == render(full), name
+    assert generate_latest(build_registry(compact, duration_s=1.0)) == generate_latest(
+        build_registry(full, duration_s=1.0))
+
+
+def test_explain_of_a_compact_chain_says_its_members_were_not_kept() -> None:
+    """Given a compact chain, explain prints the same summary and decision, and no member rows."""
+    now = parse_time(NOW)
+    assert now is not None
+    full, ok_full = explain_vm(SnapshotSource(EXAMPLE), ("prod", "db-1"), now=now)
+    compact, ok_compact = explain_vm(CompactSnapshot(EXAMPLE), ("prod", "db-1"), now=now)
+    assert ok_full and ok_compact
+    assert "members not kept (compact chain): root cp-001, latest cp-009" in compact
+    assert "RESTORE COST" not in compact and "RESTORE COST" in full
+    rows = [line for line in full.splitlines() if line.startswith("    ")]  # the member table, indented 4
+    assert len(rows) == 10
+    assert [line for line in compact.splitlines() if "members not kept" not in line] == [
+        line for line in full.splitlines() if line not in rows]
 
 
 def test_python_m_and_version() -> None:

@@ -9,7 +9,7 @@ exists (and, where the listing knows sizes, has the size the index records).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from reconciler.core.model import (
@@ -38,31 +38,44 @@ class Problem:
         return f"{self.checkpoint}: {self.object_path or '<empty>'}: {self.problem}"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # slots: a __dict__ would add ~1/5 to a compact chain
 class Chain:
+    """A VM's chain: its state, and either every member (`compute_chain`) or only a summary (`compact`).
+
+    The summary (length, bytes, root, latest) is stored, derived from `members` whenever they are
+    given, so a full chain and its compact form answer every summary property alike. Only explain
+    reads every member; a plan over thousands of VMs keeps the compact form instead (30 members of
+    2 disks: about 1 KB retained instead of 36-47 KB).
+    """
+
     state: ChainState
-    members: tuple[Checkpoint, ...] = ()  # root first, latest last
+    members: tuple[Checkpoint, ...] = ()  # root first, latest last; () in the compact form
     detail: str = ""
     problems: tuple[Problem, ...] = ()
     unrestorable: tuple[str, ...] = ()  # Velero backups that can no longer be restored
     cycle: bool = False
     dangling_parent: str = ""  # the parent id the walk could not find
+    # Summary: derived from `members` when given (so `replace` keeps it consistent), else as passed.
+    length: int = 0
+    bytes: int = 0
+    root: Checkpoint | None = None
+    latest: Checkpoint | None = None
+
+    def __post_init__(self) -> None:
+        if self.members:
+            object.__setattr__(self, "length", len(self.members))
+            object.__setattr__(self, "bytes", sum(m.bytes for m in self.members))
+            object.__setattr__(self, "root", self.members[0])
+            object.__setattr__(self, "latest", self.members[-1])
 
     @property
-    def length(self) -> int:
-        return len(self.members)
+    def has_members(self) -> bool:
+        """Every member is kept (always true of a chain with none)."""
+        return len(self.members) == self.length
 
     @property
     def incrementals(self) -> int:
-        return max(len(self.members) - 1, 0)
-
-    @property
-    def root(self) -> Checkpoint | None:
-        return self.members[0] if self.members else None
-
-    @property
-    def latest(self) -> Checkpoint | None:
-        return self.members[-1] if self.members else None
+        return max(self.length - 1, 0)
 
     @property
     def last_full_at(self) -> datetime | None:
@@ -70,12 +83,27 @@ class Chain:
         return root.timestamp if root is not None and root.is_full else None
 
     @property
-    def bytes(self) -> int:
-        return sum(m.bytes for m in self.members)
-
-    @property
     def valid(self) -> bool:
         return self.state is ChainState.VALID
+
+    def compact(self) -> Chain:
+        """This chain without its members: root and latest stay, without their data files.
+
+        Nothing outside explain reads a member's files; the summary already holds their bytes.
+        Compact chains compare equal when their summaries, states and findings do; a chain with
+        members never equals its compact form, but `full.compact() == compact`.
+        """
+        root = _without_files(self.root)
+        latest = root if self.latest is self.root else _without_files(self.latest)
+        if not self.members and root is self.root and latest is self.latest:
+            return self
+        return replace(self, members=(), root=root, latest=latest)
+
+
+def _without_files(checkpoint: Checkpoint | None) -> Checkpoint | None:
+    if checkpoint is None or not checkpoint.files:
+        return checkpoint
+    return replace(checkpoint, files=())
 
 
 def walk(checkpoints: tuple[Checkpoint, ...]) -> tuple[tuple[Checkpoint, ...], bool, str]:
