@@ -426,8 +426,9 @@ def _check(spec: Spec, chains_a: dict[Any, Any], chains_b: dict[Any, Any]) -> di
             if not any(p.object_path == damaged and what in p.problem for p in chain.problems):
                 wrong.append(f"{ns}/{name}: problems {[str(p) for p in chain.problems]} do not name {damaged}")
         other = chains_b.get((ns, name))
-        if other is not None and (other.state, other.problems, other.members) != (chain.state, chain.problems,
-                                                                                  chain.members):
+        # The plan keeps compact chains (summary, root, latest, problems): compare those.
+        if other is not None and (other.state, other.problems, other.compact()) != (chain.state, chain.problems,
+                                                                                    chain.compact()):
             wrong.append(f"{ns}/{name}: (a) {chain.state} {chain.problems} but (b) {other.state} {other.problems}")
     return {"states": dict(states), "disagreements": wrong[:10], "disagreement_count": len(wrong)}
 

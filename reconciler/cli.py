@@ -154,7 +154,10 @@ def cmd_explain(args: argparse.Namespace, ctx: Context) -> int:
     namespace, _, name = args.vm.partition("/")
     if not namespace or not name:
         raise UsageError(f"explain {args.vm!r}: expected NAMESPACE/VM")
-    text, ok = explain_vm(_source(args, ctx), (namespace, name), now=_now(args, ctx))
+    source = _source(args, ctx)
+    if isinstance(source, LiveSource):
+        source.keep_members = True  # explain prints the chain member by member
+    text, ok = explain_vm(source, (namespace, name), now=_now(args, ctx))
     ctx.stdout.write(text)
     return EXIT_OK if ok else EXIT_ERRORS
 

@@ -56,6 +56,10 @@ _URL_ENCODED: Final = b"<EncodingType>url</EncodingType>"
 _ELEMENT: Final = {name: re.compile(rb"<%s>([^<]*)</%s>" % (name.encode(), name.encode()))
                    for name in ("Code", "Message", "IsTruncated", "NextContinuationToken")}
 _LISTING_ROOT: Final = re.compile(rb"<ListBucketResult[\s>]")
+# Inside a ListBucketResult only objects hold Key and Size (no delimiter is asked for, so no
+# CommonPrefixes): with one of each per <Contents>, the n-th Key and the n-th Size are one object's.
+_KEY: Final = re.compile(rb"<Key>([^<]*)</Key>")
+_SIZE: Final = re.compile(rb"<Size>(\d+)</Size>")
 
 
 class RegionRedirect(Exception):
@@ -101,6 +105,25 @@ def parse_list_page(body: bytes, *, where: str) -> ListPage:
     read from what is left. Keys are URL-decoded when the page says `EncodingType` url, as botocore
     does (the request asks for it, so keys are ASCII and XML text never holds a `<`).
     """
+    keys, sizes, count = _KEY.findall(body), _SIZE.findall(body), body.count(b"<Contents>")
+    if len(keys) == len(sizes) == count:  # two C scans, a third of the cost of the loop below
+        stub = body[: body.find(b"<Contents>")] + body[body.rfind(b"</Contents>") + 11 :] if count else body
+        objects = [(key.decode("utf-8", errors="replace"), int(size)) for key, size in zip(keys, sizes, strict=True)]
+    else:
+        objects, stub = _objects_one_by_one(body, where)
+    if not _LISTING_ROOT.search(stub) or b"<Contents" in stub:
+        raise SourceError(f"{where}: the answer is not a ListObjectsV2 page: {stub[:80]!r}")
+    if b"&" in body:
+        objects = [(html.unescape(k) if "&" in k else k, s) for k, s in objects]
+    if _URL_ENCODED in stub:
+        objects = [(unquote_plus(k) if "%" in k or "+" in k else k, s) for k, s in objects]
+    truncated = (_text(stub, "IsTruncated") or "").strip().lower() == "true"
+    token = _text(stub, "NextContinuationToken")
+    return ListPage(objects, truncated, token or None)
+
+
+def _objects_one_by_one(body: bytes, where: str) -> tuple[list[tuple[str, int]], bytes]:
+    """Objects in any element order, or an error naming what an object lacks; and the page without them."""
     pieces = body.split(b"<Contents>")
     objects: list[tuple[str, int]] = []
     rest = [pieces[0]]
@@ -113,19 +136,9 @@ def parse_list_page(body: bytes, *, where: str) -> ListPage:
         size = piece[s0 + 6 : s1].strip()
         if not size.isdigit():
             raise SourceError(f"{where}: a listing page with Size {size[:40]!r}")
-        key = piece[k0 + 5 : k1].decode("utf-8", errors="replace")
-        if "&" in key:
-            key = html.unescape(key)
-        objects.append((key, int(size)))
+        objects.append((piece[k0 + 5 : k1].decode("utf-8", errors="replace"), int(size)))
         rest.append(piece[end + 11 :])
-    stub = b"".join(rest)
-    if not _LISTING_ROOT.search(stub) or b"<Contents" in stub:
-        raise SourceError(f"{where}: the answer is not a ListObjectsV2 page: {stub[:80]!r}")
-    if _URL_ENCODED in stub:
-        objects = [(unquote_plus(k) if "%" in k or "+" in k else k, s) for k, s in objects]
-    truncated = (_text(stub, "IsTruncated") or "").strip().lower() == "true"
-    token = _text(stub, "NextContinuationToken")
-    return ListPage(objects, truncated, token or None)
+    return objects, b"".join(rest)
 
 
 class LeanS3:
