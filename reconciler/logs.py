@@ -1,5 +1,10 @@
 """structlog set-up: one JSON object per line in-cluster, readable lines on a terminal. Always stderr,
-so the plan on stdout stays machine-readable."""
+so the plan on stdout stays machine-readable.
+
+Records of the standard `logging` module (the S3 reader's retries, botocore, urllib3) and Python
+warnings (urllib3's InsecureRequestWarning under insecureSkipTLSVerify) go through the same
+renderer, so a log collector parsing JSON lines never meets a plain-text line.
+"""
 
 from __future__ import annotations
 
@@ -9,20 +14,35 @@ from typing import TextIO
 
 import structlog
 
+_HANDLER_NAME = "full-backup-reconciler"
+
 
 def configure(fmt: str, *, stream: TextIO | None = None) -> None:
+    out = stream or sys.stderr
     renderer: structlog.typing.Processor = (
         structlog.processors.JSONRenderer()
         if fmt == "json"
         else structlog.dev.ConsoleRenderer(colors=False)
     )
+    shared: list[structlog.typing.Processor] = [
+        structlog.processors.add_log_level,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+    ]
     structlog.configure(
-        processors=[
-            structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
-            renderer,
-        ],
+        processors=[*shared, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(logging.INFO),
-        logger_factory=structlog.PrintLoggerFactory(file=stream or sys.stderr),
+        logger_factory=structlog.PrintLoggerFactory(file=out),
         cache_logger_on_first_use=False,
     )
+    handler = logging.StreamHandler(out)
+    handler.set_name(_HANDLER_NAME)
+    handler.setFormatter(structlog.stdlib.ProcessorFormatter(
+        processors=[structlog.stdlib.add_logger_name, structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                    renderer],
+        foreign_pre_chain=shared,
+    ))
+    root = logging.getLogger()
+    root.handlers = [h for h in root.handlers if h.get_name() != _HANDLER_NAME] + [handler]
+    root.setLevel(logging.WARNING)  # libraries: warnings and errors only
+    logging.getLogger("reconciler").setLevel(logging.INFO)  # this job's own records, retries included
+    logging.captureWarnings(True)

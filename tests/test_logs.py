@@ -1,0 +1,51 @@
+"""Every line on stderr is a log record of the chosen format, whoever emitted it."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import warnings
+from collections.abc import Iterator
+
+import pytest
+from urllib3.exceptions import InsecureRequestWarning
+
+from reconciler import logs
+
+
+@pytest.fixture
+def restore_logging() -> Iterator[None]:
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    own = logging.getLogger("reconciler").level
+    yield
+    root.handlers, root.level = handlers, level
+    logging.getLogger("reconciler").setLevel(own)
+    logging.captureWarnings(False)
+
+
+def test_library_records_and_warnings_are_json_lines(restore_logging: None) -> None:
+    """The S3 reader's retry notes (stdlib logging, INFO) and urllib3's InsecureRequestWarning come
+    out as JSON objects like the job's own events; other libraries' INFO records stay out."""
+    buf = io.StringIO()
+    logs.configure("json", stream=buf)
+    logging.getLogger("reconciler.sources.s3").info("retrying GetObject s3://b/k in %.2fs", 0.5)
+    logging.getLogger("botocore.credentials").info("Found credentials in environment variables.")
+    with warnings.catch_warnings():
+        warnings.simplefilter("always")
+        warnings.warn("Unverified HTTPS request is being made to host 's3.example'", InsecureRequestWarning,
+                      stacklevel=1)
+    lines = [json.loads(line) for line in buf.getvalue().splitlines()]
+    assert [(r["level"], r["logger"]) for r in lines] == [("info", "reconciler.sources.s3"),
+                                                          ("warning", "py.warnings")]
+    assert lines[0]["event"] == "retrying GetObject s3://b/k in 0.50s"
+    assert "Unverified HTTPS request" in lines[1]["event"] and "timestamp" in lines[1]
+
+
+def test_configuring_twice_keeps_one_handler(restore_logging: None) -> None:
+    buf = io.StringIO()
+    logs.configure("console", stream=io.StringIO())
+    logs.configure("console", stream=buf)
+    logging.getLogger("reconciler.x").warning("once")
+    assert buf.getvalue().count("once") == 1
