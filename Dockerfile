@@ -13,9 +13,12 @@ COPY requirements.txt ./
 RUN pip install --no-cache-dir -r requirements.txt
 
 # Then the package itself; --no-deps: every dependency is already pinned and installed above.
+# Built with a pinned setuptools (the one the Makefile uses), not whatever an isolated build
+# environment would fetch that day.
 COPY pyproject.toml README.md ./
 COPY reconciler ./reconciler
-RUN pip install --no-cache-dir --no-deps .
+RUN pip install --no-cache-dir setuptools==80.9.0
+RUN pip install --no-cache-dir --no-deps --no-build-isolation .
 
 # Runtime: no bytecode writes (the root filesystem is read-only in the CronJob), unbuffered
 # logs, HOME in the one writable directory.

@@ -166,10 +166,14 @@ def test_base_is_slim_python_311_pinned_by_tag() -> None:
 
 def test_dependencies_come_only_from_the_makefile_pins() -> None:
     runs = [i for i in instructions() if i.name == "RUN"]
-    assert len(runs) == 2
-    first, second = (pip_args(r) for r in runs)
+    assert len(runs) == 3
+    first, build, package = (pip_args(r) for r in runs)
     assert first == ["--no-cache-dir", "-r", "requirements.txt"]
-    assert second == ["--no-cache-dir", "--no-deps", "."]
+    # The package is built with the setuptools the Makefile pins, never an unpinned one fetched
+    # into an isolated build environment.
+    dev_pins = (REPO / "requirements-dev.txt").read_text(encoding="utf-8").splitlines()
+    assert build[0] == "--no-cache-dir" and build[1:] == [p for p in dev_pins if p.startswith("setuptools==")]
+    assert package == ["--no-cache-dir", "--no-deps", "--no-build-isolation", "."]
     # The Makefile installs the same file.
     makefile = (REPO / "Makefile").read_text(encoding="utf-8")
     assert "requirements.txt" in makefile
@@ -184,7 +188,7 @@ def test_copies_requirements_before_the_sources() -> None:
     runs = [i.line for i in instructions() if i.name == "RUN"]
     requirements_copy = next(line for line, words in copies if "requirements.txt" in words[:-1])
     source_copy = next(line for line, words in copies if "reconciler" in words[:-1])
-    assert requirements_copy < runs[0] < source_copy < runs[1]
+    assert requirements_copy < runs[0] < source_copy < runs[-1]
     # `pip install .` needs the project metadata and the readme it names.
     copied = {src for _, words in copies for src in words[:-1]}
     pyproject = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))
