@@ -45,4 +45,7 @@ def configure(fmt: str, *, stream: TextIO | None = None) -> None:
     root.handlers = [h for h in root.handlers if h.get_name() != _HANDLER_NAME] + [handler]
     root.setLevel(logging.WARNING)  # libraries: warnings and errors only
     logging.getLogger("reconciler").setLevel(logging.INFO)  # this job's own records, retries included
+    # captureWarnings(True) does nothing once called, even after someone put warnings.showwarning
+    # back (pytest does, per test; so may an embedding program): release it, then take it again.
+    logging.captureWarnings(False)
     logging.captureWarnings(True)

@@ -49,3 +49,16 @@ def test_configuring_twice_keeps_one_handler(restore_logging: None) -> None:
     logs.configure("console", stream=buf)
     logging.getLogger("reconciler.x").warning("once")
     assert buf.getvalue().count("once") == 1
+
+
+def test_warnings_are_taken_again_after_someone_restored_the_hook(restore_logging: None) -> None:
+    """A second configure in one process (tests, an embedding program) routes warnings again even
+    though warnings.showwarning was put back in between: captureWarnings(True) alone would not."""
+    logs.configure("json", stream=io.StringIO())
+    warnings.showwarning = warnings._showwarning_orig  # type: ignore[attr-defined]  # what pytest does
+    buf = io.StringIO()
+    logs.configure("json", stream=buf)
+    with warnings.catch_warnings():
+        warnings.simplefilter("always")
+        warnings.warn("late", UserWarning, stacklevel=1)
+    assert ["UserWarning: late" in json.loads(line)["event"] for line in buf.getvalue().splitlines()] == [True]
