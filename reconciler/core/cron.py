@@ -28,6 +28,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from reconciler.core.gotext import GO_SPACE
+
 __all__ = ["CronError", "CronNeverFiresError", "VeleroCron", "next_run", "parse_cron"]
 
 
@@ -63,13 +65,7 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _EPOCH_NAIVE = datetime(1970, 1, 1)  # noqa: DTZ001 - wall-clock arithmetic only
 _EPOCH_ORDINAL = _EPOCH_NAIVE.toordinal()
 
-# Go's unicode.IsSpace, used by strings.Fields / strings.TrimSpace (narrower than isspace).
-_GO_SPACE = (
-    "\t\n\v\f\r \x85\xa0\u1680"
-    + "".join(chr(c) for c in range(0x2000, 0x200B))
-    + "\u2028\u2029\u202f\u205f\u3000"
-)
-_GO_FIELDS = re.compile("[" + re.escape(_GO_SPACE) + "]+")
+_GO_FIELDS = re.compile("[" + re.escape(GO_SPACE) + "]+")
 _ATOI = re.compile(r"([+-]?)([0-9]+)")  # strconv.Atoi: ASCII digits, optional sign
 
 
@@ -445,7 +441,7 @@ def _parse(expr: str) -> VeleroCron:
         name = spec[spec.find("=") + 1 : space]
         _load_zone(name)
         location = "UTC" if name in ("", "Local") else name
-        spec = spec[space:].strip(_GO_SPACE)
+        spec = spec[space:].strip(GO_SPACE)
 
     if spec.startswith("@"):
         return _descriptor(expr, spec, location)

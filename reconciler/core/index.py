@@ -37,11 +37,13 @@ import sys
 from collections.abc import Callable, Mapping
 from contextlib import suppress
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from json import JSONDecoder
 from re import compile
 from typing import Any, Final, NotRequired, TypedDict, TypeVar
 
+from reconciler.core.gotext import GO_SPACE, go_time, int64, is_quantity
+from reconciler.core.index_fast import parse_common
 from reconciler.core.model import Checkpoint, FileRef, Index, Unreadable
 
 __all__ = ["MAX_INDEX_BYTES", "RawCheckpoint", "RawFile", "RawIndex", "parse_index"]
@@ -98,6 +100,12 @@ def parse_index(data: bytes | str, *, max_bytes: int = MAX_INDEX_BYTES) -> Index
     if len(raw) > max_bytes:
         return Unreadable(f"index is {len(raw)} bytes, over the {_size(max_bytes)} limit")
     text = _decode_utf8(raw)
+    index = parse_common(text)
+    return index if index is not None else _decode_exact(text)
+
+
+def _decode_exact(text: str) -> Index | Unreadable:
+    """Go's decoder, every rule of it: what decides whenever ``parse_common`` declines."""
     try:
         document = _parse(text)
     except _SyntaxError as error:
@@ -535,23 +543,12 @@ def _bool_value(current: bool, value: object) -> bool:
     raise _type_error("boolean", value)
 
 
-_PARSE_INT = compile(r"[+-]?[0-9]+")  # strconv.ParseInt(s, 10, 64) syntax
-
-
-def _int64(text: str) -> int | None:
-    """strconv.ParseInt(text, 10, 64); None where Go returns an error."""
-    if _PARSE_INT.fullmatch(text) is None or len(text.lstrip("+-").lstrip("0")) > 19:
-        return None
-    n = int(text)
-    return n if -(1 << 63) <= n < (1 << 63) else None
-
-
 def _int64_value(current: int, value: object) -> int:
     if value is None:
         return current
     if not isinstance(value, _Num):
         raise _type_error("integer (int64)", value)
-    n = _int64(value.text)  # JSON number syntax has no '+' and no leading zeros
+    n = int64(value.text)  # JSON number syntax has no '+' and no leading zeros
     if n is None:
         text = value.text if len(value.text) <= 64 else value.text[:64] + "..."
         raise _FieldError(f"expected integer (int64), got {text}")
@@ -566,7 +563,7 @@ def _time_value(current: datetime | None, value: object) -> datetime | None:
     try:
         if isinstance(value, _Esc):  # Go parses the raw text: a backslash is never valid
             raise ValueError
-        return _go_time(value)
+        return go_time(value)
     except ValueError:
         raise _FieldError(f"not RFC 3339: {_source(value)}") from None
 
@@ -581,7 +578,7 @@ def _quantity_value(current: None, value: object) -> None:
         raise _FieldError(f"expected quantity (string or number), got {_kind(value)}")
     else:
         return
-    if not _is_quantity(text.strip(_GO_SPACE)):
+    if not is_quantity(text.strip(GO_SPACE)):
         raise _FieldError(f"not a Kubernetes quantity: {shown}")
 
 
@@ -649,146 +646,3 @@ def _to_index(go: _GoIndex) -> Index:
             for c in _live(go.checkpoints)
         ),
     )
-
-
-# -------------------------------------------------------------------------------- time.Time
-# Time.UnmarshalJSON (Go >= 1.20) strips the quotes of the raw JSON and calls parseStrictRFC3339.
-# Its strict checks are disabled upstream (`case true: return t, nil`, go.dev/issue/54580), so
-# what it accepts is what time.Parse(time.RFC3339, s) accepts: a one- or two-digit hour, a
-# fraction after '.' or ',', and an offset up to +24:60, besides the strict RFC 3339 forms.
-
-_TIME = compile(
-    r"([0-9]{4})-([0-9]{2})-([0-9]{2})T([0-9]{1,2}):([0-9]{2}):([0-9]{2})"
-    r"(?:[.,]([0-9]+))?(?:Z|([-+])([0-9]{2}):([0-9]{2}))"
-)
-_DAYS_BEFORE_MONTH: Final = (0, 0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334)
-_DAYS_IN_MONTH: Final = (0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
-_MIN: Final = datetime.min.replace(tzinfo=UTC)  # also the instant of Go's zero time
-_MAX: Final = datetime.max.replace(tzinfo=UTC)
-_MAX_SECONDS: Final = (_MAX - _MIN) // timedelta(seconds=1)
-
-
-def _is_leap(year: int) -> bool:
-    return year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
-
-
-def _days_in(month: int, year: int) -> int:
-    return 29 if month == 2 and _is_leap(year) else _DAYS_IN_MONTH[month]
-
-
-def _go_time(s: str) -> datetime | None:
-    """The instant Go parses `s` as, in UTC; None for Go's zero time; ValueError where Go fails."""
-    match = _TIME.fullmatch(s)
-    if match is None:
-        raise ValueError(s)
-    year, month, day, hour, minute, second = (int(g) for g in match.groups()[:6])
-    fraction, sign, offset_hours, offset_minutes = match.groups()[6:]
-    if not (1 <= month <= 12 and 1 <= day <= _days_in(month, year)):
-        raise ValueError(s)
-    if hour > 23 or minute > 59 or second > 59:
-        raise ValueError(s)
-    offset = 0
-    if sign is not None:
-        if int(offset_hours) > 24 or int(offset_minutes) > 60:
-            raise ValueError(s)
-        offset = (int(offset_hours) * 60 + int(offset_minutes)) * 60 * (-1 if sign == "-" else 1)
-    nanos = int((fraction or "")[:9].ljust(9, "0"))
-    y = year - 1  # days from 0001-01-01, proleptic Gregorian; year 0000 gives a negative count
-    days = y * 365 + y // 4 - y // 100 + y // 400 + _DAYS_BEFORE_MONTH[month] + day - 1
-    days += 1 if month > 2 and _is_leap(year) else 0
-    seconds = days * 86400 + hour * 3600 + minute * 60 + second - offset
-    if seconds == 0 and nanos == 0:
-        return None  # Go's zero time: IsZero() is true
-    if seconds < 0:
-        return _MIN
-    if seconds > _MAX_SECONDS:
-        return _MAX
-    return _MIN + timedelta(seconds=seconds, microseconds=nanos // 1000)
-
-
-# -------------------------------------------------------------------------- resource.Quantity
-# Quantity.UnmarshalJSON: null is zero; otherwise the raw JSON text, without its quotes if it
-# has them, trimmed by strings.TrimSpace, must pass ParseQuantity. Ported for acceptance only.
-
-_GO_SPACE: Final = (
-    "\t\n\v\f\r \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009"
-    "\u200a\u2028\u2029\u202f\u205f\u3000"
-)  # unicode.IsSpace
-_DECIMAL_SUFFIXES: Final = {
-    "n": -9, "u": -6, "m": -3, "": 0, "k": 3, "M": 6, "G": 9, "T": 12, "P": 15, "E": 18,
-}
-_BINARY_SUFFIXES: Final = {"Ki": 10, "Mi": 20, "Gi": 30, "Ti": 40, "Pi": 50, "Ei": 60}
-_SUFFIX_CHARS: Final = frozenset("eEinumkKMGTP")
-
-
-def _is_digit(c: str) -> bool:
-    return "0" <= c <= "9"
-
-
-def _int32(n: int) -> int:
-    return (n + (1 << 31)) % (1 << 32) - (1 << 31)
-
-
-def _split_quantity(s: str) -> tuple[str, str, str, str] | None:
-    """parseQuantityString: (value, num, denom, suffix), or None for ErrFormatWrong."""
-    end = len(s)
-    pos = 1 if s[0] in "+-" else 0
-    while pos < end and s[pos] == "0":  # leading zeros
-        pos += 1
-    if pos >= end:
-        return "0", "0", "", ""
-    i = pos
-    while i < end and _is_digit(s[i]):
-        i += 1
-    if i >= end:
-        return s, s[pos:], "", ""
-    num, pos = s[pos:i] or "0", i
-    denom = ""
-    if s[pos] == ".":
-        pos = i = pos + 1
-        while i < end and _is_digit(s[i]):
-            i += 1
-        denom = s[pos:i]
-        if i >= end:
-            return s, num, denom, ""
-        pos = i
-    value = s[:pos]
-    i = pos
-    while i < end and s[i] in _SUFFIX_CHARS:
-        i += 1
-    if i < end:
-        if s[i] in "+-":
-            i += 1
-        while i < end and _is_digit(s[i]):
-            i += 1
-        if i < end:
-            return None
-    return value, num, denom, s[pos:]
-
-
-def _is_quantity(s: str) -> bool:
-    """Whether resource.ParseQuantity(s) succeeds."""
-    if not s:
-        return False
-    parts = _split_quantity(s)
-    if parts is None:
-        return False
-    value, num, denom, suffix = parts
-    if suffix in _DECIMAL_SUFFIXES or (suffix not in _BINARY_SUFFIXES and suffix[:1] in ("e", "E")):
-        if suffix in _DECIMAL_SUFFIXES:
-            exponent = _DECIMAL_SUFFIXES[suffix]
-        else:
-            parsed = _int64(suffix[1:]) if len(suffix) > 1 else None
-            if parsed is None:
-                return False
-            exponent = _int32(parsed)
-        # The int64 fast path succeeds whenever it is taken ...
-        fast = 18 - len(num) - len(denom) >= 0 and _int32(exponent - len(denom)) >= -9
-    elif suffix in _BINARY_SUFFIXES:
-        exponent = _BINARY_SUFFIXES[suffix]
-        fast = not denom and 15 - len(num) - exponent * 3 // 10 - 1 >= 0
-    else:
-        return False
-    # ... and otherwise inf.Dec.SetString(value) must find at least one digit.
-    return fast or any(_is_digit(c) for c in value)
-
