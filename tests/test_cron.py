@@ -661,3 +661,30 @@ def test_agrees_with_croniter(expr: str, t: datetime) -> None:
     except CroniterBadDateError:
         theirs = None
     assert ours == theirs
+
+
+@given(any_expr | st.sampled_from(["CRON_TZ=America/New_York 30 1 * * *", "TZ=Europe/Berlin 30 2 * * *",
+                                    "CRON_TZ=Australia/Lord_Howe 15 2 * * *", "0 0 29 2 *"]),
+       st.lists(times, min_size=1, max_size=6), st.lists(st.integers(-90_000, 90_000), max_size=6))
+def test_remembered_windows_answer_as_a_fresh_schedule_does(
+    expr: str, starts: list[datetime], offsets: list[int]
+) -> None:
+    """prev_at_or_before remembers the spans it found; asking a used schedule (near what it already
+    answered, and elsewhere) gives what a freshly parsed one computes from scratch."""
+    used = parse_cron(expr)
+    asked = [*starts, *(starts[0] + timedelta(seconds=s) for s in offsets)]
+    for t in asked:
+        used.prev_at_or_before(t)
+    for t in asked:
+        assert used.prev_at_or_before(t) == parse_cron(expr).prev_at_or_before(t), t
+
+
+def test_remembered_window_is_used_and_bounded() -> None:
+    cron = parse_cron("0 1 * * *")
+    first = cron.prev_at_or_before(utc(2026, 3, 10, 17))
+    assert first == utc(2026, 3, 10, 1)
+    assert cron._spans.find(int((utc(2026, 3, 11, 0, 59, 59) - utc(1970, 1, 1)).total_seconds())) is not None
+    for day in range(cron._spans.LIMIT + 5):
+        cron.prev_at_or_before(utc(2000, 1, 1, 2) + timedelta(days=day))
+    assert len(cron._spans._starts) <= cron._spans.LIMIT
+    assert cron.prev_at_or_before(utc(2026, 3, 10, 17)) == first

@@ -23,9 +23,11 @@ Conventions:
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta, tzinfo
+from threading import Lock
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from reconciler.core.gotext import GO_SPACE
@@ -150,6 +152,40 @@ def _load_zone(name: str) -> tzinfo:
         raise _Reject(f"unknown time zone {_quote(name)}") from exc
 
 
+class _Spans:
+    """Answers of ``prev_at_or_before`` as spans [activation, next activation) of Unix seconds.
+
+    A plan asks for the window of every VM's last full; thousands of VMs share a few dozen
+    windows, and each look-back and bisection costs a few dozen ``Next`` walks. Bounded, and locked because
+    a parsed schedule may be shared between threads.
+    """
+
+    LIMIT = 4096
+
+    def __init__(self) -> None:
+        self._starts: list[int] = []
+        self._ends: list[int] = []
+        self._lock = Lock()
+
+    def find(self, secs: int) -> int | None:
+        with self._lock:
+            i = bisect_right(self._starts, secs) - 1
+            if i >= 0 and secs < self._ends[i]:
+                return self._starts[i]
+            return None
+
+    def add(self, start: int, end: int) -> None:
+        with self._lock:
+            if len(self._starts) >= self.LIMIT:
+                self._starts.clear()
+                self._ends.clear()
+            i = bisect_right(self._starts, start)
+            if i and self._starts[i - 1] == start:
+                return
+            self._starts.insert(i, start)
+            self._ends.insert(i, end)
+
+
 # --------------------------------------------------------------------------- the schedule
 
 
@@ -171,6 +207,7 @@ class VeleroCron:
     month: int = 0
     dow: int = 0
     _zone: _Zone = field(init=False, repr=False, compare=False)
+    _spans: _Spans = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         try:
@@ -178,6 +215,7 @@ class VeleroCron:
         except _Reject as exc:
             raise CronError(f"schedule {_quote(self.expr)}: {exc}") from None
         object.__setattr__(self, "_zone", _Zone(zone))
+        object.__setattr__(self, "_spans", _Spans())
 
     def is_every(self) -> bool:
         """True for ``@every <duration>`` schedules (a constant delay, no fixed grid)."""
@@ -223,6 +261,9 @@ class VeleroCron:
             except OverflowError:  # t near year 1 (an index may say 0000-01-01): none representable
                 return None
 
+        cached = self._spans.find(secs)
+        if cached is not None:
+            return _from_unix(cached)
         window = 3_600
         while True:
             lo = secs - window
@@ -242,6 +283,10 @@ class VeleroCron:
                 lo, found = mid, probe
             else:
                 hi = mid
+        # Every t from `found` up to the next activation has this answer, within the horizon.
+        following = self._next_or_none(found)
+        horizon = found + _PREV_HORIZON
+        self._spans.add(found, horizon if following is None else min(following, horizon))
         return _from_unix(found)
 
     def _next_or_none(self, s: int) -> int | None:
