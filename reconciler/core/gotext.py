@@ -6,6 +6,7 @@ Shared by the exact index decoder, its fast path and the cron parser, so each ru
 
 from __future__ import annotations
 
+from contextlib import suppress
 from datetime import UTC, datetime, timedelta
 from re import compile
 from typing import Final
@@ -55,8 +56,22 @@ def _days_in(month: int, year: int) -> int:
     return 29 if month == 2 and _is_leap(year) else _DAYS_IN_MONTH[month]
 
 
+# What the controller writes: whole seconds in UTC. datetime's C parser reads that shape about
+# ten times faster than the general port; whatever it refuses (year 0000, day 31 of a 30-day
+# month, hour 24, ...) takes the general port, so only the speed differs.
+_WHOLE_SECONDS_UTC = compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z")
+
+
 def go_time(s: str) -> datetime | None:
     """The instant Go parses `s` as, in UTC; None for Go's zero time; ValueError where Go fails."""
+    if len(s) == 20 and _WHOLE_SECONDS_UTC.fullmatch(s):
+        with suppress(ValueError):
+            t = datetime.fromisoformat(s)
+            return None if t == _MIN else t
+    return _go_time_general(s)
+
+
+def _go_time_general(s: str) -> datetime | None:
     match = _TIME.fullmatch(s)
     if match is None:
         raise ValueError(s)
