@@ -478,7 +478,7 @@ class BucketReader:
         seen: set[str] = set()
         pages: set[bytes] = set()  # a digest of each page: an endpoint replaying pages never ends
         total = 0
-        folder, in_folder = "", 0  # the VM folder being listed, and its keys so far
+        folder, in_folder, inside = "", 0, "/"  # the VM folder being listed, its keys so far, folder + "/"
         where = f"ListObjectsV2 s3://{self._bsl.bucket}/{full} ({self._where})"
         while True:
             page = self._call("ListObjectsV2", full, functools.partial(self._list_page, full, token, where))
@@ -497,10 +497,14 @@ class BucketReader:
                     raise SourceError(f"{where}: more than {self._max_keys} objects; refusing to list further")
                 relative = key[len(root) :]
                 # Callers hold one VM folder's keys at a time: bound that too, far below max_keys.
-                parts = relative.split("/", 3)  # checkpoints/<ns>/<vm>/<rest>
-                here = "/".join(parts[:3]) if len(parts) == 4 else ""
-                folder, in_folder = (folder, in_folder + 1) if here == folder else (here, 1)
-                if here and in_folder > self._max_keys_per_vm:
+                if folder and relative.startswith(inside):  # most keys: the folder of the key before
+                    in_folder += 1
+                else:
+                    parts = relative.split("/", 3)  # checkpoints/<ns>/<vm>/<rest>
+                    here = "/".join(parts[:3]) if len(parts) == 4 else ""
+                    folder, in_folder = (folder, in_folder + 1) if here == folder else (here, 1)
+                    inside = folder + "/"
+                if folder and in_folder > self._max_keys_per_vm:
                     raise SourceError(
                         f"{where}: more than {self._max_keys_per_vm} objects under {root}{folder}/, more than "
                         "any VM's checkpoints hold; refusing to list further"
