@@ -11,8 +11,8 @@ worker process then runs, on that endpoint and in this order:
     pages), at the same concurrency, over plain keep-alive HTTP, reading every body and nothing
     more;
 (b) a HEAD-per-object verifier, as the datamover controller checks a chain: per VM, the index
-    GET, the parent walk, then one HeadObject per data file of every chain member, at the same
-    concurrency, through the same botocore stack as (a).
+    GET (the job's reader), the parent walk, then one HeadObject per data file of every chain
+    member through a plain botocore client, at the same concurrency.
 
 (a) runs first in a fresh process so its peak RSS (`ru_maxrss`) is the plan's, never the
 endpoint's (another process) or (b)'s. The chains of (a) and (b) are compared VM by VM, and
