@@ -11,6 +11,8 @@ and words the error. A property test holds the two to the same result on every d
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from datetime import datetime
 from json import JSONDecoder
 from typing import Any, Final
 
@@ -26,7 +28,7 @@ _CHECKPOINT_KEYS: Final = frozenset({
 })
 _FILE_KEYS: Final = frozenset({"filename", "diskName", "size", "objectPath"})
 _INT64: Final = range(-(1 << 63), 1 << 63)
-_NO_LIST: Final[list[Any]] = []
+_NO_LIST: Final[tuple[()]] = ()
 
 
 class _Unusual(Exception):
@@ -108,7 +110,7 @@ def _file(f: Any) -> FileRef:
                    object_path=_string(f.get("objectPath")))
 
 
-def _list(value: Any) -> list[Any]:
+def _list(value: Any) -> Sequence[Any]:
     if type(value) is list:
         return value
     if value is None:
@@ -124,7 +126,7 @@ def _string(value: Any, *, element: bool = False) -> str:
     raise _Unusual
 
 
-def _time(value: Any) -> Any:
+def _time(value: Any) -> datetime | None:
     if type(value) is str:
         return go_time(value)  # ValueError where Go refuses it
     if value is None:
