@@ -363,6 +363,7 @@ def test_index_gets_run_a_bounded_distance_ahead(store: Store, monkeypatch: pyte
     (plus one per listed folder waiting for its index), VMs without an index or folder don't hold
     the window, and every VM is still verified."""
     monkeypatch.setattr(live, "GETS_AHEAD", 6)
+    monkeypatch.setattr(live, "GETS_AHEAD_MIN", 6)
     monkeypatch.setattr(live, "LISTING_STASH", 4)
     # Sorted first: 20 VMs with nothing in the bucket, then 10 whose folder holds no index, then 60 valid.
     nothing = [("a", f"vm-{i:02d}") for i in range(20)]
@@ -389,6 +390,42 @@ def test_index_gets_run_a_bounded_distance_ahead(store: Store, monkeypatch: pyte
     assert all(chains[vm].state is ChainState.NO_INDEX for vm in [*lost, *nothing])
     assert 6 <= peak <= 6 + 4 + 1
     assert only_gets_and_lists(r)["GetObject"] == 90
+
+
+def _peak_of_sends(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Record how many VMs await their verification after each GET is sent; [peak]."""
+    peak = [0]
+    send = live._Verifier.send
+
+    def counting(self: Any, vm: VMKey) -> None:
+        send(self, vm)
+        peak[0] = max(peak[0], len(self.futures))
+
+    monkeypatch.setattr(live._Verifier, "send", counting)
+    return peak
+
+
+@pytest.mark.parametrize(("checkpoints", "window"), [(6, 3), (1, 18)])
+def test_long_chains_shorten_the_window_of_gets_ahead(store: Store, monkeypatch: pytest.MonkeyPatch,
+                                                      checkpoints: int, window: int) -> None:
+    """The window holds about CHECKPOINTS_AHEAD parsed checkpoints once indexes come in: 18 / 6 = 3
+    indexes of 6 checkpoints, 18 of 1 (under GETS_AHEAD 30); GETS_AHEAD_MIN before the first."""
+    monkeypatch.setattr(live, "GETS_AHEAD", 30)
+    monkeypatch.setattr(live, "GETS_AHEAD_MIN", 3)
+    monkeypatch.setattr(live, "CHECKPOINTS_AHEAD", 18)
+    monkeypatch.setattr(live, "LISTING_STASH", 2)
+    vms = [("c", f"vm-{i:02d}") for i in range(60)]
+    objects: dict[str, bytes] = {}
+    for n, vm in enumerate(vms):
+        objects.update(folder(*vm, checkpoints=checkpoints, salt=n))
+    store.put(objects)
+    peak = _peak_of_sends(monkeypatch)
+    r = store.reader()
+    chains = read_chains(r, r._bsl, vms, concurrency=8)
+    assert_valid(chains, vms)
+    assert peak[0] <= window + 2 + 1  # the window, plus the listed folders waiting, plus the one at hand
+    if window > 3 + 2 + 1:
+        assert peak[0] > 3 + 2 + 1  # the window grew past GETS_AHEAD_MIN once indexes came in
 
 
 # --------------------------------------------------------------------------- properties

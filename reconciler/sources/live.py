@@ -41,8 +41,12 @@ PART_VMS_MIN = 100
 LISTING_AHEAD = 64
 LISTING_STASH = 256
 # Index GETs sent ahead of the listing (in listing order), beyond those of folders already listed.
-# Each parsed index waits in memory until its folder is listed: this bounds them.
+# Each parsed index waits in memory until its folder is listed: this bounds them, by count and by
+# the checkpoints they hold (about 1.3 KB each once parsed), so long chains get a shorter window:
+# 512 indexes of 30 checkpoints, 100 of 300. Until the first indexes are in, GETS_AHEAD_MIN.
 GETS_AHEAD = 512
+GETS_AHEAD_MIN = 32
+CHECKPOINTS_AHEAD = 30_000
 # The cyclic collector's young-generation threshold while reading (`_long_lived_heap`).
 GC_THRESHOLD = 50_000
 
@@ -352,7 +356,7 @@ def _read_few(reader: BucketReader, bsl: Bsl, vms: list[VMKey], concurrency: int
 class _Verifier:
     """Pairs listed folders with parsed indexes, whichever comes first, and verifies each VM.
 
-    GETs are sent in listing order, at most GETS_AHEAD ahead of the verification; a folder listed
+    GETs are sent in listing order, at most `window()` ahead of the verification; a folder listed
     before its GET was sent gets it sent at once, so a listed folder never waits on a GET that is
     not in the pool. A GET's completion is announced on `ready` (a done-callback), so pairing costs
     O(1) per VM. Listed folders whose index is still in flight wait in `stash`; over
@@ -374,6 +378,8 @@ class _Verifier:
     parsed: set[VMKey] = field(default_factory=set)  # index in, folder not listed yet
     ready: queue.SimpleQueue[VMKey] = field(default_factory=queue.SimpleQueue)
     _next: int = 0  # order[_next:] may not have been sent yet
+    _seen: list[int] = field(default_factory=lambda: [0, 0])  # indexes parsed, their checkpoints
+    _seen_lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
         self.wanted = frozenset(self.order)
@@ -384,11 +390,28 @@ class _Verifier:
             return
         future = self.fetch(vm)
         self.futures[vm] = future
-        future.add_done_callback(lambda _: self.ready.put(vm))
+        future.add_done_callback(lambda done: self._arrived(vm, done))
+
+    def _arrived(self, vm: VMKey, future: Future[IndexResult]) -> None:
+        result = future.result() if future.exception() is None else None
+        if isinstance(result, Index):
+            with self._seen_lock:
+                self._seen[0] += 1
+                self._seen[1] += len(result.checkpoints)
+        self.ready.put(vm)
+
+    def window(self) -> int:
+        """How many VMs may await their verification: GETS_AHEAD, fewer for long chains."""
+        with self._seen_lock:
+            indexes, checkpoints = self._seen
+        if not indexes:
+            return GETS_AHEAD_MIN
+        return max(GETS_AHEAD_MIN, min(GETS_AHEAD, CHECKPOINTS_AHEAD * indexes // max(1, checkpoints)))
 
     def top_up(self) -> None:
-        """Send GETs in listing order while fewer than GETS_AHEAD VMs await their verification."""
-        while self._next < len(self.order) and len(self.futures) < GETS_AHEAD:
+        """Send GETs in listing order while fewer VMs than the window await their verification."""
+        window = self.window()
+        while self._next < len(self.order) and len(self.futures) < window:
             self.send(self.order[self._next])
             self._next += 1
 
