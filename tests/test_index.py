@@ -783,6 +783,31 @@ def test_document_at_the_limit_is_parsed() -> None:
     assert unreadable(parse_index(b"{}" * 1024, max_bytes=1024)).endswith("over the 1 KiB limit")
 
 
+def test_document_of_too_many_values_is_unreadable_without_parsing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Memory goes with the number of values, so a small document of empty ones is refused too."""
+    monkeypatch.setattr(index_module, "MAX_INDEX_VALUES", 100)
+    assert len(ok(parse_index('{"checkpoints": [' + ",".join(["{}"] * 50) + "]}")).checkpoints) == 50
+    text = '{"checkpoints": [' + ",".join(["{}"] * 51) + "]}"  # 52 braces, 50 commas
+    assert unreadable(parse_index(text)) == (
+        f"index holds up to 102 values in {len(text)} bytes, over the 100 limit; "
+        "no index the controller writes comes near")
+
+
+def test_controller_written_index_at_the_size_limit_stays_under_the_values_limit() -> None:
+    """What the controller writes costs over 30 bytes a value: a 16 MiB one is far from the bound."""
+    from reconciler.sim.upstream import append_checkpoint  # noqa: PLC0415 - only this test builds one
+
+    document: dict[str, Any] | None = None
+    for j in range(200):
+        document, _ = append_checkpoint(document, namespace="ns", name="vm", mode="full" if j == 0 else "incremental",
+                                        at=datetime(2026, 1, 1, tzinfo=UTC) + timedelta(hours=j), backup=f"b-{j}",
+                                        disk_sizes={"rootdisk": 1 << 30})
+    raw = json.dumps(document, separators=(",", ":")).encode()
+    per_value = len(raw) / (raw.count(b",") + raw.count(b"{"))
+    assert per_value > 30
+    assert MAX_INDEX_BYTES / per_value < index_module.MAX_INDEX_VALUES / 2
+
+
 def test_size_limit_counts_the_utf8_bytes_of_str_input() -> None:
     """For str input the limit applies to its UTF-8 encoding, not its length in characters."""
     text = json.dumps({"vmName": "é" * 600}, ensure_ascii=False)

@@ -46,9 +46,14 @@ from reconciler.core.gotext import GO_SPACE, go_time, int64, is_quantity
 from reconciler.core.index_fast import parse_common
 from reconciler.core.model import Checkpoint, FileRef, Index, Unreadable
 
-__all__ = ["MAX_INDEX_BYTES", "RawCheckpoint", "RawFile", "RawIndex", "parse_index"]
+__all__ = ["MAX_INDEX_BYTES", "MAX_INDEX_VALUES", "RawCheckpoint", "RawFile", "RawIndex", "parse_index"]
 
 MAX_INDEX_BYTES: Final = 16 * 1024 * 1024
+# Parsing costs memory per value, not per byte: 16 MiB of `{},{},...` is 5.6 million objects and
+# took 1.3-2.1 GB; at this bound the worst measured was 170 MiB. A controller-written index spends
+# over 30 bytes per value (a 16 MiB one would hold under 560,000), so only a document of mostly
+# empty values reaches it.
+MAX_INDEX_VALUES: Final = 1_000_000
 
 
 # --------------------------------------------------------------------------------- wire shape
@@ -99,6 +104,10 @@ def parse_index(data: bytes | str, *, max_bytes: int = MAX_INDEX_BYTES) -> Index
     raw = data if isinstance(data, bytes) else data.encode("utf-8", "surrogatepass")
     if len(raw) > max_bytes:
         return Unreadable(f"index is {len(raw)} bytes, over the {_size(max_bytes)} limit")
+    values = raw.count(b",") + raw.count(b"{")  # at least the values and members it could hold
+    if values > MAX_INDEX_VALUES:
+        return Unreadable(f"index holds up to {values:,} values in {len(raw):,} bytes, over the "
+                          f"{MAX_INDEX_VALUES:,} limit; no index the controller writes comes near")
     text = _decode_utf8(raw)
     index = parse_common(text)
     return index if index is not None else _decode_exact(text)
