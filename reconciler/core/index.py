@@ -104,7 +104,8 @@ def parse_index(data: bytes | str, *, max_bytes: int = MAX_INDEX_BYTES) -> Index
     raw = data if isinstance(data, bytes) else data.encode("utf-8", "surrogatepass")
     if len(raw) > max_bytes:
         return Unreadable(f"index is {len(raw)} bytes, over the {_size(max_bytes)} limit")
-    values = raw.count(b",") + raw.count(b"{")  # at least the values and members it could hold
+    # Counting costs 20 us for a 25 KB index; a document of fewer bytes cannot hold more values.
+    values = raw.count(b",") + raw.count(b"{") if len(raw) > MAX_INDEX_VALUES else 0  # an upper bound
     if values > MAX_INDEX_VALUES:
         return Unreadable(f"index holds up to {values:,} values in {len(raw):,} bytes, over the "
                           f"{MAX_INDEX_VALUES:,} limit; no index the controller writes comes near")
