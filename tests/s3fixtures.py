@@ -27,6 +27,7 @@ from botocore.config import Config
 from moto.server import ThreadedMotoServer
 
 from reconciler.core.model import Bsl
+from reconciler.sources.s3 import BucketReader
 
 REGION = "us-east-1"
 ACCESS_KEY = "AKIAFAKEFAKEFAKE0001"
@@ -124,6 +125,15 @@ def s3_endpoint(moto_endpoint: str) -> str:
 @pytest.fixture
 def s3_seed(s3_endpoint: str) -> Seeder:
     return Seeder(s3_endpoint)
+
+
+@pytest.fixture
+def readers() -> Iterator[list[BucketReader]]:
+    """Readers a test makes, closed after it."""
+    made: list[BucketReader] = []
+    yield made
+    for r in made:
+        r.close()
 
 
 # --------------------------------------------------------------------------- fault proxy

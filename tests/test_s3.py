@@ -6,7 +6,6 @@ import json
 import os
 import socket
 import traceback
-from collections.abc import Iterator
 from pathlib import Path
 
 import botocore.session
@@ -69,14 +68,6 @@ def _hermetic_aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture
 def sleeps() -> Sleeps:
     return Sleeps()
-
-
-@pytest.fixture
-def readers() -> Iterator[list[BucketReader]]:
-    made: list[BucketReader] = []
-    yield made
-    for r in made:
-        r.close()
 
 
 def reader_for(

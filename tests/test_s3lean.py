@@ -7,7 +7,6 @@ ClientErrors do, and hands over to botocore on a region redirect.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 from urllib.parse import quote
 from xml.sax.saxutils import escape as xml_escape
@@ -28,14 +27,6 @@ pytest_plugins = ("tests.s3fixtures",)
 BUCKET = "velero-backups"
 ENV = {"AWS_EC2_METADATA_DISABLED": "true"}
 VM = ("prod", "db 1+é")
-
-
-@pytest.fixture
-def readers() -> Iterator[list[BucketReader]]:
-    made: list[BucketReader] = []
-    yield made
-    for r in made:
-        r.close()
 
 
 def reader(readers: list[BucketReader], endpoint: str, **kw: Any) -> BucketReader:
