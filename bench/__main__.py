@@ -57,7 +57,7 @@ from reconciler.core.chain import compute_chain, walk
 from reconciler.core.index import parse_index
 from reconciler.core.model import NO_INDEX, Index
 from reconciler.core.objects import parse_bsl
-from reconciler.sources.base import make_plan
+from reconciler.app import make_plan
 from reconciler.sources.live import LiveSource, group_listing, listing_plan, senders
 from reconciler.sources.s3 import BucketReader, client_options
 

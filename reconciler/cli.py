@@ -17,19 +17,18 @@ from typing import TextIO
 
 import structlog
 
-from reconciler import __version__, logs, metrics, simulate
-from reconciler.apply import apply_plan
+from reconciler import __version__, app, logs, metrics, simulate
 from reconciler.core.model import Bsl
 from reconciler.core.plan import Plan
 from reconciler.core.timefmt import parse_time
 from reconciler.errors import ForbiddenError, ReconcilerError, UsageError
-from reconciler.explain import explain_vm
+from reconciler.explain import render_explanation
 from reconciler.report import RENDERERS, decision_doc
-from reconciler.sources.base import Source, make_plan
+from reconciler.sources.base import Source
 from reconciler.sources.kube import Kube, connect, default_velero_namespace
-from reconciler.sources.live import LiveSource, senders
+from reconciler.sources.live import LiveSource, Recorder, senders
 from reconciler.sources.s3 import BucketReader
-from reconciler.sources.snapshot import SnapshotSource, write_snapshot
+from reconciler.sources.snapshot import DiskRecorder, SnapshotSource
 
 MAX_LISTED_KEYS = 50_000_000  # a listing longer than this is a runaway, not a bucket
 
@@ -57,7 +56,8 @@ def _now(args: argparse.Namespace, ctx: Context) -> datetime:
     return parsed
 
 
-def _live(args: argparse.Namespace, ctx: Context) -> LiveSource:
+def _live(args: argparse.Namespace, ctx: Context, *, recorder: Recorder | None = None,
+          keep_members: bool = False) -> LiveSource:
     api = connect(kubeconfig=args.kubeconfig, context=args.context, environ=ctx.environ)
     kube = Kube(api, sleep=ctx.sleep)
     concurrency = max(1, getattr(args, "concurrency", 16))
@@ -67,18 +67,14 @@ def _live(args: argparse.Namespace, ctx: Context) -> LiveSource:
                             max_keys=MAX_LISTED_KEYS, max_connections=senders(concurrency))
 
     namespace = args.velero_namespace or default_velero_namespace(ctx.environ)
-    return LiveSource(kube, velero_namespace=namespace, concurrency=concurrency, reader_factory=reader)
+    return LiveSource(kube, velero_namespace=namespace, concurrency=concurrency, reader_factory=reader,
+                      recorder=recorder, keep_members=keep_members)
 
 
-def _source(args: argparse.Namespace, ctx: Context) -> Source:
+def _source(args: argparse.Namespace, ctx: Context, *, keep_members: bool = False) -> Source:
     if args.snapshot is not None:
         return SnapshotSource(Path(args.snapshot), velero_namespace=args.velero_namespace)
-    return _live(args, ctx)
-
-
-def _close(source: Source) -> None:
-    if isinstance(source, LiveSource):
-        source.close()
+    return _live(args, ctx, keep_members=keep_members)
 
 
 def _log_plan(plan: Plan) -> None:
@@ -94,20 +90,14 @@ def _log_plan(plan: Plan) -> None:
                  chain=doc["chain"], detail={k: v for k, v in doc["detail"].items() if k != "patch"})
 
 
-def _requests(source: Source) -> dict[str, object]:
-    if isinstance(source, LiveSource):
-        return {"kubernetes": dict(source.kube.calls), "s3": source.s3_stats()}
-    return {}
-
-
 def cmd_plan(args: argparse.Namespace, ctx: Context) -> int:
     source = _source(args, ctx)
     try:
-        plan = make_plan(source, now=_now(args, ctx), only=args.schedule or ())
+        plan = app.make_plan(source, now=_now(args, ctx), only=args.schedule or ())
     finally:
-        _close(source)
+        source.close()
     _log_plan(plan)
-    structlog.get_logger("reconciler").info("plan-done", summary=plan.summary, requests=_requests(source))
+    structlog.get_logger("reconciler").info("plan-done", summary=plan.summary, requests=source.stats())
     ctx.stdout.write(RENDERERS[args.output](plan))
     return EXIT_ERRORS if plan.failed else EXIT_OK
 
@@ -120,14 +110,13 @@ def cmd_run(args: argparse.Namespace, ctx: Context) -> int:
     started = time.monotonic()
     source = _live(args, ctx)
     try:
-        plan = make_plan(source, now=_now(args, ctx), only=args.schedule or ())
-        plan, tally = apply_plan(plan, source.kube)
+        plan, tally = app.run(source, source.kube, now=_now(args, ctx), only=args.schedule or ())
     finally:
         source.close()
     _log_plan(plan)
     structlog.get_logger("reconciler").info(
         "run-done", summary=plan.summary, patches=tally.patches, conflicts=tally.conflicts,
-        events=tally.events, event_failures=tally.event_failures, requests=_requests(source))
+        events=tally.events, event_failures=tally.event_failures, requests=source.stats())
     if args.pushgateway:
         metrics.push(plan, args.pushgateway, duration_s=time.monotonic() - started)
     ctx.stdout.write(RENDERERS[args.output](plan))
@@ -138,15 +127,17 @@ def cmd_run(args: argparse.Namespace, ctx: Context) -> int:
 def cmd_snapshot(args: argparse.Namespace, ctx: Context) -> int:
     if args.snapshot is not None:
         raise UsageError("snapshot reads a live cluster; --snapshot is not allowed here")
-    source = _live(args, ctx)
     out = Path(args.out)
+    # Plan live while recording every object and index read, so `plan --snapshot` decides the same.
+    recorder = DiskRecorder(out)
+    source = _live(args, ctx, recorder=recorder)
     try:
-        plan, count = write_snapshot(source, out, now=_now(args, ctx), only=args.schedule or ())
+        plan = app.make_plan(source, now=_now(args, ctx), only=args.schedule or ())
     finally:
         source.close()
-    structlog.get_logger("reconciler").info("snapshot-written", dir=str(out), files=count,
-                                            requests=_requests(source))
-    ctx.stdout.write(f"wrote {count} files to {out}; try: full-backup-reconciler plan --snapshot {out}\n")
+    structlog.get_logger("reconciler").info("snapshot-written", dir=str(out), files=recorder.files,
+                                            requests=source.stats())
+    ctx.stdout.write(f"wrote {recorder.files} files to {out}; try: full-backup-reconciler plan --snapshot {out}\n")
     return EXIT_ERRORS if plan.failed else EXIT_OK
 
 
@@ -154,10 +145,12 @@ def cmd_explain(args: argparse.Namespace, ctx: Context) -> int:
     namespace, _, name = args.vm.partition("/")
     if not namespace or not name:
         raise UsageError(f"explain {args.vm!r}: expected NAMESPACE/VM")
-    source = _source(args, ctx)
-    if isinstance(source, LiveSource):
-        source.keep_members = True  # explain prints the chain member by member
-    text, ok = explain_vm(source, (namespace, name), now=_now(args, ctx))
+    source = _source(args, ctx, keep_members=True)  # explain prints the chain member by member
+    try:
+        explanation = app.explain(source, (namespace, name), now=_now(args, ctx))
+    finally:
+        source.close()
+    text, ok = render_explanation(explanation, output=args.output)
     ctx.stdout.write(text)
     return EXIT_OK if ok else EXIT_ERRORS
 
@@ -200,6 +193,8 @@ def parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_snapshot)
     p = sub.add_parser("explain", help="one VM's chain, member by member, and its decision")
     _common(p)
+    p.add_argument("-o", "--output", choices=("text", "json", "yaml"), default="text",
+                   help="text (default), or the plan's vms[] element for this VM with its chain members")
     p.add_argument("vm", metavar="NAMESPACE/VM")
     p.set_defaults(func=cmd_explain)
     simulate.add_parser(sub)

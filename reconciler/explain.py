@@ -1,17 +1,32 @@
-"""`explain NAMESPACE/VM`: one VM's chain member by member, what restoring each costs, and the decision."""
+"""`explain NAMESPACE/VM`: one VM's chain member by member, what restoring each costs, and the decision.
+
+Renders what the application layer found; the decision is the whole plan's (`app.explain`).
+"""
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
+
+import yaml
 
 from reconciler.core.chain import Chain
-from reconciler.core.model import Action, VMKey
-from reconciler.core.plan import build_plan, needs_index, targets, view_schedules
+from reconciler.core.decide import Decision
+from reconciler.core.model import VM, Action
+from reconciler.core.plan import Plan
 from reconciler.core.timefmt import format_time
-from reconciler.errors import UsageError
-from reconciler.report import format_duration_short
-from reconciler.sources.base import Source
+from reconciler.report import decision_doc, format_duration_short
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """One VM as the whole plan saw it: its decision, or None when no policy covers it."""
+
+    vm: VM
+    plan: Plan
+    decision: Decision | None
 
 
 def human_bytes(count: int) -> str:
@@ -44,26 +59,29 @@ def chain_rows(chain: Chain, now: datetime) -> list[str]:
     return lines
 
 
-def explain_vm(source: Source, key: VMKey, *, now: datetime) -> tuple[str, bool]:
-    world = source.load()
-    views = view_schedules(world.schedules, world.bsls, now=now)
-    vm = next((v for v in world.vms if v.key == key), None)
-    if vm is None:
-        raise UsageError(f"VirtualMachine {key[0]}/{key[1]} not found")
-    covered = [(v, mine) for v, mine in targets(views, [vm])] or [(vm, ())]
-    _, mine = covered[0]
-    bsl = needs_index(vm, mine)
-    chains = source.chains(bsl, [key]) if bsl is not None else {}
-    plan = build_plan(now=now, views=views, covered=covered, chains=chains)
-    d = plan.decisions[0]
+def member_doc(chain: Chain) -> list[dict[str, Any]]:
+    """Every kept member, root first, as the index records it."""
+    bad = {p.checkpoint for p in chain.problems}
+    return [{"id": m.id, "type": m.type, "parent": m.parent or None, "timestamp": format_time(m.timestamp),
+             "bytes": m.bytes, "referencedBy": list(m.referenced_by), "damaged": m.id in bad,
+             "files": [{"diskName": f.disk, "objectPath": f.object_path, "size": f.size} for f in m.files]}
+            for m in chain.members]
+
+
+def _uncovered(vm: VM) -> str:
+    return (f"VirtualMachine {vm.ref}: no policy Schedule backs this VM up and the job has never managed it; "
+            "nothing to decide.\n")
+
+
+def _text(vm: VM, d: Decision, now: datetime) -> str:
     out = [f"VirtualMachine {vm.ref}: status {vm.printable_status or '-'}, "
            f"changed-block tracking {vm.cbt_state or '-'}"]
-    for view in mine:
+    for view in d.views:
         out.append(f"  schedule {view.ref}: next run {format_time(view.next_run) or 'paused'}")
-    if not mine:
+    if not d.views:
         out.append("  no policy schedule backs this VM up")
-    if bsl is not None:
-        out.append(f"  index: s3://{bsl.bucket}/{bsl.index_key(key)} (BSL {bsl.namespace}/{bsl.name})")
+    if d.bsl is not None:
+        out.append(f"  index: s3://{d.bsl.bucket}/{d.bsl.index_key(vm.key)} (BSL {d.bsl.namespace}/{d.bsl.name})")
     chain = d.chain
     out.append(f"Chain: {chain.state}, {chain.length} member(s), {chain.incrementals} incremental(s), "
                f"{human_bytes(chain.bytes)}" + (f" — {chain.detail}" if chain.detail else ""))
@@ -76,4 +94,18 @@ def explain_vm(source: Source, key: VMKey, *, now: datetime) -> tuple[str, bool]
     out.append(f"Decision: {d.action} ({', '.join(d.codes) or '-'}): {d.message}")
     patch = d.patch()
     out.append("Patch: " + (json.dumps(patch, separators=(",", ":")) if patch else "none (nothing to write)"))
-    return "\n".join(out) + "\n", d.action is not Action.ERROR
+    return "\n".join(out) + "\n"
+
+
+def render_explanation(found: Explanation, *, output: str = "text") -> tuple[str, bool]:
+    """The text (or the plan's vms[] element plus the chain members), and whether it is not an error."""
+    d = found.decision
+    if output == "text":
+        text = _uncovered(found.vm) if d is None else _text(found.vm, d, found.plan.now)
+        return text, d is None or d.action is not Action.ERROR
+    doc: dict[str, Any] | None = None
+    if d is not None:
+        doc = {**decision_doc(d), "members": member_doc(d.chain)}
+    text = (json.dumps(doc, indent=2, ensure_ascii=False) + "\n" if output == "json"
+            else yaml.safe_dump(doc, sort_keys=False, allow_unicode=True))
+    return text, d is None or d.action is not Action.ERROR

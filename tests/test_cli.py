@@ -17,10 +17,11 @@ from reconciler.cli import main
 from reconciler.core.chain import Chain
 from reconciler.core.model import Bsl, VMKey
 from reconciler.core.timefmt import parse_time
-from reconciler.explain import explain_vm
+from reconciler.app import explain
+from reconciler.explain import render_explanation
 from reconciler.metrics import build_registry
 from reconciler.report import RENDERERS
-from reconciler.sources.base import make_plan
+from reconciler.app import make_plan
 from reconciler.sources.snapshot import SnapshotSource
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "snapshot"
@@ -47,12 +48,12 @@ def test_example_shows_every_action_and_reason() -> None:
         "dev/dev-1": ("keep", ["within-policy"]),
         "dev/dev-2": ("skip", ["opted-out"]),
         "dev/dev-3": ("error", ["invalid-annotation"]),
-        "dev/dev-4": ("restore", ["left-policy"]),
+        "dev/dev-4": ("release", ["left-policy"]),
         "dev/dev-5": ("force-full", ["count"]),
         "finance/audit": ("blocked", ["age", "head-is-full"]),
         "finance/billing": ("full-anyway", ["unreadable-index"]),
         "finance/ledger": ("full-anyway", ["broken-chain"]),
-        "finance/payroll": ("restore", ["landed"]),
+        "finance/payroll": ("release", ["landed"]),
         "finance/reports": ("full-anyway", ["root-not-full"]),
         "prod/api-1": ("full-anyway", ["no-index"]),
         "prod/app-legacy": ("skip", ["cbt-disabled"]),
@@ -64,7 +65,7 @@ def test_example_shows_every_action_and_reason() -> None:
     }
     bad = [s for s in plan["schedules"] if s["errors"]]
     assert [s["name"] for s in bad] == ["finance-hourly"]
-    assert plan["summary"] == {"force-full": 3, "blocked": 1, "full-anyway": 4, "restore": 2, "keep": 2,
+    assert plan["summary"] == {"force-full": 3, "blocked": 1, "full-anyway": 4, "release": 2, "keep": 2,
                                "skip": 4, "error": 1}
 
 
@@ -97,7 +98,7 @@ def test_table_is_readable() -> None:
     code, out, _ = run("plan", "--snapshot", str(EXAMPLE), "--now", NOW)
     assert code == 1
     assert "prod/db-1        force-full" in out
-    assert out.rstrip().endswith("Summary: 3 force-full, 1 blocked, 4 full-anyway, 2 restore, 2 keep, 4 skip, 1 error")
+    assert out.rstrip().endswith("Summary: 3 force-full, 1 blocked, 4 full-anyway, 2 release, 2 keep, 4 skip, 1 error")
 
 
 def test_schedule_filter_narrows_vms_not_policies() -> None:
@@ -174,8 +175,8 @@ def test_explain_of_a_compact_chain_says_its_members_were_not_kept() -> None:
     """Given a compact chain, explain prints the same summary and decision, and no member rows."""
     now = parse_time(NOW)
     assert now is not None
-    full, ok_full = explain_vm(SnapshotSource(EXAMPLE), ("prod", "db-1"), now=now)
-    compact, ok_compact = explain_vm(CompactSnapshot(EXAMPLE), ("prod", "db-1"), now=now)
+    full, ok_full = render_explanation(explain(SnapshotSource(EXAMPLE), ("prod", "db-1"), now=now))
+    compact, ok_compact = render_explanation(explain(CompactSnapshot(EXAMPLE), ("prod", "db-1"), now=now))
     assert ok_full and ok_compact
     assert "members not kept (compact chain): root cp-001, latest cp-009" in compact
     assert "RESTORE COST" not in compact and "RESTORE COST" in full

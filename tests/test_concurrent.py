@@ -136,7 +136,7 @@ def test_two_threads_give_back_at_once(world: World, tmp_path: Path) -> None:
     assert sorted(results) == sorted(users), "a run died"
     assert [results[u][0] for u in users] == [0, 0], [results[u][2][-2000:] for u in users]
     for user in users:
-        assert set(actions(results[user][1]).values()) == {"restore"}
+        assert set(actions(results[user][1]).values()) == {"release"}
     check_no_lost_update(world, expected)
     for name, original in ORIGINALS.items():
         ann = world.annotations(name)

@@ -126,7 +126,7 @@ def test_opt_out() -> None:
     assert decide(vm(annotations=off), [view()], chain_of(9), now=NOW).codes == ("opted-out",)
     managed = {**off, keys.MAX_INCREMENTAL: "7", keys.STATE: OwnerState("12").dump()}
     d = decide(vm(annotations=managed), [view()], chain_of(9), now=NOW)
-    assert d.action is Action.RESTORE
+    assert d.action is Action.RELEASE
     patch = d.patch()
     assert patch is not None
     assert patch["metadata"]["annotations"] == {keys.MAX_INCREMENTAL: "12", keys.STATE: None}
@@ -158,7 +158,7 @@ def test_forced_full_landed_restores_baseline() -> None:
     managed = vm(annotations={keys.MAX_INCREMENTAL: "7", keys.STATE: state.dump(), keys.DUE_LABEL: "x"},
                  labels={keys.DUE_LABEL: "true"})
     d = decide(managed, [view(Policy(interval=7))], chain_of(0, start=LAST), now=NOW)
-    assert d.action is Action.RESTORE and d.codes == ("landed",)
+    assert d.action is Action.RELEASE and d.codes == ("landed",)
     patch = d.patch()
     assert patch is not None
     assert patch["metadata"]["labels"] == {keys.DUE_LABEL: None}
@@ -180,7 +180,7 @@ def test_left_policy_restores_original_exactly() -> None:
     """A managed VM under no policy schedule gets its original value back and loses the job's keys."""
     managed = vm(annotations={keys.MAX_INCREMENTAL: "7", keys.STATE: OwnerState(None).dump()})
     d = decide(managed, [], chain_of(3), now=NOW)
-    assert d.action is Action.RESTORE and d.codes == ("left-policy",)
+    assert d.action is Action.RELEASE and d.codes == ("left-policy",)
     patch = d.patch()
     assert patch is not None
     assert patch["metadata"]["annotations"] == {keys.MAX_INCREMENTAL: None, keys.STATE: None}

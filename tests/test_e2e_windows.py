@@ -59,7 +59,7 @@ def remove_policy_and_check_given_back(world: World, when: datetime) -> None:
                       lambda o: {**o, "metadata": {**o["metadata"], "annotations": {}}}, namespace="velero")
     code, plan = world.run(now=when)
     assert code == 0
-    assert {v["action"] for v in plan["vms"]} <= {"restore"}
+    assert {v["action"] for v in plan["vms"]} <= {"release"}
     for name, original in ORIGINALS.items():
         ann, labels = world.annotations(name), world.labels(name)
         assert ann.get(keys.MAX_INCREMENTAL) == original, name

@@ -87,7 +87,7 @@ json_values = st.recursive(
 
 def mostly(usual: st.SearchStrategy[Any], odd: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
     """`usual` three times in four, else `odd`: hostile values, but enough sane ones that the
-    decisions that write (force-full, keep, restore) are reached often."""
+    decisions that write (force-full, keep, release) are reached often."""
     return st.one_of(usual, usual, usual, odd)
 
 

@@ -204,7 +204,7 @@ def test_the_job_only_reads_the_bucket(world: World, echo_proxy: EchoingProxy, t
     echo_proxy.rules.clear()
     world.backup_window(WINDOW, VMS)  # the forced fulls land (the upstream model writes to moto directly)
     _, plan, _ = run(world, now=WINDOW + timedelta(hours=23))
-    assert "restore" in actions(plan).values()
+    assert "release" in actions(plan).values()
     world.kube.modify("schedules", "nightly", lambda o: {**o, "metadata": {**o["metadata"], "annotations": {}}},
                       namespace="velero")
     run(world, now=WINDOW + timedelta(hours=23, minutes=5))  # given back

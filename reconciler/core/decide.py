@@ -168,7 +168,7 @@ def triage(vm: VM, views: Sequence[ScheduleView]) -> Decision | None:
     give_back = Desired(original, None, due_label=False)
     if not views:
         if managed:
-            return Decision(vm, Action.RESTORE,
+            return Decision(vm, Action.RELEASE,
                             (_reason("left-policy", "no policy schedule backs this VM up any more"),),
                             unknown, refs, desired=give_back)
         return None  # not ours, not under a policy: not in the plan at all
@@ -188,7 +188,7 @@ def triage(vm: VM, views: Sequence[ScheduleView]) -> Decision | None:
     if policy.empty:
         reason = _reason("opted-out", "the VM switches every policy off")
         if managed:
-            return Decision(vm, Action.RESTORE, (reason,), unknown, refs, policy, desired=give_back)
+            return Decision(vm, Action.RELEASE, (reason,), unknown, refs, policy, desired=give_back)
         return Decision(vm, Action.SKIP, (reason,), unknown, refs, policy)
     return None
 
@@ -199,7 +199,7 @@ def decide(vm: VM, views: Sequence[ScheduleView], chain: Chain, *, now: datetime
     if early is None and not views:
         # Neither managed nor under a policy any more: given back since it was read (apply's re-read
         # after a conflict lands here, e.g. when two runs give the same VM back). Nothing to write.
-        early = Decision(vm, Action.RESTORE, (_reason(
+        early = Decision(vm, Action.RELEASE, (_reason(
             "left-policy", "no policy schedule backs this VM up any more; it has been given back"),),
             Chain(ChainState.UNKNOWN))
     if early is not None:
@@ -247,7 +247,7 @@ def decide(vm: VM, views: Sequence[ScheduleView], chain: Chain, *, now: datetime
                        desired=Desired(str(chain.incrementals), state, due_label=True))
     steady = Desired(baseline(original, policy.interval), OwnerState(original), due_label=False)
     if landed and owner is not None:
-        return replace(base, action=Action.RESTORE, desired=steady, reasons=(_reason(
+        return replace(base, action=Action.RELEASE, desired=steady, reasons=(_reason(
             "landed", f"the forced full landed: chain root is now {root.id} (was {owner.forced_root})"),))
     return replace(base, desired=steady, reasons=(_keep_reason(chain, policy, base.numbers),))
 

@@ -31,7 +31,7 @@ def vm_events(d: Decision) -> list[EventSpec]:
     writes = d.patch() is not None
     if d.action is Action.FORCE_FULL and writes:
         return [_on_vm(d, "Normal", keys.EVENT_FORCED, f"next backup will be full: {d.message}")]
-    if d.action is Action.RESTORE and "landed" in d.codes:
+    if d.action is Action.RELEASE and "landed" in d.codes:
         return [_on_vm(d, "Normal", keys.EVENT_LANDED, d.message)]
     if d.action is Action.FULL_ANYWAY and d.chain.state is ChainState.BROKEN:
         return [_on_vm(d, "Warning", keys.EVENT_BROKEN, d.message)]

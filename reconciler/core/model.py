@@ -84,7 +84,7 @@ class Action(StrEnum):
     FORCE_FULL = "force-full"
     BLOCKED = "blocked"
     FULL_ANYWAY = "full-anyway"
-    RESTORE = "restore"
+    RELEASE = "release"
     KEEP = "keep"
     SKIP = "skip"
     ERROR = "error"

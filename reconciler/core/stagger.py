@@ -132,7 +132,7 @@ def _projected(d: Decision) -> bool:
     """The VM's next backup happens under a policy schedule, so it loads that schedule's windows."""
     if d.action in (Action.FORCE_FULL, Action.FULL_ANYWAY, Action.KEEP, Action.BLOCKED):
         return True
-    return d.action is Action.RESTORE and "landed" in d.codes
+    return d.action is Action.RELEASE and "landed" in d.codes
 
 
 def _pullable(d: Decision) -> bool:

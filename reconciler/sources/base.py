@@ -1,17 +1,14 @@
-"""What every source yields (a World of domain objects, and chains), and the one planning flow."""
+"""What every source yields: a World of domain objects, and chains, behind one protocol."""
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any, Protocol
 
 from reconciler.core.chain import Chain
 from reconciler.core.model import VM, Bsl, Schedule, VMKey
 from reconciler.core.objects import ObjectError, kind_of, parse_bsl, parse_schedule, parse_vm
-from reconciler.core.plan import Plan, build_plan, needs_index, targets, view_schedules
 
 
 @dataclass(frozen=True)
@@ -48,26 +45,21 @@ def world_from_raw(objects: Iterable[Mapping[str, Any]], *, velero_namespace: st
 
 
 class Source(Protocol):
-    def load(self) -> World: ...
+    """Where a plan's evidence comes from. Options (what to keep, what to record) are set when the
+    source is built; the application layer only calls these four methods."""
+
+    def load(self) -> World:
+        """Every object a plan needs, parsed; objects that could not be parsed are in `errors`."""
+        ...
 
     def chains(self, bsl: Bsl, vms: Sequence[VMKey]) -> Mapping[VMKey, Chain]:
         """Each VM's chain in this BSL's bucket; a fetch failure is a Chain in state UNKNOWN."""
         ...
 
+    def close(self) -> None:
+        """Release connections; `stats` still answers afterwards."""
+        ...
 
-def make_plan(source: Source, *, now: datetime, only: Sequence[str] = ()) -> Plan:
-    """Load, decide which indexes to read, read them (grouped by bucket), decide."""
-    world = source.load()
-    views = view_schedules(world.schedules, world.bsls, now=now)
-    covered = targets(views, world.vms, only=only)
-    bsls: dict[tuple[str, str], Bsl] = {}
-    wanted: dict[tuple[str, str], list[VMKey]] = defaultdict(list)
-    for vm, mine in covered:
-        bsl = needs_index(vm, mine)
-        if bsl is not None:
-            bsls[(bsl.namespace, bsl.name)] = bsl
-            wanted[(bsl.namespace, bsl.name)].append(vm.key)
-    chains: dict[VMKey, Chain] = {}
-    for ref, keys in wanted.items():
-        chains.update(source.chains(bsls[ref], keys))
-    return build_plan(now=now, views=views, covered=covered, chains=chains, errors=world.errors)
+    def stats(self) -> dict[str, object]:
+        """Requests made so far, by service and operation (empty where nothing is requested)."""
+        ...

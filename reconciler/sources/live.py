@@ -166,6 +166,9 @@ class LiveSource:
         for reader in self.readers:  # kept, so their request counts can still be reported
             reader.close()
 
+    def stats(self) -> dict[str, object]:
+        return {"kubernetes": dict(self.kube.calls), "s3": self.s3_stats()}
+
     def s3_stats(self) -> dict[str, int]:
         total: dict[str, int] = {}
         for reader in self.readers:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Mapping, Sequence
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -17,10 +16,8 @@ import yaml
 from reconciler.core.chain import Chain, Listing, compute_chain
 from reconciler.core.index import parse_index
 from reconciler.core.model import NO_INDEX, Bsl, Index, VMKey
-from reconciler.core.plan import Plan
 from reconciler.errors import UsageError
-from reconciler.sources.base import World, make_plan, world_from_raw
-from reconciler.sources.live import LiveSource
+from reconciler.sources.base import World, world_from_raw
 
 CLUSTER_SUFFIXES = (".yaml", ".yml", ".json")
 
@@ -84,6 +81,12 @@ class SnapshotSource:
                     out[path.relative_to(base).as_posix()] = size or None
         return out
 
+    def close(self) -> None:
+        """Nothing to release: every read opens and closes its own file."""
+
+    def stats(self) -> dict[str, object]:
+        return {}
+
     def chains(self, bsl: Bsl, vms: Sequence[VMKey]) -> Mapping[VMKey, Chain]:
         out = {}
         for vm in vms:
@@ -93,10 +96,12 @@ class SnapshotSource:
         return out
 
 
-class _DiskRecorder:
+class DiskRecorder:
     """Writes what the live source reads: objects as kubectl would, index bytes, stand-in objects."""
 
     def __init__(self, root: Path) -> None:
+        if root.exists() and (not root.is_dir() or any(root.iterdir())):
+            raise UsageError(f"snapshot --out {root}: not an empty directory")
         self.root = root
         self.files = 0
         self.sizes: dict[tuple[str, VMKey], dict[str, int]] = {}
@@ -132,17 +137,3 @@ class _DiskRecorder:
                 continue  # damaged: offline it reads as missing, the same broken chain
             # Zero-length stand-ins prove existence; sizes come from the index (SPEC 9).
             self._write(self.root / "buckets" / bsl.bucket / bsl.datamover_prefix / key, b"")
-
-
-def write_snapshot(source: LiveSource, out: Path, *, now: datetime, only: Sequence[str]) -> tuple[Plan, int]:
-    """Plan live while recording every object and index read, so `plan --snapshot` decides the same.
-
-    An object whose listed size differs from the index is left out of the snapshot rather than
-    written at its size: offline it reads as missing, which is the same decision (broken chain).
-    """
-    if out.exists() and any(out.iterdir()):
-        raise UsageError(f"snapshot --out {out}: directory is not empty")
-    recorder = _DiskRecorder(out)
-    source.recorder = recorder
-    plan = make_plan(source, now=now, only=only)
-    return plan, recorder.files
