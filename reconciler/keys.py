@@ -14,8 +14,10 @@ MAX_INCREMENTAL: Final = PREFIX + "max-incremental-backups"
 INTERVAL: Final = PREFIX + "force-full-backup-interval"
 MAX_AGE: Final = PREFIX + "force-full-backup-max-age"
 MAX_PER_RUN: Final = PREFIX + "force-full-backup-max-per-run"
-POLICY_KEYS: Final = (INTERVAL, MAX_AGE, MAX_PER_RUN)
-VM_POLICY_KEYS: Final = (INTERVAL, MAX_AGE)
+DAYS: Final = PREFIX + "force-full-backup-days"  # calendar policy
+MAX_GROWTH: Final = PREFIX + "force-full-backup-max-growth"  # growth policy
+POLICY_KEYS: Final = (INTERVAL, MAX_AGE, MAX_PER_RUN, DAYS, MAX_GROWTH)
+VM_POLICY_KEYS: Final = (INTERVAL, MAX_AGE, DAYS, MAX_GROWTH)
 OFF: Final = "off"
 
 # Written by the job on the VirtualMachines it manages (SPEC 5.5, 6).

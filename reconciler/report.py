@@ -11,7 +11,7 @@ import yaml
 from reconciler.core.decide import Decision, ScheduleView
 from reconciler.core.model import Policy
 from reconciler.core.plan import Plan
-from reconciler.core.policy import format_duration
+from reconciler.core.policy import format_duration, format_growth
 from reconciler.core.timefmt import format_time
 
 
@@ -22,6 +22,8 @@ def _policy(policy: Policy | None) -> dict[str, Any] | None:
         "interval": policy.interval,
         "maxAge": format_duration(policy.max_age) if policy.max_age is not None else None,
         "maxPerRun": policy.max_per_run,
+        "days": str(policy.days) if policy.days is not None else None,
+        "maxGrowth": format_growth(policy.max_growth) if policy.max_growth is not None else None,
     }
 
 

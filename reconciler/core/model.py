@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 
+from reconciler.core.calendar import Days
+
 VMKey = tuple[str, str]  # (namespace, name)
 
 
@@ -201,7 +203,9 @@ class Policy:
     interval: int | None = None
     max_age: timedelta | None = None
     max_per_run: int | None = None
+    days: Days | None = None  # calendar: a full in every window that falls on one of these days
+    max_growth: float | None = None  # growth: incrementals' bytes over the full's bytes that make a full due
 
     @property
     def empty(self) -> bool:
-        return self.interval is None and self.max_age is None
+        return self.interval is None and self.max_age is None and self.days is None and self.max_growth is None

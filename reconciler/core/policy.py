@@ -1,8 +1,8 @@
 """Annotations -> Policy (SPEC 4), with errors that name the object, the key and the value.
 
-A Schedule carries the policy; a VirtualMachine may override the interval and the max-age for
-itself, or switch either off with "off". A VM under several policy schedules takes the strictest
-value of each policy.
+A Schedule carries the policy; a VirtualMachine may override each policy (interval, max-age,
+days, max-growth) for itself, or switch it off with "off". A VM under several policy schedules
+takes the strictest value of each policy (for days: every listed day).
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from datetime import timedelta
 from typing import TypeVar
 
 from reconciler import keys
+from reconciler.core.calendar import DAYS_HELP, Days, parse_days
 from reconciler.core.model import Policy
 
 
@@ -77,6 +78,24 @@ def parse_duration(text: str) -> timedelta | None:
     return value if value > timedelta(0) else None
 
 
+_GROWTH = re.compile(r"(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)")
+GROWTH_HELP = "not a share of the full's size > 0 (50%, 0.5, 150%)"
+
+
+def parse_growth(text: str) -> float | None:
+    """`50%` or `0.5` as the fraction 0.5; over 100 % is allowed; zero, signs and exponents are not."""
+    number, percent = (text[:-1], True) if text.endswith("%") else (text, False)
+    if len(text) > MAX_DURATION_CHARS or not _GROWTH.fullmatch(number):
+        return None
+    value = float(number) / (100 if percent else 1)
+    return value if value > 0 else None
+
+
+def format_growth(value: float) -> str:
+    """As a percentage, the way most administrators write it: 0.5 -> `50%`, 1.25 -> `125%`."""
+    return f"{value * 100:g}%"
+
+
 def format_duration(value: timedelta) -> str:
     """Shortest exact spelling in d/h/m/s, for tables and JSON (`7d`, `1d12h`, `90s` -> `1m30s`)."""
     total = int(value.total_seconds())
@@ -96,6 +115,8 @@ class Override:
 
     interval: int | str | None = None  # None: inherit; "off": disabled; int: value
     max_age: timedelta | str | None = None
+    days: Days | str | None = None
+    max_growth: float | str | None = None
 
 
 COUNT_HELP = "not an integer >= 1"
@@ -140,17 +161,21 @@ def schedule_policy(
     interval = _read(annotations, keys.INTERVAL, parse_count, where=where, expected=COUNT_HELP, errors=errors)
     max_age = _read(annotations, keys.MAX_AGE, parse_duration, where=where, expected=DURATION_HELP, errors=errors)
     budget = _read(annotations, keys.MAX_PER_RUN, parse_count, where=where, expected=COUNT_HELP, errors=errors)
+    days = _read(annotations, keys.DAYS, parse_days, where=where, expected=DAYS_HELP, errors=errors)
+    growth = _read(annotations, keys.MAX_GROWTH, parse_growth, where=where, expected=GROWTH_HELP, errors=errors)
     if errors:
         return None, tuple(errors)
     # Without allow_off, _read returns only the parsed type or None.
     assert not isinstance(interval, str) and not isinstance(max_age, str) and not isinstance(budget, str)
-    policy = Policy(interval=interval, max_age=max_age, max_per_run=budget)
+    assert not isinstance(days, str) and not isinstance(growth, str)
+    policy = Policy(interval=interval, max_age=max_age, max_per_run=budget, days=days, max_growth=growth)
     if policy.empty:
         # Only a budget, no policy to spend it on.
         return None, (
             PolicyError(
                 ref, "Schedule", keys.MAX_PER_RUN, annotations[keys.MAX_PER_RUN],
-                f"a budget needs {keys.INTERVAL} or {keys.MAX_AGE} on the same Schedule",
+                f"a budget needs a policy ({keys.INTERVAL}, {keys.MAX_AGE}, {keys.DAYS} or "
+                f"{keys.MAX_GROWTH}) on the same Schedule",
             ),
         )
     return policy, ()
@@ -164,33 +189,47 @@ def vm_override(ref: str, annotations: Mapping[str, str]) -> tuple[Override, tup
                      allow_off=True)
     max_age = _read(annotations, keys.MAX_AGE, parse_duration, where=where, expected=DURATION_HELP, errors=errors,
                     allow_off=True)
-    return Override(interval, max_age), tuple(errors)
+    days = _read(annotations, keys.DAYS, parse_days, where=where, expected=DAYS_HELP, errors=errors, allow_off=True)
+    growth = _read(annotations, keys.MAX_GROWTH, parse_growth, where=where, expected=GROWTH_HELP, errors=errors,
+                   allow_off=True)
+    return Override(interval, max_age, days, growth), tuple(errors)
 
 
 def strictest(policies: Iterable[Policy]) -> Policy:
-    """The smallest interval, the shortest max-age and the smallest budget among the schedules."""
+    """The smallest interval, max-age, budget and growth, and every listed day, among the schedules."""
     items = list(policies)
     intervals = [p.interval for p in items if p.interval is not None]
     ages = [p.max_age for p in items if p.max_age is not None]
     budgets = [p.max_per_run for p in items if p.max_per_run is not None]
+    growths = [p.max_growth for p in items if p.max_growth is not None]
+    days: Days | None = None
+    for p in items:
+        if p.days is not None:
+            days = p.days if days is None else days.union(p.days)
     return Policy(
         interval=min(intervals) if intervals else None,
         max_age=min(ages) if ages else None,
         max_per_run=min(budgets) if budgets else None,
+        days=days,
+        max_growth=min(growths) if growths else None,
     )
 
 
 def effective(schedules: Policy, override: Override) -> tuple[Policy, bool]:
     """Apply a VM's override to the schedules' policy: (policy, the VM switched something off)."""
-    interval = schedules.interval
-    max_age = schedules.max_age
-    opted = False
-    if override.interval == keys.OFF:
-        interval, opted = None, True
-    elif isinstance(override.interval, int):
-        interval = override.interval
-    if override.max_age == keys.OFF:
-        max_age, opted = None, True
-    elif isinstance(override.max_age, timedelta):
-        max_age = override.max_age
-    return Policy(interval=interval, max_age=max_age, max_per_run=schedules.max_per_run), opted
+    interval, i_off = _apply(schedules.interval, override.interval)
+    max_age, a_off = _apply(schedules.max_age, override.max_age)
+    days, d_off = _apply(schedules.days, override.days)
+    growth, g_off = _apply(schedules.max_growth, override.max_growth)
+    policy = Policy(interval=interval, max_age=max_age, max_per_run=schedules.max_per_run, days=days,
+                    max_growth=growth)
+    return policy, i_off or a_off or d_off or g_off
+
+
+def _apply(inherited: T | None, own: T | str | None) -> tuple[T | None, bool]:
+    """One policy after a VM's override: (value, switched off). The VM's own value replaces the schedules'."""
+    if own == keys.OFF:
+        return None, True
+    if own is None or isinstance(own, str):
+        return inherited, False
+    return own, False
