@@ -152,6 +152,22 @@ def _owner(vm: VM) -> OwnerState | str | None:
     return None if text is None else parse_state(text)
 
 
+def schedule_invalid(views: Sequence[ScheduleView]) -> Reason | None:
+    """A VM in the scope of a policy schedule that cannot be used is left exactly as it is (SPEC 10).
+
+    Its policy, next run or BSL is unknown, so neither a full nor a give-back can be decided: a
+    forced full stays forced, a baseline stays, and the VM is never taken to have left the policy.
+    """
+    bad = [v for v in views if not v.usable]
+    if not bad:
+        return None
+    names = ", ".join(v.ref for v in bad)
+    problems = "; ".join(e for v in bad for e in v.errors)
+    return Reason("schedule-invalid", f"policy schedule {names} cannot be used ({problems}); "
+                  "nothing is written to this VM until it is fixed",
+                  {"invalidSchedules": {v.ref: list(v.errors) for v in bad}})
+
+
 def triage(vm: VM, views: Sequence[ScheduleView]) -> Decision | None:
     """Decisions that need no chain: skips, errors, giving a VM back. None: read its index."""
     unknown = Chain(ChainState.UNKNOWN)
@@ -161,8 +177,12 @@ def triage(vm: VM, views: Sequence[ScheduleView]) -> Decision | None:
     bad = [str(e) for e in errors]
     if isinstance(owner, str):
         bad.append(f"{vm.ref}: annotation {keys.STATE}: {owner}")
-    if bad:
-        return Decision(vm, Action.ERROR, (Reason("invalid-annotation", "; ".join(bad)),), unknown, refs)
+    failed = [Reason("invalid-annotation", "; ".join(bad))] if bad else []
+    invalid = schedule_invalid(views)
+    if invalid is not None:
+        failed.append(invalid)
+    if failed:
+        return Decision(vm, Action.ERROR, tuple(failed), unknown, refs)
     managed = owner is not None
     original = owner.original if isinstance(owner, OwnerState) else None
     give_back = Desired(original, None, due_label=False)
