@@ -5,7 +5,9 @@ from __future__ import annotations
 from datetime import timedelta
 
 from reconciler import keys
-from reconciler.core.model import VM, Schedule
+from reconciler.core.chain import Chain
+from reconciler.core.decide import decide
+from reconciler.core.model import VM, Action, ChainState, Schedule
 from reconciler.core.objects import unparsed_schedule
 from reconciler.core.plan import Plan, build_plan, targets, view_schedules
 from reconciler.core.state import OwnerState
@@ -79,3 +81,12 @@ def test_a_vm_leaves_the_policy_only_when_every_schedule_was_read() -> None:
     action, codes, patch = only(p)
     assert (action, codes) == ("release", ("left-policy",))
     assert isinstance(patch, dict) and patch["metadata"]["annotations"][keys.MAX_INCREMENTAL] == "14"
+
+
+def test_an_unread_chain_names_why() -> None:
+    """A chain the source could not read is an error under the source's reason code, or index-fetch-failed."""
+    view = view_schedules([schedule(annotations=POLICY)], [bsl()], now=NOW)
+    missing = Chain(ChainState.UNKNOWN, detail="no bucket", error_code="bucket-missing")
+    assert decide(vm(), view, missing, now=NOW).codes == ("bucket-missing",)
+    assert decide(vm(), view, Chain(ChainState.UNKNOWN, detail="503"), now=NOW).codes == ("index-fetch-failed",)
+    assert decide(vm(), view, missing, now=NOW).action is Action.ERROR

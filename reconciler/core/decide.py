@@ -236,7 +236,8 @@ def decide(vm: VM, views: Sequence[ScheduleView], chain: Chain, *, now: datetime
     base = Decision(vm, Action.KEEP, (), chain, refs, policy, next_run, bsl, numbers=numbers,
                     views=tuple(views))
     if chain.state is ChainState.UNKNOWN:
-        return replace(base, action=Action.ERROR, reasons=(_reason("index-fetch-failed", chain.detail),))
+        return replace(base, action=Action.ERROR, reasons=(_reason(chain.error_code or "index-fetch-failed",
+                                                                   chain.detail),))
     if not chain.valid:
         return replace(base, action=Action.FULL_ANYWAY, reasons=(_full_anyway_reason(chain),))
 
