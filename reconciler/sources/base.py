@@ -68,6 +68,11 @@ class Source(Protocol):
     """Where a plan's evidence comes from. Options (what to keep, what to record) are set when the
     source is built; the application layer only calls these four methods."""
 
+    @property
+    def velero_namespace(self) -> str | None:
+        """Where Schedules and BSLs are read; None: every namespace (a snapshot, by default)."""
+        ...
+
     def load(self) -> World:
         """Every object a plan needs, parsed; objects that could not be parsed are in `errors`."""
         ...
