@@ -103,6 +103,8 @@ def _log_plan(plan: Plan) -> None:
     for error in plan.errors:
         log.error("unreadable-object", error=error)
     for d in plan.decisions:
+        for warning in d.warnings:
+            log.warning("annotation-ignored", vm=d.vm.ref, warning=warning)
         doc = decision_doc(d)
         log.info("decision", vm=d.vm.ref, action=doc["action"], reasons=doc["reasons"],
                  chain=doc["chain"], detail={k: v for k, v in doc["detail"].items() if k != "patch"})

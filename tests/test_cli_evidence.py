@@ -12,11 +12,14 @@ from tests.snapshots import (
     EXAMPLE,
     MANAGED,
     NOW,
+    add_vms,
     cli,
     copy_example,
     edit_velero,
+    log_events,
     patches,
     plan,
+    vm,
     vms,
 )
 
@@ -146,3 +149,18 @@ def test_now_out_of_range_is_a_usage_error(value: str) -> None:
 def test_now_at_the_bounds_plans() -> None:
     for value in ("1970-01-01T00:00:00Z", "9999-12-31T23:59:59Z"):
         assert cli("plan", "--snapshot", str(EXAMPLE), "--now", value)[0] == 1, value
+
+
+def test_schedule_only_key_on_a_vm_is_reported(tmp_path: Path) -> None:
+    """max-per-run on a VM is a warning in its detail and in the log; the decision and exit status are unchanged."""
+    snap = copy_example(tmp_path)
+    extra = vm("dev", "dev-6", annotations={keys.MAX_PER_RUN: "5"})
+    extra["metadata"]["labels"] = {"tier": "dev"}
+    add_vms(snap, extra)
+    code, doc, err = plan(snap)
+    warning = f'dev/dev-6: annotation {keys.MAX_PER_RUN}="5": applies to Schedules only; ignored on a VirtualMachine'
+    assert code == plan(EXAMPLE)[0] == 1
+    assert vms(doc)["dev/dev-6"]["detail"]["warnings"] == [warning]
+    assert vms(doc)["dev/dev-6"]["action"] == "full-anyway"  # no index: decided as any other VM
+    assert [(e["level"], e["vm"], e["warning"]) for e in log_events(err) if e["event"] == "annotation-ignored"] == [
+        ("warning", "dev/dev-6", warning)]

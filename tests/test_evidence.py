@@ -11,6 +11,7 @@ from reconciler.core.model import VM, Action, ChainState, Schedule
 from reconciler.core.objects import unparsed_schedule
 from reconciler.core.plan import Plan, build_plan, targets, view_schedules
 from reconciler.core.state import OwnerState
+from reconciler.report import decision_doc, render_table
 from tests.builders import T0, bsl, schedule, vm
 
 NOW = T0 + timedelta(days=10, hours=19)
@@ -81,6 +82,20 @@ def test_a_vm_leaves_the_policy_only_when_every_schedule_was_read() -> None:
     action, codes, patch = only(p)
     assert (action, codes) == ("release", ("left-policy",))
     assert isinstance(patch, dict) and patch["metadata"]["annotations"][keys.MAX_INCREMENTAL] == "14"
+
+
+def test_schedule_only_key_on_a_vm_is_a_warning() -> None:
+    """max-per-run on a VM changes nothing but is reported in the decision, its detail and the table."""
+    sched = schedule(annotations=POLICY)
+    plain = plan([sched], [vm()]).decisions[0]
+    warned = plan([sched], [vm(annotations={keys.MAX_PER_RUN: "5"})])
+    d = warned.decisions[0]
+    assert d.action is plain.action and d.codes == plain.codes
+    assert d.warnings == (f'ns/vm: annotation {keys.MAX_PER_RUN}="5": applies to Schedules only; '
+                          "ignored on a VirtualMachine",)
+    assert decision_doc(d)["detail"]["warnings"] == list(d.warnings)
+    assert "warnings" not in decision_doc(plain)["detail"]
+    assert f"warning: ns/vm: annotation {keys.MAX_PER_RUN}" in render_table(warned)
 
 
 def test_an_unread_chain_names_why() -> None:

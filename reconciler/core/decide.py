@@ -15,7 +15,7 @@ from reconciler import keys
 from reconciler.core.chain import Chain
 from reconciler.core.cron import VeleroCron
 from reconciler.core.model import VM, Action, Bsl, ChainState, Policy, Schedule
-from reconciler.core.policy import effective, format_duration, strictest, vm_override
+from reconciler.core.policy import effective, format_duration, strictest, vm_override, vm_warnings
 from reconciler.core.state import Desired, OwnerState, baseline, merge_patch, parse_state
 from reconciler.core.timefmt import format_time
 
@@ -60,6 +60,7 @@ class Decision:
     desired: Desired | None = None  # None: the job does not touch this VM
     numbers: dict[str, Any] = field(default_factory=dict)
     views: tuple[ScheduleView, ...] = field(default=(), repr=False)  # to decide again after a conflict
+    warnings: tuple[str, ...] = ()  # noticed, changes nothing: a Schedule-only key on the VM
 
     @property
     def codes(self) -> tuple[str, ...]:
@@ -215,6 +216,12 @@ def triage(vm: VM, views: Sequence[ScheduleView]) -> Decision | None:
 
 def decide(vm: VM, views: Sequence[ScheduleView], chain: Chain, *, now: datetime) -> Decision:
     """The full decision for one VM, with every reason that fired and the numbers behind it."""
+    decision = _decide(vm, views, chain, now=now)
+    warnings = vm_warnings(vm.ref, vm.annotations)
+    return replace(decision, warnings=warnings) if warnings else decision
+
+
+def _decide(vm: VM, views: Sequence[ScheduleView], chain: Chain, *, now: datetime) -> Decision:
     early = triage(vm, views)
     if early is None and not views:
         # Neither managed nor under a policy any more: given back since it was read (apply's re-read
