@@ -13,17 +13,52 @@ from datetime import datetime
 
 from reconciler.apply import Tally, apply_plan
 from reconciler.core.chain import Chain
+from reconciler.core.decide import ScheduleView
 from reconciler.core.model import Bsl, VMKey
 from reconciler.core.plan import Plan, build_plan, needs_index, targets, view_schedules
-from reconciler.errors import UsageError
+from reconciler.errors import MissingEvidenceError, UsageError
 from reconciler.explain import Explanation
+from reconciler.keys import STATE
 from reconciler.sources.base import Source, World
 from reconciler.sources.kube import Kube
 
 
-def plan_world(world: World, source: Source, *, now: datetime, only: Sequence[str] = ()) -> Plan:
+def _searched(source: Source) -> str:
+    namespace = source.velero_namespace
+    return f"namespace {namespace}" if namespace else "any namespace"
+
+
+def check_evidence(world: World, views: Sequence[ScheduleView], source: Source, *, only: Sequence[str],
+                   release_all: bool) -> None:
+    """Refuse to decide on missing evidence (SPEC 10), before anything is read or written.
+
+    No policy Schedule at all while VMs carry the job's state annotation is far more often the
+    wrong Velero namespace (or an empty list from a broken API) than every policy removed on
+    purpose: giving every VM back would cancel every forced full. `--release-all` says it is
+    on purpose. A `--schedule` name that matches no policy Schedule would plan nothing.
+    """
+    managed = sum(1 for vm in world.vms if STATE in vm.annotations)
+    if not views and managed and not release_all:
+        raise MissingEvidenceError(
+            f"no Velero Schedule in {_searched(source)} carries a full-backup policy, but {managed} "
+            f"VirtualMachine(s) carry {STATE}: refusing to give them all back, nothing was written. "
+            "Check --velero-namespace (velero, or openshift-adp with OADP); "
+            "if every policy was removed on purpose, pass --release-all")
+    names = {n for v in views for n in (v.schedule.name, v.ref)}
+    missing = [name for name in only if name not in names]
+    if missing:
+        policy = ", ".join(v.ref for v in views) or "none"
+        others = ", ".join(s.ref for s in sorted(world.schedules, key=lambda s: s.ref)
+                           if s.ref not in {v.ref for v in views}) or "none"
+        raise UsageError(f"--schedule {', '.join(missing)}: no policy Schedule of that name in {_searched(source)}; "
+                         f"policy Schedules: {policy}; other Schedules: {others}")
+
+
+def plan_world(world: World, source: Source, *, now: datetime, only: Sequence[str] = (),
+               release_all: bool = False) -> Plan:
     """Decide which indexes to read, read them (grouped by BSL), decide every VM, stagger."""
     views = view_schedules(world.schedules, world.bsls, now=now)
+    check_evidence(world, views, source, only=only, release_all=release_all)
     covered = targets(views, world.vms, only=only)
     bsls: dict[tuple[str, str], Bsl] = {}
     wanted: dict[tuple[str, str], list[VMKey]] = defaultdict(list)
@@ -38,14 +73,15 @@ def plan_world(world: World, source: Source, *, now: datetime, only: Sequence[st
     return build_plan(now=now, views=views, covered=covered, chains=chains, errors=world.errors)
 
 
-def make_plan(source: Source, *, now: datetime, only: Sequence[str] = ()) -> Plan:
+def make_plan(source: Source, *, now: datetime, only: Sequence[str] = (), release_all: bool = False) -> Plan:
     """The dry run: everything `run` would decide, nothing written."""
-    return plan_world(source.load(), source, now=now, only=only)
+    return plan_world(source.load(), source, now=now, only=only, release_all=release_all)
 
 
-def run(source: Source, kube: Kube, *, now: datetime, only: Sequence[str] = ()) -> tuple[Plan, Tally]:
+def run(source: Source, kube: Kube, *, now: datetime, only: Sequence[str] = (),
+        release_all: bool = False) -> tuple[Plan, Tally]:
     """Decide, then carry the plan out (resourceVersion-guarded patches, then Events)."""
-    return apply_plan(make_plan(source, now=now, only=only), kube)
+    return apply_plan(make_plan(source, now=now, only=only, release_all=release_all), kube)
 
 
 def explain(source: Source, key: VMKey, *, now: datetime) -> Explanation:

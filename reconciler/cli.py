@@ -47,20 +47,38 @@ class Context:
         self.sleep = sleep
 
 
+EARLIEST_NOW, LATEST_NOW = datetime(1970, 1, 1, tzinfo=UTC), datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC)
+MAX_CONCURRENCY = 256
+
+
 def _now(args: argparse.Namespace, ctx: Context) -> datetime:
     if args.now is None:
         return ctx.clock()
     parsed = parse_time(args.now)
+    beyond = parsed is None and args.now[:5].isdigit()  # a year of five digits: no datetime holds it
+    if beyond or (parsed is not None and not EARLIEST_NOW <= parsed <= LATEST_NOW):
+        raise UsageError(f"--now {args.now!r}: out of range: from 1970-01-01T00:00:00Z to 9999-12-31T23:59:59Z")
     if parsed is None:
         raise UsageError(f"--now {args.now!r}: not an RFC 3339 time (e.g. 2026-11-24T20:00:00Z)")
     return parsed
+
+
+def _concurrency(text: str) -> int:
+    """argparse type: index reads in flight, 1 to 256 (more only queues on the S3 connection pool)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if not 1 <= value <= MAX_CONCURRENCY:
+        raise argparse.ArgumentTypeError(f"{value} is out of range: from 1 to {MAX_CONCURRENCY}")
+    return value
 
 
 def _live(args: argparse.Namespace, ctx: Context, *, recorder: Recorder | None = None,
           keep_members: bool = False) -> LiveSource:
     api = connect(kubeconfig=args.kubeconfig, context=args.context, environ=ctx.environ)
     kube = Kube(api, sleep=ctx.sleep)
-    concurrency = max(1, getattr(args, "concurrency", 16))
+    concurrency: int = getattr(args, "concurrency", 16)
 
     def reader(bsl: Bsl, credentials: str | None) -> BucketReader:
         return BucketReader(bsl, credentials=credentials, environ=ctx.environ, sleep=ctx.sleep,
@@ -85,15 +103,18 @@ def _log_plan(plan: Plan) -> None:
     for error in plan.errors:
         log.error("unreadable-object", error=error)
     for d in plan.decisions:
+        for warning in d.warnings:
+            log.warning("annotation-ignored", vm=d.vm.ref, warning=warning)
         doc = decision_doc(d)
         log.info("decision", vm=d.vm.ref, action=doc["action"], reasons=doc["reasons"],
                  chain=doc["chain"], detail={k: v for k, v in doc["detail"].items() if k != "patch"})
 
 
 def cmd_plan(args: argparse.Namespace, ctx: Context) -> int:
+    now = _now(args, ctx)
     source = _source(args, ctx)
     try:
-        plan = app.make_plan(source, now=_now(args, ctx), only=args.schedule or ())
+        plan = app.make_plan(source, now=now, only=args.schedule or (), release_all=args.release_all)
     finally:
         source.close()
     _log_plan(plan)
@@ -108,9 +129,11 @@ def cmd_run(args: argparse.Namespace, ctx: Context) -> int:
     if args.snapshot is not None:
         raise UsageError("run --snapshot cannot write to a snapshot; use plan --snapshot (or run --dry-run)")
     started = time.monotonic()
+    now = _now(args, ctx)
     source = _live(args, ctx)
     try:
-        plan, tally = app.run(source, source.kube, now=_now(args, ctx), only=args.schedule or ())
+        plan, tally = app.run(source, source.kube, now=now, only=args.schedule or (),
+                              release_all=args.release_all)
     finally:
         source.close()
     _log_plan(plan)
@@ -129,10 +152,11 @@ def cmd_snapshot(args: argparse.Namespace, ctx: Context) -> int:
         raise UsageError("snapshot reads a live cluster; --snapshot is not allowed here")
     out = Path(args.out)
     # Plan live while recording every object and index read, so `plan --snapshot` decides the same.
+    now = _now(args, ctx)
     recorder = DiskRecorder(out)
     source = _live(args, ctx, recorder=recorder)
     try:
-        plan = app.make_plan(source, now=_now(args, ctx), only=args.schedule or ())
+        plan = app.make_plan(source, now=now, only=args.schedule or (), release_all=args.release_all)
     finally:
         source.close()
     structlog.get_logger("reconciler").info("snapshot-written", dir=str(out), files=recorder.files,
@@ -145,9 +169,10 @@ def cmd_explain(args: argparse.Namespace, ctx: Context) -> int:
     namespace, _, name = args.vm.partition("/")
     if not namespace or not name:
         raise UsageError(f"explain {args.vm!r}: expected NAMESPACE/VM")
+    now = _now(args, ctx)
     source = _source(args, ctx, keep_members=True)  # explain prints the chain member by member
     try:
-        explanation = app.explain(source, (namespace, name), now=_now(args, ctx))
+        explanation = app.explain(source, (namespace, name), now=now)
     finally:
         source.close()
     text, ok = render_explanation(explanation, output=args.output)
@@ -169,7 +194,9 @@ def _plan_options(p: argparse.ArgumentParser) -> None:
     _common(p)
     p.add_argument("--schedule", action="append", metavar="NAME", help="only VMs of this Schedule (repeatable)")
     p.add_argument("-o", "--output", choices=sorted(RENDERERS), default="table")
-    p.add_argument("--concurrency", type=int, default=16, help="index reads in flight (default 16)")
+    p.add_argument("--concurrency", type=_concurrency, default=16, help="index reads in flight, 1-256 (default 16)")
+    p.add_argument("--release-all", action="store_true",
+                   help="when no Schedule carries a policy, give back every VM the job manages (else exit 2)")
 
 
 def parser() -> argparse.ArgumentParser:

@@ -27,3 +27,8 @@ class ForbiddenError(SourceError):
 
 class ConflictError(SourceError):
     """The object changed since it was read (409 on a resourceVersion-guarded write)."""
+
+
+class MissingEvidenceError(UsageError):
+    """Deciding would act on missing evidence (no policy found, an incomplete snapshot): exit 2,
+    nothing written (SPEC 10)."""

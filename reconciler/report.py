@@ -46,6 +46,8 @@ def decision_doc(d: Decision) -> dict[str, Any]:
         detail.update(reason.numbers)
     if d.bsl is not None:
         detail["bsl"] = f"{d.bsl.namespace}/{d.bsl.name}"
+    if d.warnings:
+        detail["warnings"] = list(d.warnings)
     detail["patch"] = d.patch()
     return {
         "namespace": d.vm.namespace,
@@ -135,7 +137,8 @@ def render_table(plan: Plan) -> str:
                 incr = f"{d.chain.incrementals}/{limit}" if limit else str(d.chain.incrementals)
             rows.append([
                 d.vm.ref, str(d.action), ",".join(d.codes) or "-", incr,
-                _ago(now, d.chain.last_full_at), format_time(d.next_run) or "-", d.message,
+                _ago(now, d.chain.last_full_at), format_time(d.next_run) or "-",
+                "; ".join([d.message, *(f"warning: {w}" for w in d.warnings)]),
             ])
         out += [_table(rows), ""]
     summary = ", ".join(f"{n} {a}" for a, n in plan.summary.items()) or "nothing to decide"

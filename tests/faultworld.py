@@ -126,9 +126,9 @@ def _merge(current: dict[str, str], changes: dict[str, str | None]) -> dict[str,
     return out
 
 
-def expected_state(world: World, *, now: datetime = NOW) -> VMState:
+def expected_state(world: World, *extra: str, now: datetime = NOW) -> VMState:
     """The end state an undisturbed `run` reaches: a dry run's patches applied to today's VMs."""
-    _, plan, err = run(world, "plan", now=now)
+    _, plan, err = run(world, "plan", *extra, now=now)
     assert plan is not None, err
     state = vm_state(world)
     for vm in plan["vms"]:

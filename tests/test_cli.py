@@ -128,15 +128,14 @@ def test_run_dry_run_on_a_snapshot_is_plan() -> None:
     assert code == 1 and json.loads(out) == plan_json()[1]
 
 
-def test_bad_file_is_reported_and_the_rest_goes_on(tmp_path: Path) -> None:
-    """A snapshot file that is not YAML is named in the errors; every other object is still decided."""
+def test_bad_file_makes_the_plan_incomplete(tmp_path: Path) -> None:
+    """A snapshot file that is not YAML is named, and nothing is decided without it (SPEC 10): exit 2."""
     snap = tmp_path / "snap"
     shutil.copytree(EXAMPLE, snap)
     (snap / "cluster" / "broken.yaml").write_text("kind: [unclosed\n")
-    code, plan = plan_json(snap)
-    assert code == 1
-    assert plan["errors"][0].startswith("snapshot file cluster/broken.yaml: while parsing")
-    assert len(plan["vms"]) == 17
+    code, out, err = run("plan", "--snapshot", str(snap), "--now", NOW)
+    assert (code, out) == (2, "")
+    assert "\n  snapshot file cluster/broken.yaml: while parsing" in err
 
 
 def test_explain_prints_members_and_restore_cost() -> None:

@@ -117,7 +117,7 @@ def test_two_threads_give_back_at_once(world: World, tmp_path: Path) -> None:
     assert code == 0, err
     world.kube.modify("schedules", "nightly", lambda o: {**o, "metadata": {**o["metadata"], "annotations": {}}},
                       namespace="velero")
-    expected = expected_state(world)
+    expected = expected_state(world, "--release-all")
     users = ("pod-a", "pod-b")
     lockstep = Lockstep(world, users)
     world.kube.on_request(lockstep.hook)
@@ -125,7 +125,7 @@ def test_two_threads_give_back_at_once(world: World, tmp_path: Path) -> None:
     results: dict[str, tuple[int, dict[str, Any] | None, str]] = {}
 
     def one(user: str, path: Path) -> None:
-        results[user] = run(path)
+        results[user] = run(path, "run", "--release-all")  # every policy removed, on purpose
 
     threads = [threading.Thread(target=one, args=(u, p)) for u, p in zip(users, kubeconfigs(world, tmp_path, *users),
                                                                            strict=True)]

@@ -94,7 +94,7 @@ def servers() -> Iterator[list[FakeKubeServer]]:
 
 
 def crash_every_k(objects: list[dict[str, Any]], writes: int, expected: VMState,
-                  servers: list[FakeKubeServer], tmp_path: Path, phase: str) -> list[str]:
+                  servers: list[FakeKubeServer], tmp_path: Path, phase: str, *extra: str) -> list[str]:
     """Kill a child after k writes for k = 0 .. writes-1 (all at once), then check and re-run each."""
     victims = []
     for k in range(writes):
@@ -105,7 +105,7 @@ def crash_every_k(objects: list[dict[str, Any]], writes: int, expected: VMState,
     children = []
     for v in victims:
         v.server.on_request(v.hook)
-        cmd = [sys.executable, "-m", "reconciler", *argv(v.kubeconfig)]
+        cmd = [sys.executable, "-m", "reconciler", *argv(v.kubeconfig, "run", *extra)]
         child = subprocess.Popen(cmd, cwd=REPO, env=child_environment(), stdout=subprocess.PIPE,
                                  stderr=subprocess.PIPE)
         v.pid = child.pid
@@ -124,11 +124,11 @@ def crash_every_k(objects: list[dict[str, Any]], writes: int, expected: VMState,
         patched = sum(1 for r in landed if r.method == "PATCH")
         # The re-run finishes the job: the end state of an uninterrupted run, then nothing more to write.
         v.server.remove_hook(v.hook)
-        code, _, err_text = run(v.kubeconfig)
+        code, _, err_text = run(v.kubeconfig, "run", *extra)
         assert code == 0, err_text
         assert server_state(v.server) == expected, f"{phase} k={v.k}: the re-run did not converge"
         before = v.server.count(method="PATCH")
-        code, _, _ = run(v.kubeconfig)
+        code, _, _ = run(v.kubeconfig, "run", *extra)
         assert code == 0 and v.server.count(method="PATCH") == before, f"{phase} k={v.k}: a third run wrote"
         rerun_patches = v.server.count(method="PATCH", status=200) - patched
         lines.append(f"{phase} k={v.k}: killed after {v.k} writes ({patched} patches); originals recoverable; "
@@ -149,18 +149,18 @@ def test_sigkill_after_every_write_then_rerun(world: World, servers: list[FakeKu
     assert all(keys.STATE in ann for ann, _ in take_over.values())
     report = crash_every_k(start, writes, take_over, servers, tmp_path, "takeover")
 
-    # Phase 2, the policy is removed: the give-back, from the first run's end state.
+    # Phase 2, the policy is removed on purpose (--release-all): the give-back, from the first run's end state.
     world.kube.modify("schedules", "nightly", lambda o: {**o, "metadata": {**o["metadata"], "annotations": {}}},
                       namespace="velero")
     start = template(world)
     world.kube.clear_requests()
-    code, _, err = run(world)
+    code, _, err = run(world, "run", "--release-all")
     assert code == 0, err
     given_back = vm_state(world)
     writes = sum(1 for r in world.kube.requests() if r.method in WRITES and r.status and r.status < 300)
     assert writes == 4
     for name, (ann, labels) in given_back.items():
         assert ann.get(keys.MAX_INCREMENTAL) == ORIGINALS[name] and keys.STATE not in ann and not labels
-    report += crash_every_k(start, writes, given_back, servers, tmp_path, "give-back")
+    report += crash_every_k(start, writes, given_back, servers, tmp_path, "give-back", "--release-all")
     print("\n".join(["CRASH", *report]))
 

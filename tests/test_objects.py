@@ -6,7 +6,7 @@ import base64
 
 import pytest
 
-from reconciler.core.objects import ObjectError, parse_bsl, parse_schedule, parse_vm
+from reconciler.core.objects import ObjectError, parse_bsl, parse_schedule, parse_vm, unparsed_schedule
 
 
 def test_schedule_fields() -> None:
@@ -65,10 +65,42 @@ def test_bsl_connection_and_ca() -> None:
     assert b.config["s3ForcePathStyle"] == "true" and (b.credential_name, b.credential_key) == ("c", "k")
 
 
-def test_bsl_without_bucket_is_an_error() -> None:
-    """A BSL without a bucket cannot locate any index."""
-    with pytest.raises(ObjectError, match=r"spec\.objectStorage\.bucket"):
-        parse_bsl({"metadata": {"name": "d", "namespace": "velero"}, "spec": {"objectStorage": {}}})
+def test_bsl_without_bucket_is_rejected() -> None:
+    """A BSL without a bucket (absent or empty) cannot locate any index: it is kept, with the problem."""
+    for storage in ({}, {"bucket": ""}):
+        b = parse_bsl({"metadata": {"name": "d", "namespace": "velero"}, "spec": {"objectStorage": storage}})
+        assert b.problems == ("spec.objectStorage.bucket: missing or empty",)
+
+
+@pytest.mark.parametrize("bucket", ["../outside", "a/b", "..", "x", "-bucket", "Bucket..two", "a" * 256, 7])
+def test_bsl_with_an_invalid_bucket_name_is_rejected(bucket: object) -> None:
+    """A bucket name no S3 bucket can have (slashes, dot-dot, too short or long) is refused, quoting it."""
+    b = parse_bsl({"metadata": {"name": "d", "namespace": "velero"}, "spec": {"objectStorage": {"bucket": bucket}}})
+    assert len(b.problems) == 1 and b.problems[0].startswith("spec.objectStorage.bucket=")
+    assert "not a valid S3 bucket name" in b.problems[0]
+
+
+def test_bsl_with_a_bad_ca_is_rejected() -> None:
+    """A caCert in objectStorage that is not base64 is a problem of the BSL, not a crash."""
+    b = parse_bsl({"metadata": {"name": "d", "namespace": "velero"},
+                   "spec": {"objectStorage": {"bucket": "vm-backups", "caCert": "%%%"}}})
+    assert b.problems == ("spec.objectStorage.caCert: not base64 PEM",)
+
+
+def test_unparsable_schedule_keeps_what_it_may_cover() -> None:
+    """A Schedule with a bad time keeps its exact scope; one with unreadable selectors covers its namespaces."""
+    raw = {"metadata": {"name": "s", "namespace": "velero", "creationTimestamp": "yesterday"},
+           "spec": {"schedule": "0 1 * * *", "template": {"includedNamespaces": ["prod"],
+                                                          "labelSelector": {"matchLabels": {"app": "db"}}}}}
+    with pytest.raises(ObjectError) as caught:
+        parse_schedule(raw)
+    kept = unparsed_schedule(raw, str(caught.value))
+    assert kept.problems == (str(caught.value),) and kept.scope.label_selector is not None
+    assert kept.cron == "0 1 * * *" and kept.created is None
+    raw["spec"]["template"]["labelSelector"] = {"matchExpressions": [{"key": "app", "operator": "Has"}]}
+    widened = unparsed_schedule(raw, "velero/s: bad")
+    assert widened.scope.included_namespaces == ("prod",) and widened.scope.label_selector is None
+    assert "taken to cover every VirtualMachine of the namespaces it includes" in widened.problems[1]
 
 
 def test_vm_status() -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from reconciler.core.model import LabelRequirement, LabelSelector
 from reconciler.core.scope import in_scope, resolve_bsl, selector_matches
 from tests.builders import bsl, schedule, vm
@@ -74,3 +76,14 @@ def test_datamover_prefix_is_a_sibling() -> None:
     assert bsl(prefix="velero").index_key(("ns", "vm")) == "velero-kubevirt-datamover/checkpoints/ns/vm/index.json"
     assert bsl(prefix="").index_key(("ns", "vm")) == "kubevirt-datamover/checkpoints/ns/vm/index.json"
     assert bsl(prefix="a/b/").datamover_prefix == "a/b-kubevirt-datamover"
+
+
+def test_missing_and_rejected_bsls_say_which() -> None:
+    """A BSL that exists but is rejected is not reported as "not found"; the default is checked alike."""
+    broken = replace(bsl(), problems=("spec.objectStorage.bucket: missing or empty",))
+    named = str(resolve_bsl(schedule(storage_location="default"), [broken]))
+    assert named == ("spec.template.storageLocation: BackupStorageLocation velero/default is rejected: "
+                     "spec.objectStorage.bucket: missing or empty")
+    assert str(resolve_bsl(schedule(), [broken])).startswith("the default BackupStorageLocation velero/default is "
+                                                             "rejected")
+    assert str(resolve_bsl(schedule(storage_location="gone"), [broken])).endswith("velero/gone not found")

@@ -207,7 +207,7 @@ def test_the_job_only_reads_the_bucket(world: World, echo_proxy: EchoingProxy, t
     assert "release" in actions(plan).values()
     world.kube.modify("schedules", "nightly", lambda o: {**o, "metadata": {**o["metadata"], "annotations": {}}},
                       namespace="velero")
-    run(world, now=WINDOW + timedelta(hours=23, minutes=5))  # given back
+    run(world, "run", "--release-all", now=WINDOW + timedelta(hours=23, minutes=5))  # given back
     main(["snapshot", "--kubeconfig", str(world.kubeconfig), "--context", DEFAULT_CONTEXT, "--velero-namespace",
           "velero", "--out", str(tmp_path / "snap")], environ={}, stdout=io.StringIO(), stderr=io.StringIO())
     methods = {m for m, _ in echo_proxy.requests}

@@ -55,6 +55,7 @@ class Chain:
     unrestorable: tuple[str, ...] = ()  # Velero backups that can no longer be restored
     cycle: bool = False
     dangling_parent: str = ""  # the parent id the walk could not find
+    error_code: str = ""  # UNKNOWN only: the decision's reason code ("" = index-fetch-failed)
     # Summary: derived from `members` when given (so `replace` keeps it consistent), else as passed.
     length: int = 0
     bytes: int = 0

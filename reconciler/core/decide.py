@@ -15,7 +15,7 @@ from reconciler import keys
 from reconciler.core.chain import Chain
 from reconciler.core.cron import VeleroCron
 from reconciler.core.model import VM, Action, Bsl, ChainState, Policy, Schedule
-from reconciler.core.policy import effective, format_duration, strictest, vm_override
+from reconciler.core.policy import effective, format_duration, strictest, vm_override, vm_warnings
 from reconciler.core.state import Desired, OwnerState, baseline, merge_patch, parse_state
 from reconciler.core.timefmt import format_time
 
@@ -60,6 +60,7 @@ class Decision:
     desired: Desired | None = None  # None: the job does not touch this VM
     numbers: dict[str, Any] = field(default_factory=dict)
     views: tuple[ScheduleView, ...] = field(default=(), repr=False)  # to decide again after a conflict
+    warnings: tuple[str, ...] = ()  # noticed, changes nothing: a Schedule-only key on the VM
 
     @property
     def codes(self) -> tuple[str, ...]:
@@ -152,6 +153,22 @@ def _owner(vm: VM) -> OwnerState | str | None:
     return None if text is None else parse_state(text)
 
 
+def schedule_invalid(views: Sequence[ScheduleView]) -> Reason | None:
+    """A VM in the scope of a policy schedule that cannot be used is left exactly as it is (SPEC 10).
+
+    Its policy, next run or BSL is unknown, so neither a full nor a give-back can be decided: a
+    forced full stays forced, a baseline stays, and the VM is never taken to have left the policy.
+    """
+    bad = [v for v in views if not v.usable]
+    if not bad:
+        return None
+    names = ", ".join(v.ref for v in bad)
+    problems = "; ".join(e for v in bad for e in v.errors)
+    return Reason("schedule-invalid", f"policy schedule {names} cannot be used ({problems}); "
+                  "nothing is written to this VM until it is fixed",
+                  {"invalidSchedules": {v.ref: list(v.errors) for v in bad}})
+
+
 def triage(vm: VM, views: Sequence[ScheduleView]) -> Decision | None:
     """Decisions that need no chain: skips, errors, giving a VM back. None: read its index."""
     unknown = Chain(ChainState.UNKNOWN)
@@ -161,8 +178,12 @@ def triage(vm: VM, views: Sequence[ScheduleView]) -> Decision | None:
     bad = [str(e) for e in errors]
     if isinstance(owner, str):
         bad.append(f"{vm.ref}: annotation {keys.STATE}: {owner}")
-    if bad:
-        return Decision(vm, Action.ERROR, (Reason("invalid-annotation", "; ".join(bad)),), unknown, refs)
+    failed = [Reason("invalid-annotation", "; ".join(bad))] if bad else []
+    invalid = schedule_invalid(views)
+    if invalid is not None:
+        failed.append(invalid)
+    if failed:
+        return Decision(vm, Action.ERROR, tuple(failed), unknown, refs)
     managed = owner is not None
     original = owner.original if isinstance(owner, OwnerState) else None
     give_back = Desired(original, None, due_label=False)
@@ -195,6 +216,12 @@ def triage(vm: VM, views: Sequence[ScheduleView]) -> Decision | None:
 
 def decide(vm: VM, views: Sequence[ScheduleView], chain: Chain, *, now: datetime) -> Decision:
     """The full decision for one VM, with every reason that fired and the numbers behind it."""
+    decision = _decide(vm, views, chain, now=now)
+    warnings = vm_warnings(vm.ref, vm.annotations)
+    return replace(decision, warnings=warnings) if warnings else decision
+
+
+def _decide(vm: VM, views: Sequence[ScheduleView], chain: Chain, *, now: datetime) -> Decision:
     early = triage(vm, views)
     if early is None and not views:
         # Neither managed nor under a policy any more: given back since it was read (apply's re-read
@@ -216,7 +243,8 @@ def decide(vm: VM, views: Sequence[ScheduleView], chain: Chain, *, now: datetime
     base = Decision(vm, Action.KEEP, (), chain, refs, policy, next_run, bsl, numbers=numbers,
                     views=tuple(views))
     if chain.state is ChainState.UNKNOWN:
-        return replace(base, action=Action.ERROR, reasons=(_reason("index-fetch-failed", chain.detail),))
+        return replace(base, action=Action.ERROR, reasons=(_reason(chain.error_code or "index-fetch-failed",
+                                                                   chain.detail),))
     if not chain.valid:
         return replace(base, action=Action.FULL_ANYWAY, reasons=(_full_anyway_reason(chain),))
 

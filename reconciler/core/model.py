@@ -142,6 +142,9 @@ class Schedule:
     last_backup: datetime | None
     scope: BackupScope
     last_skipped: datetime | None = None  # status.lastSkipped (skipImmediately): a later one moves the next run
+    # Why the object could not be parsed whole (then its scope is widened to what it may cover): the
+    # Schedule stays in the plan, unusable, so its VMs are not taken for VMs no policy covers.
+    problems: tuple[str, ...] = ()
 
     @property
     def ref(self) -> str:
@@ -162,6 +165,7 @@ class Bsl:
     credential_name: str
     credential_key: str
     ca_cert: str  # PEM text, from spec.config.caCert or base64 spec.objectStorage.caCert
+    problems: tuple[str, ...] = ()  # why it is rejected ("spec.objectStorage.bucket: missing"); () = usable
 
     @property
     def datamover_prefix(self) -> str:

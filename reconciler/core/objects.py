@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
@@ -20,6 +21,7 @@ from reconciler.core.model import (
     LabelSelector,
     Schedule,
 )
+from reconciler.core.names import BUCKET_HELP, bucket_problem
 from reconciler.core.timefmt import parse_time
 
 Raw = Mapping[str, Any]
@@ -79,23 +81,23 @@ def parse_selector(raw: Any, where: str) -> LabelSelector:
     return LabelSelector(_str_map(raw.get("matchLabels")), tuple(reqs))
 
 
-def parse_schedule(obj: Raw) -> Schedule:
-    meta, spec, status = _map(obj, "metadata"), _map(obj, "spec"), _map(obj, "status")
-    tmpl = _map(spec, "template")
-    ref = ref_of(obj)
+def _scope(tmpl: Raw, ref: str, *, selectors: bool = True) -> BackupScope:
+    """What a backup from this template includes; `selectors=False` leaves labels unconstrained."""
     label_selector = None
-    if tmpl.get("labelSelector") is not None:
-        label_selector = parse_selector(tmpl["labelSelector"], f"{ref}: spec.template.labelSelector")
-    ors = tuple(
-        parse_selector(s, f"{ref}: spec.template.orLabelSelectors[{i}]")
-        for i, s in enumerate(tmpl.get("orLabelSelectors") or [])
-    )
-    if label_selector is not None and ors:
-        # Velero rejects such a backup outright ("encountered labelSelector as well as
-        # orLabelSelectors in backup spec, only one can be specified").
-        raise ObjectError(f"{ref}: spec.template: labelSelector and orLabelSelectors cannot both be set")
+    ors: tuple[LabelSelector, ...] = ()
+    if selectors:
+        if tmpl.get("labelSelector") is not None:
+            label_selector = parse_selector(tmpl["labelSelector"], f"{ref}: spec.template.labelSelector")
+        ors = tuple(
+            parse_selector(s, f"{ref}: spec.template.orLabelSelectors[{i}]")
+            for i, s in enumerate(tmpl.get("orLabelSelectors") or [])
+        )
+        if label_selector is not None and ors:
+            # Velero rejects such a backup outright ("encountered labelSelector as well as
+            # orLabelSelectors in backup spec, only one can be specified").
+            raise ObjectError(f"{ref}: spec.template: labelSelector and orLabelSelectors cannot both be set")
     smd = tmpl.get("snapshotMoveData")
-    scope = BackupScope(
+    return BackupScope(
         included_namespaces=_strs(tmpl.get("includedNamespaces")),
         excluded_namespaces=_strs(tmpl.get("excludedNamespaces")),
         label_selector=label_selector,
@@ -105,6 +107,10 @@ def parse_schedule(obj: Raw) -> Schedule:
         snapshot_move_data=smd if isinstance(smd, bool) else None,
         storage_location=str(tmpl.get("storageLocation") or ""),
     )
+
+
+def parse_schedule(obj: Raw) -> Schedule:
+    meta, spec, status = _map(obj, "metadata"), _map(obj, "spec"), _map(obj, "status")
     return Schedule(
         namespace=str(meta.get("namespace", "")),
         name=str(meta.get("name", "")),
@@ -115,34 +121,70 @@ def parse_schedule(obj: Raw) -> Schedule:
         paused=spec.get("paused") is True,
         created=_time(obj, "metadata.creationTimestamp", meta.get("creationTimestamp")),
         last_backup=_time(obj, "status.lastBackup", status.get("lastBackup")),
-        scope=scope,
+        scope=_scope(_map(spec, "template"), ref_of(obj)),
         last_skipped=_time(obj, "status.lastSkipped", status.get("lastSkipped")),
     )
 
 
+def unparsed_schedule(obj: Raw, problem: str) -> Schedule:
+    """A Schedule `parse_schedule` refused, kept with its problem so the plan knows what it may cover.
+
+    Its scope is read as far as it can be; selectors that cannot be read are dropped, which
+    widens the scope to every VM of the namespaces it names: a superset of what it backs up.
+    """
+    meta, spec = _map(obj, "metadata"), _map(obj, "spec")
+    ref = ref_of(obj)
+    tmpl = _map(spec, "template")
+    problems = [problem]
+    try:
+        scope = _scope(tmpl, ref)
+    except ObjectError:
+        scope = _scope(tmpl, ref, selectors=False)
+        problems.append(f"{ref}: its label selectors cannot be read, so it is taken to cover every "
+                        "VirtualMachine of the namespaces it includes")
+    return Schedule(
+        namespace=str(meta.get("namespace", "")),
+        name=str(meta.get("name", "")),
+        uid=str(meta.get("uid", "")),
+        resource_version=str(meta.get("resourceVersion", "")),
+        annotations=_str_map(meta.get("annotations")),
+        cron=str(spec.get("schedule") or ""),
+        paused=spec.get("paused") is True,
+        created=None,
+        last_backup=None,
+        scope=scope,
+        problems=tuple(problems),
+    )
+
+
 def parse_bsl(obj: Raw) -> Bsl:
+    """A BSL; one that cannot locate an index (no or an invalid bucket, a bad CA) carries `problems`."""
     meta, spec = _map(obj, "metadata"), _map(obj, "spec")
     storage, config, cred = _map(spec, "objectStorage"), _map(spec, "config"), _map(spec, "credential")
-    ref = ref_of(obj)
-    if not storage.get("bucket"):
-        raise ObjectError(f"{ref}: spec.objectStorage.bucket: missing")
+    problems: list[str] = []
+    bucket = storage.get("bucket")
+    if not bucket:
+        problems.append("spec.objectStorage.bucket: missing or empty")
+    elif not isinstance(bucket, str) or bucket_problem(bucket) is not None:
+        problems.append(f"spec.objectStorage.bucket={json.dumps(str(bucket), ensure_ascii=False)}: {BUCKET_HELP}")
     ca = str(_str_map(config).get("caCert", ""))
     if not ca and storage.get("caCert"):
         try:
             ca = base64.b64decode(str(storage["caCert"]), validate=True).decode("utf-8")
-        except (binascii.Error, UnicodeDecodeError) as exc:
-            raise ObjectError(f"{ref}: spec.objectStorage.caCert: not base64 PEM") from exc
+        except (binascii.Error, UnicodeDecodeError):
+            problems.append("spec.objectStorage.caCert: not base64 PEM")
     return Bsl(
         namespace=str(meta.get("namespace", "")),
         name=str(meta.get("name", "")),
         provider=str(spec.get("provider", "")),
-        bucket=str(storage["bucket"]),
+        bucket=str(bucket or ""),
         prefix=str(storage.get("prefix") or ""),
         default=spec.get("default") is True,
         config=_str_map(config),
         credential_name=str(cred.get("name") or ""),
         credential_key=str(cred.get("key") or ""),
         ca_cert=ca,
+        problems=tuple(problems),
     )
 
 

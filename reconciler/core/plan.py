@@ -31,7 +31,7 @@ def view_schedules(
         policy, policy_errors = schedule_policy(schedule.ref, schedule.annotations)
         if policy is None and not policy_errors:
             continue
-        errors = [str(e) for e in policy_errors]
+        errors = [*schedule.problems, *(str(e) for e in policy_errors)]
         cron = None
         try:
             cron = parse_cron(schedule.cron)
@@ -56,17 +56,17 @@ def view_schedules(
 def targets(
     views: Sequence[ScheduleView], vms: Sequence[VM], *, only: Sequence[str] = ()
 ) -> list[tuple[VM, tuple[ScheduleView, ...]]]:
-    """The VMs the plan covers, each with the usable policy schedules that back it up.
+    """The VMs the plan covers, each with every policy schedule whose scope holds it.
 
-    A VM the job manages (it carries the state annotation) is covered even when no schedule backs
-    it up any more, so it can be given back. `only` (schedule names) narrows the VMs considered,
-    never the policies that apply to them.
+    Unusable schedules are among them: a VM in the scope of one is an error (`triage`), never a
+    VM that left the policy. A VM the job manages (it carries the state annotation) is covered
+    even when no schedule backs it up any more, so it can be given back. `only` (schedule names)
+    narrows the VMs considered, never the policies that apply to them.
     """
-    usable = [v for v in views if v.usable]
-    chosen = [v for v in usable if not only or v.schedule.name in only or v.ref in only]
+    chosen = [v for v in views if not only or v.schedule.name in only or v.ref in only]
     out = []
     for vm in sorted(vms, key=lambda v: v.key):
-        mine = tuple(v for v in usable if in_scope(v.schedule.scope, vm))
+        mine = tuple(v for v in views if in_scope(v.schedule.scope, vm))
         selected = any(in_scope(v.schedule.scope, vm) for v in chosen)
         if selected or (not only and keys.STATE in vm.annotations):
             out.append((vm, mine))

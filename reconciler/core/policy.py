@@ -195,6 +195,15 @@ def vm_override(ref: str, annotations: Mapping[str, str]) -> tuple[Override, tup
     return Override(interval, max_age, days, growth), tuple(errors)
 
 
+def vm_warnings(ref: str, annotations: Mapping[str, str]) -> tuple[str, ...]:
+    """Policy keys that only a Schedule honours, set on a VM: reported, never acted on."""
+    return tuple(
+        f"{ref}: annotation {key}={json.dumps(annotations[key], ensure_ascii=False)}: applies to Schedules "
+        "only; ignored on a VirtualMachine"
+        for key in keys.POLICY_KEYS if key not in keys.VM_POLICY_KEYS and key in annotations
+    )
+
+
 def strictest(policies: Iterable[Policy]) -> Policy:
     """The smallest interval, max-age, budget and growth, and every listed day, among the schedules."""
     items = list(policies)

@@ -60,14 +60,20 @@ def in_scope(scope: BackupScope, vm: VM) -> bool:
     return True
 
 
+def _usable(bsl: Bsl, where: str) -> Bsl | str:
+    if not bsl.problems:
+        return bsl
+    return f"{where}BackupStorageLocation {bsl.namespace}/{bsl.name} is rejected: {'; '.join(bsl.problems)}"
+
+
 def resolve_bsl(schedule: Schedule, bsls: Sequence[Bsl]) -> Bsl | str:
-    """The Schedule's BackupStorageLocation, or an error naming what is missing."""
+    """The Schedule's BackupStorageLocation, or an error saying whether it is missing or rejected."""
     here = [b for b in bsls if b.namespace == schedule.namespace]
     wanted = schedule.scope.storage_location
     if wanted:
         for bsl in here:
             if bsl.name == wanted:
-                return bsl
+                return _usable(bsl, "spec.template.storageLocation: ")
         return (
             f"spec.template.storageLocation: BackupStorageLocation "
             f"{schedule.namespace}/{wanted} not found"
@@ -81,4 +87,4 @@ def resolve_bsl(schedule: Schedule, bsls: Sequence[Bsl]) -> Bsl | str:
     if len(defaults) > 1:
         names = ", ".join(b.name for b in defaults)
         return f"several default BackupStorageLocations ({names}); set spec.template.storageLocation"
-    return defaults[0]
+    return _usable(defaults[0], "the default ")

@@ -1,44 +1,39 @@
 """The offline source (SPEC 9): `cluster/` object files and `buckets/<bucket>/<key>` mirrors.
 
 `plan --snapshot DIR` must decide exactly as a live run over the same objects, so this source
-yields the same World and the same chains as the live one.
+yields the same World and the same chains as the live one. The directory is untrusted input:
+every path it reads stays inside it (`snapdir`).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import structlog
 import yaml
 
 from reconciler.core.chain import Chain, Listing, compute_chain
 from reconciler.core.index import parse_index
-from reconciler.core.model import NO_INDEX, Bsl, Index, VMKey
-from reconciler.errors import UsageError
+from reconciler.core.model import NO_INDEX, Bsl, ChainState, Index, VMKey
+from reconciler.core.names import label_problem, subdomain_problem
+from reconciler.errors import MissingEvidenceError, UsageError
 from reconciler.sources.base import World, world_from_raw
+from reconciler.sources.snapdir import OutsideError, SnapshotRoot, read_cluster
 
-CLUSTER_SUFFIXES = (".yaml", ".yml", ".json")
-
-
-def _documents(path: Path) -> Iterator[Any]:
-    text = path.read_text(encoding="utf-8")
-    if path.suffix == ".json":
-        yield json.loads(text)
-    else:
-        yield from yaml.safe_load_all(text)
+log = structlog.get_logger("reconciler")
 
 
-def _flatten(doc: Any) -> Iterator[Mapping[str, Any]]:
-    """Single objects, `kind: List` (and any `*List`) of items, as `kubectl get -o yaml` writes them."""
-    if not isinstance(doc, Mapping):
-        return
-    if isinstance(doc.get("items"), list) and str(doc.get("kind", "")).endswith("List"):
-        for item in doc["items"]:
-            yield from _flatten(item)
-    elif "kind" in doc:
-        yield doc
+def _vm_name_problem(vm: VMKey) -> str | None:
+    """Why a VM's key cannot name a folder of the snapshot (the API server never serves such names)."""
+    namespace, name = vm
+    if (why := label_problem(namespace)) is not None:
+        return f"namespace {json.dumps(namespace, ensure_ascii=False)}: {why}"
+    if (why := subdomain_problem(name)) is not None:
+        return f"name {json.dumps(name, ensure_ascii=False)}: {why}"
+    return None
 
 
 class SnapshotSource:
@@ -46,36 +41,36 @@ class SnapshotSource:
         if not (root / "cluster").is_dir():
             raise UsageError(f"snapshot {root}: no cluster/ directory (see the README, 'Offline snapshot')")
         self.root = root
+        self.snap = SnapshotRoot(root)
         self.velero_namespace = velero_namespace
+        self.missing_buckets: set[str] = set()
 
     def load(self) -> World:
-        objects: list[Mapping[str, Any]] = []
-        errors: list[str] = []
-        for path in sorted((self.root / "cluster").rglob("*")):
-            if not path.is_file() or path.suffix not in CLUSTER_SUFFIXES:
-                continue
-            try:
-                for doc in _documents(path):
-                    objects.extend(_flatten(doc))
-            except (yaml.YAMLError, ValueError, UnicodeDecodeError) as exc:
-                detail = " ".join(str(exc).split())  # YAML errors span lines; a report line should not
-                errors.append(f"snapshot file {path.relative_to(self.root)}: {detail}")
-        world = world_from_raw(objects, velero_namespace=self.velero_namespace)
-        return World(world.schedules, world.bsls, world.vms, (*errors, *world.errors))
-
-    def _prefix_dir(self, bsl: Bsl) -> Path:
-        return self.root / "buckets" / bsl.bucket / bsl.datamover_prefix
+        """Every object of cluster/; refused whole (exit 2) when any document is unreadable or doubled."""
+        try:
+            objects, problems = read_cluster(self.snap)
+        except OutsideError as exc:
+            raise MissingEvidenceError(f"snapshot {self.root}: {exc}") from None
+        if problems:
+            lines = "".join(f"\n  {p}" for p in problems)
+            raise MissingEvidenceError(
+                f"snapshot {self.root} is incomplete or ambiguous, so nothing was decided "
+                f"({len(problems)} problem(s)):{lines}")
+        return world_from_raw(objects, velero_namespace=self.velero_namespace)
 
     def listing(self, bsl: Bsl, vm: VMKey) -> Listing:
         """Keys under the VM's checkpoint folder, relative to the datamover prefix.
 
         A zero-length file is a stand-in: it proves existence, and its size is unknown (None).
+        A symlink leading outside the snapshot makes the whole folder unreadable (OutsideError).
         """
-        base = self._prefix_dir(bsl)
-        folder = base / bsl.vm_prefix(vm)
+        base = self.snap.key(bsl.bucket, bsl.datamover_prefix)
+        folder = self.snap.key(bsl.bucket, f"{bsl.datamover_prefix}/{bsl.vm_prefix(vm).rstrip('/')}")
         out: dict[str, int | None] = {}
         if folder.is_dir():
             for path in folder.rglob("*"):
+                if path.is_symlink():
+                    self.snap.check(path)
                 if path.is_file():
                     size = path.stat().st_size
                     out[path.relative_to(base).as_posix()] = size or None
@@ -87,13 +82,48 @@ class SnapshotSource:
     def stats(self) -> dict[str, object]:
         return {}
 
+    def _no_bucket(self, bsl: Bsl) -> Chain | None:
+        """The chain of every VM of this BSL when its bucket folder cannot be read, else None.
+
+        A missing folder (often a misnamed one) is warned once per bucket, naming those present.
+        """
+        try:
+            if self.snap.path("buckets", bsl.bucket).is_dir():
+                return None
+        except OutsideError as exc:
+            return Chain(ChainState.UNKNOWN, detail=f"snapshot: {exc}")
+        if bsl.bucket not in self.missing_buckets:
+            self.missing_buckets.add(bsl.bucket)
+            buckets = self.root / "buckets"
+            present = sorted(p.name for p in buckets.iterdir() if p.is_dir()) if buckets.is_dir() else []
+            log.warning("snapshot-bucket-missing", bucket=bsl.bucket, bsl=f"{bsl.namespace}/{bsl.name}",
+                        expected=f"buckets/{bsl.bucket}/", present=present)
+        return Chain(ChainState.UNKNOWN, error_code="bucket-missing", detail=(
+            f"the snapshot has no buckets/{bsl.bucket}/ directory (bucket of BSL {bsl.namespace}/{bsl.name}): "
+            "its indexes cannot be read"))
+
     def chains(self, bsl: Bsl, vms: Sequence[VMKey]) -> Mapping[VMKey, Chain]:
+        unread = self._no_bucket(bsl)
+        if unread is not None:
+            return dict.fromkeys(vms, unread)
         out = {}
         for vm in vms:
-            path = self.root / "buckets" / bsl.bucket / bsl.index_key(vm)
-            result = parse_index(path.read_bytes()) if path.is_file() else NO_INDEX
-            out[vm] = compute_chain(result, self.listing(bsl, vm))
+            try:
+                out[vm] = self._chain(bsl, vm)
+            except OutsideError as exc:
+                out[vm] = Chain(ChainState.UNKNOWN, detail=f"snapshot: {exc}")
+            except OSError as exc:  # a name too long for this filesystem, a permission: this VM only
+                where = self.snap.rel(Path(exc.filename)) if exc.filename else "?"
+                out[vm] = Chain(ChainState.UNKNOWN, detail=f"snapshot: {where}: {exc.strerror or exc}")
         return out
+
+    def _chain(self, bsl: Bsl, vm: VMKey) -> Chain:
+        problem = _vm_name_problem(vm)
+        if problem is not None:
+            return Chain(ChainState.UNKNOWN, detail=f"snapshot: VirtualMachine {vm[0]}/{vm[1]}: {problem}; refused")
+        path = self.snap.key(bsl.bucket, bsl.index_key(vm))
+        result = parse_index(path.read_bytes()) if path.is_file() else NO_INDEX
+        return compute_chain(result, self.listing(bsl, vm))
 
 
 class DiskRecorder:
