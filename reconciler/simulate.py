@@ -3,7 +3,7 @@
 Each window runs the real planning flow (`view_schedules`, `targets`, `build_plan`: decide, then
 stagger) over VMs and indexes held in memory, applies the annotations it wants to the VMs, and
 then lets the model of the upstream controller take one backup per VM: full or incremental as
-`UpstreamController.mode` says from the VM's annotations and its index, appended to the index with
+`UpstreamController.decide` says from the VM's annotations, its index and its tracker, appended to the index with
 `append_checkpoint`. A full writes the disk size; an incremental writes change rate, times the days since
 the VM's previous backup, times the disk size. Nothing touches a cluster or a bucket, and nothing reads the
 clock: the same arguments give the same figures.
@@ -43,7 +43,7 @@ from reconciler.core.stagger import STAGGERED
 from reconciler.core.timefmt import format_time, parse_time
 from reconciler.errors import UsageError
 from reconciler.report import format_duration_short
-from reconciler.sim.upstream import UpstreamController, append_checkpoint
+from reconciler.sim.upstream import IndexDocument, IndexEntry, IndexFile, Tracker, UpstreamController, append_checkpoint
 
 GIB = 1024**3
 DEFAULT_START = datetime(2026, 11, 1, tzinfo=UTC)
@@ -147,6 +147,7 @@ class _SimVM:
     chain: tuple[Checkpoint, ...] = ()  # the entries reachable from the latest one, root first
     last_backup: datetime | None = None
     last_full_window: datetime | None = None
+    tracker: Tracker | None = None  # its VirtualMachineBackupTracker, kept on the cluster between backups
 
     def index(self) -> IndexResult:
         """The VM's index as the decisions read it.
@@ -158,6 +159,15 @@ class _SimVM:
         if self.doc is None:
             return NO_INDEX
         return Index(self.name, NAMESPACE, None, self.chain)
+
+    def upstream_index(self) -> IndexDocument | None:
+        """The current chain as the upstream model reads it (no bucket: every file exists)."""
+        if self.doc is None:
+            return None
+        return IndexDocument(tuple(
+            IndexEntry(c.id, c.type, c.parent, tuple(IndexFile(f.object_path, f.disk, f.size) for f in c.files))
+            for c in self.chain
+        ))
 
     def domain(self) -> VM:
         return VM(NAMESPACE, self.name, f"uid-{self.name}", str(self.version), dict(self.labels),
@@ -267,7 +277,9 @@ class _World:
         if _fails(s, vm.name, t):
             return None
         at = window + BACKUP_DELAY
-        mode, _ = self.controller.mode(vm_annotations=vm.annotations, index=vm.index(), listing=None)
+        decision = self.controller.decide(vm_name=vm.name, index=vm.upstream_index(), objects=None,
+                                          vm_annotations=vm.annotations, trackers=[vm.tracker] if vm.tracker else [])
+        mode = decision.mode
         if mode == "full":
             size = s.disk_bytes
         else:
@@ -277,6 +289,7 @@ class _World:
         vm.doc, _ = append_checkpoint(vm.doc, namespace=NAMESPACE, name=vm.name, mode=mode, at=at,
                                       backup=f"sim-{at.strftime('%Y%m%d%H%M%S')}", disk_sizes={DISK: size})
         entry = _entry(vm.doc, at)
+        vm.tracker = decision.tracker.after_backup(entry.id)
         vm.chain = (entry,) if mode == "full" else (*vm.chain, entry)
         vm.last_backup = at
         if mode == "full":

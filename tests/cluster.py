@@ -2,9 +2,11 @@
 
 `World.run(...)` calls the real CLI (`main`) with a kubeconfig pointing at the fake API server and a
 BSL pointing at moto, exactly as production would. `World.backup_window(t)` plays Velero and the
-kubevirt-datamover: one backup per VM in scope, full or incremental by the controller's rules,
-with the VM annotations read live from the API server and index entries written as the uploader
-writes them.
+kubevirt-datamover: one backup per VM in scope, full or incremental by the independent upstream
+model (`reconciler.sim.upstream`), from the VM annotations read live from the API server, the index
+and the objects in the bucket, and the VM's tracker; index entries are written as the uploader
+writes them. What the tests assert about chains (`history`) is read from the documents here, with
+none of the job's chain code.
 """
 
 from __future__ import annotations
@@ -19,9 +21,7 @@ from typing import Any
 
 from reconciler import keys
 from reconciler.cli import main
-from reconciler.core.chain import compute_chain
-from reconciler.core.index import parse_index
-from reconciler.sim.upstream import UpstreamController, append_checkpoint
+from reconciler.sim.upstream import Tracker, UpstreamController, append_checkpoint
 from tests.fakekube.server import DEFAULT_CONTEXT, FakeKubeServer
 from tests.s3fixtures import CREDENTIALS, Seeder
 
@@ -32,6 +32,20 @@ DISKS = {"rootdisk": 3000, "datadisk": 1000}
 
 def iso(t: datetime) -> str:
     return t.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def chain_of(doc: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    """The entries from the last one back along `parent`, root first (the harness's own walk)."""
+    entries = list(doc.get("checkpoints") or [])
+    by_id = {e["id"]: e for e in entries}
+    chain: list[Mapping[str, Any]] = []
+    seen: set[str] = set()
+    current = entries[-1]["id"] if entries else ""
+    while current in by_id and current not in seen:
+        seen.add(current)
+        chain.insert(0, by_id[current])
+        current = by_id[current].get("parent") or ""
+    return chain
 
 
 def bsl_object(endpoint: str) -> dict[str, Any]:
@@ -84,6 +98,7 @@ class World:
         self.kubeconfig = kube.write_kubeconfig(tmp / "kubeconfig")
         self.controller = UpstreamController()
         self.docs: dict[tuple[str, str], dict[str, Any]] = {}
+        self.trackers: dict[tuple[str, str], Tracker] = {}  # the VMs' trackers on the cluster
         self.history: list[dict[str, Any]] = []  # one record per backup taken
         seeder.bucket(BUCKET)
         kube.seed(bsl_object(endpoint), secret_object())
@@ -131,24 +146,27 @@ class World:
         for namespace, name in vms:
             if name in fail:
                 continue
-            doc = self.docs.get((namespace, name))
-            index = parse_index(json.dumps(doc).encode()) if doc else parse_index(b"null")
-            from reconciler.core.model import NO_INDEX  # noqa: PLC0415
-
-            mode, why = self.controller.mode(vm_annotations=self.annotations(name, namespace),
-                                             index=index if doc else NO_INDEX,
-                                             listing=self.listing(namespace, name))
+            key = (namespace, name)
+            doc = self.docs.get(key)
+            tracker = self.trackers.get(key)
+            decision = self.controller.decide(
+                vm_name=name, index=json.dumps(doc).encode() if doc else None,
+                objects=self.listing(namespace, name), vm_annotations=self.annotations(name, namespace),
+                trackers=[tracker] if tracker else [],
+            )
             at = window + timedelta(minutes=12)
-            doc, objects = append_checkpoint(doc, namespace=namespace, name=name, mode=mode, at=at,
+            doc, objects = append_checkpoint(doc, namespace=namespace, name=name, mode=decision.mode, at=at,
                                              backup=backup, disk_sizes=DISKS)
-            for key, size in objects:
-                self.s3.put(BUCKET, f"{DM}/{key}", b"x" * size)
+            for object_key, size in objects:
+                self.s3.put(BUCKET, f"{DM}/{object_key}", b"x" * size)
             self.s3.put(BUCKET, f"{DM}/checkpoints/{namespace}/{name}/index.json", json.dumps(doc).encode())
-            self.docs[(namespace, name)] = doc
-            chain = compute_chain(parse_index(json.dumps(doc).encode()))
-            self.history.append({"vm": name, "window": window, "mode": mode, "why": why,
-                                 "incrementals": chain.incrementals, "root_at": chain.last_full_at})
-            modes[name] = mode
+            self.docs[key] = doc
+            self.trackers[key] = decision.tracker.after_backup(doc["checkpoints"][-1]["id"])
+            chain = chain_of(doc)
+            self.history.append({"vm": name, "window": window, "mode": decision.mode, "why": decision.reason,
+                                 "incrementals": len(chain) - 1,
+                                 "root_at": datetime.fromisoformat(chain[0]["timestamp"])})
+            modes[name] = decision.mode
         self.kube.modify("schedules", schedule,
                          lambda o: {**o, "status": {**o.get("status", {}), "lastBackup": iso(window)}},
                          namespace="velero")

@@ -22,10 +22,8 @@ from typing import Any
 
 from reconciler import keys
 from reconciler.cli import main
-from reconciler.core.index import parse_index
-from reconciler.core.model import NO_INDEX
 from reconciler.core.state import OwnerState, parse_state
-from reconciler.sim.upstream import UpstreamController, append_checkpoint
+from reconciler.sim.upstream import Tracker, UpstreamController, append_checkpoint
 from tests.cluster import BUCKET, DISKS, DM, World, iso, schedule_object, vm_object
 from tests.fakekube.server import DEFAULT_CONTEXT
 
@@ -42,25 +40,32 @@ def _annotations(name: str) -> dict[str, str]:
     return {keys.MAX_INCREMENTAL: original} if original is not None else {}
 
 
+History = tuple[dict[tuple[str, str], dict[str, Any]], dict[str, int], dict[tuple[str, str], Tracker]]
+
+
 @functools.cache
-def _history(nights: int) -> tuple[dict[tuple[str, str], dict[str, Any]], dict[str, int]]:
-    """The indexes and objects `nights` backups leave, as `World.backup_window` would write them
-    with no job running (the VMs keep their own values), computed once without any I/O."""
+def _history(nights: int) -> History:
+    """The indexes, objects and trackers `nights` backups leave, as `World.backup_window` would
+    write them with no job running (the VMs keep their own values), computed once without any I/O."""
     controller = UpstreamController()
     docs: dict[tuple[str, str], dict[str, Any]] = {}
     objects: dict[str, int] = {}
+    trackers: dict[tuple[str, str], Tracker] = {}
     for n in range(nights, 0, -1):
         window = WINDOW - n * timedelta(days=1)
         backup = f"nightly-{window.strftime('%Y%m%d%H%M%S')}"
-        for namespace, name in VMS:
-            doc = docs.get((namespace, name))
-            index = parse_index(json.dumps(doc).encode()) if doc else NO_INDEX
-            mode, _ = controller.mode(vm_annotations=_annotations(name), index=index, listing=objects)
-            doc, written = append_checkpoint(doc, namespace=namespace, name=name, mode=mode,
+        for key in VMS:
+            namespace, name = key
+            doc, tracker = docs.get(key), trackers.get(key)
+            decision = controller.decide(vm_name=name, index=json.dumps(doc).encode() if doc else None,
+                                         objects=objects, vm_annotations=_annotations(name),
+                                         trackers=[tracker] if tracker else [])
+            doc, written = append_checkpoint(doc, namespace=namespace, name=name, mode=decision.mode,
                                              at=window + timedelta(minutes=12), backup=backup, disk_sizes=DISKS)
-            docs[(namespace, name)] = doc
+            docs[key] = doc
+            trackers[key] = decision.tracker.after_backup(doc["checkpoints"][-1]["id"])
             objects.update(written)
-    return docs, objects
+    return docs, objects, trackers
 
 
 def seed(world: World, *, nights: int = 5) -> None:
@@ -69,7 +74,8 @@ def seed(world: World, *, nights: int = 5) -> None:
                                     last_backup=iso(WINDOW - timedelta(days=1))))
     for name in ORIGINALS:
         world.kube.seed(vm_object(name, annotations=_annotations(name)))
-    docs, objects = _history(nights)
+    docs, objects, trackers = _history(nights)
+    world.trackers.update(trackers)
     bodies = {f"{DM}/{key}": b"x" * size for key, size in objects.items()}
     for (namespace, name), doc in docs.items():
         bodies[f"{DM}/checkpoints/{namespace}/{name}/index.json"] = json.dumps(doc).encode()

@@ -793,6 +793,11 @@ def test_document_of_too_many_values_is_unreadable_without_parsing(monkeypatch: 
         "no index the controller writes comes near")
 
 
+@pytest.mark.xfail(strict=True, reason=(
+    "the uploader's propagateReferencedBy (pkg/uploader/run.go) adds every backup's name to every "
+    "ancestor's referencedBy, so a long chain's index is mostly short strings: 11.5 bytes a value with "
+    "names like b-12 (a 16 MiB one holds ~1.45 million values, past MAX_INDEX_VALUES) and 26.7 with "
+    "Velero-style names (~629,000); the bound and its comment in core/index.py assume over 30"))
 def test_controller_written_index_at_the_size_limit_stays_under_the_values_limit() -> None:
     """What the controller writes costs over 30 bytes a value: a 16 MiB one is far from the bound."""
     from reconciler.sim.upstream import append_checkpoint  # noqa: PLC0415 - only this test builds one
