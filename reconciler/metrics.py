@@ -4,24 +4,36 @@ Per VM (labels `namespace`, `name`; only VMs whose chain was read): chain length
 seconds since the last full, chain bytes and a broken flag. Per run: VMs by action, the run's
 duration, its timestamp and whether it failed. The registry is built fresh for every run and
 pushed with PUT semantics, so a VM that left the plan leaves the gateway's group too.
+
+For the alerts in `manifests/monitoring/`: the time of the last run that did not fail (absent from
+a failed run's push), each VM's effective count policy, and for a VM whose full the job is
+forcing, since when and how many backup windows have opened since.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime, timedelta
 
 import structlog
 from prometheus_client import CollectorRegistry, Gauge, push_to_gateway
 
+from reconciler.core.decide import ScheduleView
 from reconciler.core.model import Action, ChainState
 from reconciler.core.plan import Plan
+from reconciler.core.timefmt import parse_time
 
 PREFIX = "full_backup_reconciler_"
 JOB = "full_backup_reconciler"
 VM_LABELS = ("namespace", "name")
 # A chain the controller will not build on and that cannot be restored from its latest backup.
 BROKEN_STATES = (ChainState.BROKEN, ChainState.ROOT_NOT_FULL)
+# Windows opened since a full was forced are counted up to here: the alert needs 2, and an old
+# forced full under an hourly schedule must not cost a walk over every hour since.
+WINDOWS_COUNTED = 10
+
+GaugeFactory = Callable[[str, str, tuple[str, ...]], Gauge]
 
 log = structlog.get_logger("reconciler.metrics")
 
@@ -59,7 +71,50 @@ def build_registry(plan: Plan, *, duration_s: float) -> CollectorRegistry:
     gauge("run_duration_seconds", "Wall-clock seconds the run took.").set(duration_s)
     gauge("last_run_timestamp_seconds", "Unix time the run decided as of.").set(plan.now.timestamp())
     gauge("run_failed", "1 when the run left objects in error (exit status 1).").set(1 if plan.failed else 0)
+    if not plan.failed:
+        gauge("last_success_timestamp_seconds", "Unix time the run decided as of; pushed only by a run that "
+              "did not fail, so a failed run's push leaves it out.").set(plan.now.timestamp())
+    _policy_gauges(plan, gauge)
     return registry
+
+
+def _policy_gauges(plan: Plan, gauge: GaugeFactory) -> None:
+    """Per VM: the count policy its chain is held to, and how long a forced full has been pending."""
+    interval = gauge("policy_interval", "The VM's effective count policy: its next backup is due to be a "
+                     "full at this many incrementals (VMs whose chain was read and that have one).", VM_LABELS)
+    since = gauge("forced_since_timestamp_seconds", "Unix time the job began forcing the VM's next backup to "
+                  "be a full (the state annotation's forcedAt); only VMs being forced.", VM_LABELS)
+    windows = gauge("windows_since_forced", "Backup windows of the VM's schedules that opened since the job "
+                    f"began forcing its full, counted up to {WINDOWS_COUNTED}; only VMs being forced.", VM_LABELS)
+    for d in plan.decisions:
+        labels = (d.vm.namespace, d.vm.name)
+        if d.chain.state is not ChainState.UNKNOWN and d.policy is not None and d.policy.interval is not None:
+            interval.labels(*labels).set(d.policy.interval)
+        state = d.desired.state if d.desired is not None else None
+        forced_at = parse_time(state.forced_at) if state is not None and state.forced_at else None
+        if d.action is Action.FORCE_FULL and forced_at is not None:
+            since.labels(*labels).set(forced_at.timestamp())
+            windows.labels(*labels).set(windows_between(d.views, after=forced_at, until=plan.now))
+
+
+def windows_between(views: Sequence[ScheduleView], *, after: datetime, until: datetime) -> int:
+    """Backup windows of the unpaused schedules that opened in (after, until], up to WINDOWS_COUNTED.
+
+    A window is a fire time of the schedule's cron (an `@every` schedule's grid is anchored at its
+    last backup, as for the age policy); two schedules firing at the same instant are one window.
+    """
+    opened: set[datetime] = set()
+    for view in views:
+        if view.cron is None or view.next_run is None:
+            continue  # unparsable, or paused: no backups
+        anchor = view.schedule.last_backup or view.schedule.created
+        at = view.cron.prev_at_or_before(until, anchor=anchor)
+        for _ in range(WINDOWS_COUNTED):
+            if at is None or at <= after:
+                break
+            opened.add(at)
+            at = view.cron.prev_at_or_before(at - timedelta(seconds=1), anchor=anchor)
+    return min(len(opened), WINDOWS_COUNTED)
 
 
 def grouping_key(plan: Plan) -> dict[str, str]:

@@ -174,7 +174,10 @@ def test_every_overlay_is_tested() -> None:
     assert {p.name for p in (MANIFESTS / "overlays").iterdir() if p.is_dir()} == set(OVERLAYS)
 
 
-@pytest.mark.parametrize("path", sorted(p.relative_to(MANIFESTS).as_posix() for p in MANIFESTS.rglob("*.yaml")))
+# manifests/monitoring (a PrometheusRule, a generated ConfigMap) is outside the renderer's subset
+# and Kubernetes' own schemas: tests/test_monitoring.py renders it with kubectl and checks it there.
+@pytest.mark.parametrize("path", sorted(p.relative_to(MANIFESTS).as_posix() for p in MANIFESTS.rglob("*.yaml")
+                                        if p.relative_to(MANIFESTS).parts[0] != "monitoring"))
 def test_every_manifest_file_validates(path: str) -> None:
     file = MANIFESTS / path
     if file.name == "kustomization.yaml":
