@@ -21,7 +21,7 @@ from reconciler.core.chain import Chain, compute_chain
 from reconciler.core.index import parse_index
 from reconciler.core.model import NO_INDEX, VM, VMKey
 from reconciler.core.plan import Plan, build_plan, targets, view_schedules
-from reconciler.sim.upstream import UpstreamController, append_checkpoint
+from reconciler.sim.upstream import Tracker, UpstreamController, append_checkpoint
 from tests.builders import bsl, schedule
 from tests.promtest import Push, push_of
 
@@ -55,6 +55,7 @@ class Machine:
     version: int = 1
     doc: dict[str, Any] | None = None
     objects: dict[str, int] = field(default_factory=dict)  # key below the datamover prefix -> size
+    tracker: Tracker | None = None  # the controller's VirtualMachineBackupTracker, kept between windows
 
     @property
     def key(self) -> VMKey:
@@ -114,18 +115,17 @@ class World:
         for m in self.machines.values():
             if m.backups == "failing":
                 continue
-            mode = "incremental" if m.backups == "ignored" and m.doc is not None else self._mode(m)
+            decision = self.controller.decide(
+                vm_name=m.name, index=None if m.doc is None else json.dumps(m.doc).encode(), objects=m.objects,
+                vm_annotations=m.annotations, trackers=[m.tracker] if m.tracker else [])
+            mode = "incremental" if m.backups == "ignored" and m.doc is not None else decision.mode
             landed = window + UPLOAD
             m.doc, written = append_checkpoint(
                 m.doc, namespace=m.namespace, name=m.name, mode=mode, at=landed,
                 backup=f"nightly-{landed:%Y%m%d%H%M%S}", disk_sizes={"rootdisk": 10 * GIB if mode == "full" else GIB})
             m.objects.update(written)
+            m.tracker = decision.tracker.after_backup(m.doc["checkpoints"][-1]["id"])
         self.last_window = window
-
-    def _mode(self, m: Machine) -> str:
-        index = NO_INDEX if m.doc is None else parse_index(json.dumps(m.doc))
-        mode, _ = self.controller.mode(vm_annotations=m.annotations, index=index, listing=m.objects)
-        return mode
 
 
 def drive(world: World, *, last_day: int, runs: Callable[[int], bool] = lambda day: True,
