@@ -18,7 +18,7 @@ from reconciler.core.cron import CronError, next_run, parse_cron
 from reconciler.core.decide import Decision, ScheduleView, decide, triage
 from reconciler.core.model import VM, Action, Bsl, ChainState, Schedule, VMKey
 from reconciler.core.policy import schedule_policy
-from reconciler.core.scope import in_scope, resolve_bsl
+from reconciler.core.scope import in_scope, resolve_bsl, unsupported_provider
 from reconciler.core.stagger import stagger
 
 
@@ -45,6 +45,8 @@ def view_schedules(
         bsl = resolved if isinstance(resolved, Bsl) else None
         if isinstance(resolved, str):
             errors.append(f"{schedule.ref}: {resolved}")
+        elif (unsupported := unsupported_provider(resolved)) is not None:
+            errors.append(f"{schedule.ref}: {unsupported}")
         if schedule.scope.snapshot_move_data is False:
             errors.append(f"{schedule.ref}: spec.template.snapshotMoveData is false: the data mover "
                           "does not run for this schedule's backups, so its policy cannot act")
