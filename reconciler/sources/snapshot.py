@@ -1,12 +1,17 @@
 """The offline source (SPEC 9): `cluster/` object files and `buckets/<bucket>/<key>` mirrors.
 
 `plan --snapshot DIR` must decide exactly as a live run over the same objects, so this source
-yields the same World and the same chains as the live one.
+yields the same World and the same chains as the live one. Data files may be zero-length
+stand-ins: a stand-in proves existence, and its size is unknown unless `object-sizes.json` (at
+the snapshot root, `{bucket: {key: bytes}}`) records it. `snapshot --out` records there the
+listed size of every object whose size differs from its index, so the offline plan shows the
+same size warnings as the live one.
 """
 
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -20,6 +25,7 @@ from reconciler.errors import UsageError
 from reconciler.sources.base import World, world_from_raw
 
 CLUSTER_SUFFIXES = (".yaml", ".yml", ".json")
+SIZES = "object-sizes.json"  # listed sizes of objects whose stand-in is zero-length: {bucket: {key: bytes}}
 
 
 def _documents(path: Path) -> Iterator[Any]:
@@ -47,6 +53,7 @@ class SnapshotSource:
             raise UsageError(f"snapshot {root}: no cluster/ directory (see the README, 'Offline snapshot')")
         self.root = root
         self.velero_namespace = velero_namespace
+        self._sizes: dict[str, dict[str, int]] | None = None
 
     def load(self) -> World:
         objects: list[Mapping[str, Any]] = []
@@ -66,19 +73,37 @@ class SnapshotSource:
     def _prefix_dir(self, bsl: Bsl) -> Path:
         return self.root / "buckets" / bsl.bucket / bsl.datamover_prefix
 
+    def recorded_sizes(self) -> dict[str, dict[str, int]]:
+        """`object-sizes.json`, read once; {} when the snapshot has none."""
+        if self._sizes is None:
+            path = self.root / SIZES
+            try:
+                raw = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+            except (ValueError, UnicodeDecodeError) as exc:
+                raise UsageError(f"snapshot {self.root}: {SIZES}: {exc}") from exc
+            if not isinstance(raw, dict) or not all(
+                    isinstance(v, dict) and all(isinstance(n, int) and not isinstance(n, bool) for n in v.values())
+                    for v in raw.values()):
+                raise UsageError(f"snapshot {self.root}: {SIZES}: expected {{bucket: {{key: bytes}}}}")
+            self._sizes = raw
+        return self._sizes
+
     def listing(self, bsl: Bsl, vm: VMKey) -> Listing:
         """Keys under the VM's checkpoint folder, relative to the datamover prefix.
 
-        A zero-length file is a stand-in: it proves existence, and its size is unknown (None).
+        A zero-length file is a stand-in: it proves existence; its size is the one `object-sizes.json`
+        records for it, else unknown (None).
         """
         base = self._prefix_dir(bsl)
         folder = base / bsl.vm_prefix(vm)
+        recorded = self.recorded_sizes().get(bsl.bucket, {})
         out: dict[str, int | None] = {}
         if folder.is_dir():
             for path in folder.rglob("*"):
                 if path.is_file():
+                    key = path.relative_to(base).as_posix()
                     size = path.stat().st_size
-                    out[path.relative_to(base).as_posix()] = size or None
+                    out[key] = size or recorded.get(f"{bsl.datamover_prefix}/{key}")
         return out
 
     def close(self) -> None:
@@ -97,7 +122,8 @@ class SnapshotSource:
 
 
 class DiskRecorder:
-    """Writes what the live source reads: objects as kubectl would, index bytes, stand-in objects."""
+    """Writes what the live source reads: objects as kubectl would, index bytes, stand-in objects,
+    and in `object-sizes.json` the listed size of every object whose size differs from its index."""
 
     def __init__(self, root: Path) -> None:
         if root.exists() and (not root.is_dir() or any(root.iterdir())):
@@ -105,11 +131,14 @@ class DiskRecorder:
         self.root = root
         self.files = 0
         self.sizes: dict[tuple[str, VMKey], dict[str, int]] = {}
+        self.differing: dict[str, dict[str, int]] = {}
+        self._lock = threading.Lock()  # index() runs in the GET pool's threads
 
     def _write(self, path: Path, data: bytes) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(data)
-        self.files += 1
+        with self._lock:
+            self.files += 1
 
     def objects(self, raw: list[dict[str, Any]]) -> None:
         items = []
@@ -130,10 +159,18 @@ class DiskRecorder:
 
     def listing(self, bsl: Bsl, vm: VMKey, listing: Listing) -> None:
         expected = self.sizes.get((bsl.bucket, vm), {})
+        differing = {}
         for key, size in listing.items():
             if key == f"{bsl.vm_prefix(vm)}index.json":
                 continue  # the real index was written above
-            if size is not None and expected.get(key, size) != size:
-                continue  # damaged: offline it reads as missing, the same broken chain
-            # Zero-length stand-ins prove existence; sizes come from the index (SPEC 9).
+            # Every listed object exists, whatever its size: a zero-length stand-in proves it (SPEC 9).
             self._write(self.root / "buckets" / bsl.bucket / bsl.datamover_prefix / key, b"")
+            if size is not None and key in expected and expected[key] != size:
+                differing[f"{bsl.datamover_prefix}/{key}"] = size
+        if differing:
+            with self._lock:
+                first = not self.differing
+                self.differing.setdefault(bsl.bucket, {}).update(differing)
+                text = json.dumps(self.differing, indent=1, sort_keys=True) + "\n"
+                (self.root / SIZES).write_text(text, encoding="utf-8")
+                self.files += first
