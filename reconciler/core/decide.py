@@ -249,7 +249,8 @@ def decide(vm: VM, views: Sequence[ScheduleView], chain: Chain, *, now: datetime
         # a looser value than the limit predicted (a baseline of an earlier run, or of an older
         # global value): the baseline then is what makes the controller's full happen.
         pending = owner is not None and owner.forcing
-        desired = steady if limit is not None and not pending and not _fires_now(vm, chain, upstream) else None
+        correct = limit is not None and not pending and not _fires_now(vm, chain, upstream)
+        desired = Desired.value(steady.max_incremental) if correct else None
         return replace(base, action=Action.FULL_ANYWAY, desired=desired,
                        reasons=tuple(r for r in (limit, mismatch) if r is not None))
     due = [r for r in (count_rule(chain, policy),

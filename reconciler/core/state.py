@@ -96,20 +96,31 @@ def baseline(original: str | None, interval: int | None, *, global_limit: int | 
 
 @dataclass(frozen=True)
 class Desired:
-    """The job's wishes for the keys it may touch; None means "absent"."""
+    """The job's wishes for the keys it may touch; None means "absent".
+
+    `value_only`: only `max-incremental-backups` is wished for; the state annotation and the label
+    stay as they are, whatever they hold.
+    """
 
     max_incremental: str | None
     state: OwnerState | None
     due_label: bool
+    value_only: bool = False
+
+    @classmethod
+    def value(cls, max_incremental: str | None) -> Desired:
+        return cls(max_incremental, None, due_label=False, value_only=True)
 
     def annotations(self) -> dict[str, str | None]:
+        if self.value_only:
+            return {keys.MAX_INCREMENTAL: self.max_incremental}
         return {
             keys.MAX_INCREMENTAL: self.max_incremental,
             keys.STATE: self.state.dump() if self.state is not None else None,
         }
 
     def labels(self) -> dict[str, str | None]:
-        return {keys.DUE_LABEL: "true" if self.due_label else None}
+        return {} if self.value_only else {keys.DUE_LABEL: "true" if self.due_label else None}
 
 
 def merge_patch(
