@@ -201,7 +201,7 @@ def limit_without_job(original: str | None, limit: GlobalLimit) -> tuple[int, st
     if own is not None:
         return own, f"the VM's own {keys.MAX_INCREMENTAL}={original}"
     if limit.value is not None:
-        return limit.value, f"the controller's global --{FLAG} ({limit.source})"
+        return limit.value, f"the global --{FLAG}, {limit.source}"
     return None
 
 

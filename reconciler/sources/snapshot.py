@@ -19,10 +19,13 @@ from typing import Any
 import yaml
 
 from reconciler.core.chain import Chain, Listing, compute_chain
+from reconciler.core.controller import Upstream
 from reconciler.core.index import parse_index
 from reconciler.core.model import NO_INDEX, Bsl, Index, VMKey
+from reconciler.core.objects import kind_of
 from reconciler.errors import UsageError
 from reconciler.sources.base import World, world_from_raw
+from reconciler.sources.upstream import ControllerOptions, read_limit, read_trackers
 
 CLUSTER_SUFFIXES = (".yaml", ".yml", ".json")
 SIZES = "object-sizes.json"  # listed sizes of objects whose stand-in is zero-length: {bucket: {key: bytes}}
@@ -47,12 +50,35 @@ def _flatten(doc: Any) -> Iterator[Mapping[str, Any]]:
         yield doc
 
 
+def _upstream(objects: Sequence[Mapping[str, Any]], world: World, options: ControllerOptions,
+              velero_namespace: str | None) -> tuple[Upstream, list[str]]:
+    """The controller's limit and trackers as the snapshot's `cluster/` files hold them (SPEC 9)."""
+    deployments = {}
+    trackers = []
+    for obj in objects:
+        group, kind = kind_of(obj)
+        meta = obj.get("metadata") or {}
+        if group == "apps" and kind == "Deployment":
+            deployments[(str(meta.get("namespace", "")), str(meta.get("name", "")))] = obj
+        elif group == "backup.kubevirt.io" and kind == "VirtualMachineBackupTracker":
+            trackers.append(obj)
+    # Without --velero-namespace: the namespace of the snapshot's Schedules, where OADP runs the controller.
+    namespaces = sorted({s.namespace for s in world.schedules})
+    namespace = velero_namespace or (namespaces[0] if len(namespaces) == 1 else "velero")
+    limit, _, errors = read_limit(lambda ns, name: deployments.get((ns, name)), options, velero_namespace=namespace,
+                                  prefix="snapshot: ")
+    found, _, _ = read_trackers(lambda: trackers, source="snapshot")
+    return Upstream(limit, found), errors
+
+
 class SnapshotSource:
-    def __init__(self, root: Path, *, velero_namespace: str | None = None) -> None:
+    def __init__(self, root: Path, *, velero_namespace: str | None = None,
+                 controller: ControllerOptions | None = None) -> None:
         if not (root / "cluster").is_dir():
             raise UsageError(f"snapshot {root}: no cluster/ directory (see the README, 'Offline snapshot')")
         self.root = root
         self.velero_namespace = velero_namespace
+        self.controller = controller or ControllerOptions()
         self._sizes: dict[str, dict[str, int]] | None = None
 
     def load(self) -> World:
@@ -68,7 +94,8 @@ class SnapshotSource:
                 detail = " ".join(str(exc).split())  # YAML errors span lines; a report line should not
                 errors.append(f"snapshot file {path.relative_to(self.root)}: {detail}")
         world = world_from_raw(objects, velero_namespace=self.velero_namespace)
-        return World(world.schedules, world.bsls, world.vms, (*errors, *world.errors))
+        upstream, upstream_errors = _upstream(objects, world, self.controller, self.velero_namespace)
+        return World(world.schedules, world.bsls, world.vms, (*errors, *world.errors, *upstream_errors), upstream)
 
     def _prefix_dir(self, bsl: Bsl) -> Path:
         return self.root / "buckets" / bsl.bucket / bsl.datamover_prefix
