@@ -53,11 +53,11 @@ from botocore.exceptions import ClientError
 
 from bench.generate import FIRST_WINDOW, SCHEDULE, Spec, SyntheticBucket, build_folder, expected_state, vm_identity
 from bench.s3server import S3Server, fetch_stats
+from reconciler.app import make_plan
 from reconciler.core.chain import compute_chain, walk
 from reconciler.core.index import parse_index
 from reconciler.core.model import NO_INDEX, Index
 from reconciler.core.objects import parse_bsl
-from reconciler.app import make_plan
 from reconciler.sources.live import LiveSource, group_listing, listing_plan, senders
 from reconciler.sources.s3 import BucketReader, client_options
 
@@ -135,6 +135,15 @@ class _Kube:
 
     def secret_value(self, namespace: str, name: str, key: str) -> str | None:
         return CREDENTIALS
+
+    def get_deployment(self, namespace: str, name: str) -> dict[str, Any]:
+        """The controller as OADP deploys it, at its default global limit (0: unlimited)."""
+        manager = {"name": "manager", "command": ["/manager"], "args": ["--leader-elect"]}
+        return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name, "namespace": namespace},
+                "spec": {"template": {"spec": {"containers": [manager]}}}}
+
+    def list_trackers(self) -> Iterator[dict[str, Any]]:
+        return iter(())
 
 
 def run_plan(spec: Spec, url: str, concurrency: int) -> tuple[dict[str, Any], dict[tuple[str, str], Any]]:
