@@ -136,6 +136,15 @@ class _Kube:
     def secret_value(self, namespace: str, name: str, key: str) -> str | None:
         return CREDENTIALS
 
+    def get_deployment(self, namespace: str, name: str) -> dict[str, Any]:
+        """The controller as OADP deploys it, at its default global limit (0: unlimited)."""
+        manager = {"name": "manager", "command": ["/manager"], "args": ["--leader-elect"]}
+        return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name, "namespace": namespace},
+                "spec": {"template": {"spec": {"containers": [manager]}}}}
+
+    def list_trackers(self) -> Iterator[dict[str, Any]]:
+        return iter(())
+
 
 def run_plan(spec: Spec, url: str, concurrency: int) -> tuple[dict[str, Any], dict[tuple[str, str], Any]]:
 

@@ -6,6 +6,7 @@ needs nothing but the package. Demo instant: 2026-11-24T20:00:00Z. Velero namesp
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 from datetime import UTC, datetime, timedelta
@@ -155,6 +156,50 @@ def write_index(
     (base / "index.json").write_text(raw if raw is not None else json.dumps(doc, indent=2) + "\n")
 
 
+def controller(max_incremental: int) -> dict[str, Any]:
+    """The kubevirt-datamover controller as OADP deploys it beside Velero (DPA maxIncrementalBackups)."""
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "oadp-kubevirt-datamover-controller-manager", "namespace": "velero"},
+        "spec": {
+            "template": {
+                "spec": {
+                    "containers": [
+                        {
+                            "name": "manager",
+                            "command": ["/manager"],
+                            "args": [
+                                "--leader-elect",
+                                "--health-probe-bind-address=:8081",
+                                "--metrics-bind-address=:8443",
+                                "--metrics-secure=true",
+                                f"--max-incremental-backups={max_incremental}",
+                            ],
+                        }
+                    ]
+                }
+            }
+        },
+    }
+
+
+def tracker(ns: str, name: str, checkpoint: str) -> dict[str, Any]:
+    """The VM's VirtualMachineBackupTracker, found by the controller through its vm-name-hash label."""
+    return {
+        "apiVersion": "backup.kubevirt.io/v1alpha1",
+        "kind": "VirtualMachineBackupTracker",
+        "metadata": {
+            "name": f"vmbt-{name}-q8w2x",
+            "namespace": ns,
+            "labels": {P + "vm-name-hash": hashlib.sha256(name.encode()).hexdigest()[:16]},
+            "annotations": {P + "vm-name": name},
+        },
+        "spec": {"source": {"apiGroup": "kubevirt.io", "kind": "VirtualMachine", "name": name}},
+        "status": {"latestCheckpoint": {"name": checkpoint}},
+    }
+
+
 def state(
     original: str | None, forced_at: str | None = None, root: str | None = None, reasons: tuple[str, ...] = ()
 ) -> str:
@@ -239,6 +284,7 @@ def main() -> None:
         vm("prod", "cache-1", status="Stopped"),
         vm("prod", "app-legacy", cbt="Disabled"),
         vm("prod", "api-1"),
+        vm("prod", "web-3"),
         # finance: nightly-prod too.
         vm("finance", "ledger"),
         vm("finance", "reports"),
@@ -265,16 +311,28 @@ def main() -> None:
             annotations={P + "max-incremental-backups": "5", P + "full-backup-reconciler": state("12")},
         ),
         vm("dev", "dev-5", labels={"tier": "test"}, annotations={P + "max-incremental-backups": "30"}),
+        vm("dev", "dev-6", labels={"tier": "dev"}, annotations={P + "force-full-backup-interval": "12"}),
         # qa: only under a paused schedule.
         vm("qa", "qa-1"),
     ]
     (OUT / "cluster" / "velero.yaml").write_text(yaml.safe_dump_all([bsl, *schedules], sort_keys=False))
     vm_list = {"apiVersion": "v1", "kind": "List", "items": vms}
     (OUT / "cluster" / "virtualmachines.yaml").write_text(yaml.safe_dump(vm_list, sort_keys=False))
+    # The controller's global limit 10 (above every interval here, so it changes no baseline), and the
+    # trackers of three VMs: web-3's names the checkpoint before its index's latest.
+    (OUT / "cluster" / "controller.yaml").write_text(yaml.safe_dump(controller(10), sort_keys=False))
+    trackers = [tracker("prod", "db-1", "cp-009"), tracker("prod", "web-1", "cp-004"), tracker("prod", "web-3", "cp-003")]
+    (OUT / "cluster" / "trackers.yaml").write_text(yaml.safe_dump_all(trackers, sort_keys=False))
 
     day = timedelta(days=1)
     write_index("prod", "db-1", chain("prod", "db-1", first=nightly - 8 * day, count=9, full_size=120 * GiB))
-    write_index("prod", "web-1", chain("prod", "web-1", first=nightly - 3 * day, count=4))
+    web1 = chain("prod", "web-1", first=nightly - 3 * day, count=4)
+    write_index("prod", "web-1", web1)
+    # One object of web-1 is listed with another size than its index records: a warning only.
+    resized = web1[2]["files"][0]
+    sizes = {BUCKET: {f"{DM}/{resized['objectPath']}": resized["size"] - 65536}}
+    (OUT / "object-sizes.json").write_text(json.dumps(sizes, indent=1, sort_keys=True) + "\n")
+    write_index("prod", "web-3", chain("prod", "web-3", first=nightly - 3 * day, count=4))
     web2 = chain("prod", "web-2", first=nightly - 7 * day, count=8)
     del web2[2:4]  # two failed nights: 5 incrementals, relink the chain
     web2[2]["parent"] = web2[1]["id"]
@@ -299,7 +357,8 @@ def main() -> None:
     dev_window = ts("2026-11-24T18:00:00Z")
     sixh = timedelta(hours=6)
     # dev VMs, every 6 hours: (name, checkpoints) — a full then incrementals up to the last window.
-    for name, count in (("dev-1", 3), ("dev-2", 10), ("dev-4", 5), ("dev-5", 6)):
+    # dev-6 (interval 12 of its own) reaches the controller's global limit 10 first.
+    for name, count in (("dev-1", 3), ("dev-2", 10), ("dev-4", 5), ("dev-5", 6), ("dev-6", 11)):
         first = dev_window - (count - 1) * sixh
         cps = chain("dev", name, first=first, count=count, every=sixh, schedule_name="dev-every-6h", full_size=8 * GiB)
         write_index("dev", name, cps)

@@ -70,7 +70,8 @@ def plan_world(world: World, source: Source, *, now: datetime, only: Sequence[st
     chains: dict[VMKey, Chain] = {}
     for ref, keys in wanted.items():
         chains.update(source.chains(bsls[ref], keys))
-    return build_plan(now=now, views=views, covered=covered, chains=chains, errors=world.errors)
+    return build_plan(now=now, views=views, covered=covered, chains=chains, errors=world.errors,
+                      upstream=world.upstream)
 
 
 def make_plan(source: Source, *, now: datetime, only: Sequence[str] = (), release_all: bool = False) -> Plan:

@@ -12,11 +12,12 @@ from typing import Any
 
 import structlog
 
-from reconciler.core.decide import Decision, Reason, decide
+from reconciler.core.decide import Decision, decide
 from reconciler.core.events import EventSpec, schedule_events, vm_events
 from reconciler.core.model import VM, Action
 from reconciler.core.objects import parse_vm
 from reconciler.core.plan import Plan
+from reconciler.core.reason import Reason
 from reconciler.core.stagger import STAGGERED, pull_forward
 from reconciler.core.timefmt import format_time
 from reconciler.errors import ConflictError, NotFoundError, SourceError
@@ -84,7 +85,7 @@ def _apply_one(d: Decision, kube: Kube, *, now: datetime, tally: Tally, max_conf
 
 def _decide_again(before: Decision, fresh: VM, *, now: datetime) -> Decision:
     """The core's decision for the re-read VM; a full this plan pulled forward stays pulled."""
-    decision = decide(fresh, before.views, before.chain, now=now)
+    decision = decide(fresh, before.views, before.chain, now=now, upstream=before.upstream)
     if STAGGERED in before.codes and decision.action is Action.KEEP:
         reason = before.reasons[0]
         decision = pull_forward(decision, now=now, numbers=reason.numbers, text=reason.text)

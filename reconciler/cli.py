@@ -29,6 +29,7 @@ from reconciler.sources.kube import Kube, connect, default_velero_namespace
 from reconciler.sources.live import LiveSource, Recorder, senders
 from reconciler.sources.s3 import BucketReader
 from reconciler.sources.snapshot import DiskRecorder, SnapshotSource
+from reconciler.sources.upstream import ControllerOptions
 
 MAX_LISTED_KEYS = 50_000_000  # a listing longer than this is a runaway, not a bucket
 
@@ -74,6 +75,21 @@ def _concurrency(text: str) -> int:
     return value
 
 
+def _controller(args: argparse.Namespace) -> ControllerOptions:
+    """--controller-deployment NS/NAME and --controller-max-incremental N (at most one of them)."""
+    ref, stated = args.controller_deployment, args.controller_max_incremental
+    if ref is not None and stated is not None:
+        raise UsageError("--controller-deployment and --controller-max-incremental exclude each other")
+    if stated is not None and stated < 0:
+        raise UsageError(f"--controller-max-incremental {stated}: must be 0 (unlimited) or more")
+    if ref is None:
+        return ControllerOptions(stated=stated)
+    namespace, _, name = ref.partition("/")
+    if not namespace or not name or "/" in name:
+        raise UsageError(f"--controller-deployment {ref!r}: expected NAMESPACE/NAME")
+    return ControllerOptions(deployment=(namespace, name))
+
+
 def _live(args: argparse.Namespace, ctx: Context, *, recorder: Recorder | None = None,
           keep_members: bool = False) -> LiveSource:
     api = connect(kubeconfig=args.kubeconfig, context=args.context, environ=ctx.environ)
@@ -86,25 +102,33 @@ def _live(args: argparse.Namespace, ctx: Context, *, recorder: Recorder | None =
 
     namespace = args.velero_namespace or default_velero_namespace(ctx.environ)
     return LiveSource(kube, velero_namespace=namespace, concurrency=concurrency, reader_factory=reader,
-                      recorder=recorder, keep_members=keep_members)
+                      recorder=recorder, keep_members=keep_members, controller=_controller(args))
 
 
 def _source(args: argparse.Namespace, ctx: Context, *, keep_members: bool = False) -> Source:
     if args.snapshot is not None:
-        return SnapshotSource(Path(args.snapshot), velero_namespace=args.velero_namespace)
+        return SnapshotSource(Path(args.snapshot), velero_namespace=args.velero_namespace,
+                              controller=_controller(args))
     return _live(args, ctx, keep_members=keep_members)
 
 
 def _log_plan(plan: Plan) -> None:
     log = structlog.get_logger("reconciler")
+    limit, trackers = plan.upstream.limit, plan.upstream.trackers
+    if not limit.known:  # said once per run; the plan's header and JSON say it too
+        log.warning("controller-limit-unknown", note=limit.note,
+                    consequence="no baseline written where it would depend on the global value; only due fulls "
+                    "forced")
+    if not trackers.known:
+        log.warning("trackers-unknown", note=trackers.note, consequence="tracker check skipped")
     for view in plan.schedules:
         for error in view.errors:
             log.error("invalid-schedule", schedule=view.ref, error=error)
     for error in plan.errors:
         log.error("unreadable-object", error=error)
     for d in plan.decisions:
-        for warning in d.warnings:
-            log.warning("annotation-ignored", vm=d.vm.ref, warning=warning)
+        for warning in d.warnings:  # one line each: they change nothing, but someone should look
+            log.warning(warning.code, vm=d.vm.ref, warning=warning.text)
         doc = decision_doc(d)
         log.info("decision", vm=d.vm.ref, action=doc["action"], reasons=doc["reasons"],
                  chain=doc["chain"], detail={k: v for k, v in doc["detail"].items() if k != "patch"})
@@ -188,6 +212,12 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--snapshot", metavar="DIR", help="decide from an offline snapshot instead of a cluster")
     p.add_argument("--now", metavar="RFC3339", help="decide as of this instant instead of the clock")
     p.add_argument("--log-format", choices=("json", "console"), help="default: json in-cluster, else console")
+    p.add_argument("--controller-deployment", metavar="NS/NAME",
+                   help="the kubevirt-datamover controller's Deployment, read for its --max-incremental-backups "
+                   "(default: oadp-kubevirt-datamover-controller-manager in the Velero namespace, then "
+                   "kubevirt-datamover-system/kubevirt-datamover-controller-manager)")
+    p.add_argument("--controller-max-incremental", type=int, metavar="N",
+                   help="the controller's global --max-incremental-backups, stated instead of read (0: unlimited)")
 
 
 def _plan_options(p: argparse.ArgumentParser) -> None:

@@ -17,7 +17,7 @@ from reconciler.core.decide import Decision
 from reconciler.core.model import VM, Action
 from reconciler.core.plan import Plan
 from reconciler.core.timefmt import format_time
-from reconciler.report import decision_doc, format_duration_short
+from reconciler.report import controller_line, decision_doc, format_duration_short
 
 
 @dataclass(frozen=True)
@@ -89,8 +89,11 @@ def _text(vm: VM, d: Decision, now: datetime) -> str:
         out += chain_rows(chain, now)
     for problem in chain.problems:
         out.append(f"  problem: {problem}")
+    for warning in d.warnings:
+        out.append(f"  warning ({warning.code}): {warning.text}")
     if chain.unrestorable:
         out.append(f"  backups that can no longer be restored: {', '.join(chain.unrestorable)}")
+    out.append(controller_line(d.upstream))
     out.append(f"Decision: {d.action} ({', '.join(d.codes) or '-'}): {d.message}")
     patch = d.patch()
     out.append("Patch: " + (json.dumps(patch, separators=(",", ":")) if patch else "none (nothing to write)"))

@@ -20,6 +20,10 @@ POLICY_KEYS: Final = (INTERVAL, MAX_AGE, MAX_PER_RUN, DAYS, MAX_GROWTH)
 VM_POLICY_KEYS: Final = (INTERVAL, MAX_AGE, DAYS, MAX_GROWTH)
 OFF: Final = "off"
 
+# On the controller's VirtualMachineBackupTrackers: the first 16 hex characters of sha256(VM name).
+# The controller finds a VM's tracker by this label (SPEC 3.1 rule 4).
+VM_NAME_HASH: Final = PREFIX + "vm-name-hash"
+
 # Written by the job on the VirtualMachines it manages (SPEC 5.5, 6).
 DUE_LABEL: Final = PREFIX + "full-backup-due"
 STATE: Final = PREFIX + "full-backup-reconciler"
@@ -30,3 +34,4 @@ EVENT_LANDED: Final = "FullBackupLanded"
 EVENT_BROKEN: Final = "BackupChainBroken"
 EVENT_BLOCKED: Final = "FullBackupBlocked"
 EVENT_INVALID_POLICY: Final = "InvalidFullBackupPolicy"
+EVENT_SIZE_MISMATCH: Final = "BackupObjectSizeMismatch"

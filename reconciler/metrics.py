@@ -1,9 +1,11 @@
 """Run metrics for Prometheus, pushed to a Pushgateway (the Prometheus convention for batch jobs).
 
 Per VM (labels `namespace`, `name`; only VMs whose chain was read): chain length, incrementals,
-seconds since the last full, chain bytes and a broken flag. Per run: VMs by action, the run's
-duration, its timestamp and whether it failed. The registry is built fresh for every run and
-pushed with PUT semantics, so a VM that left the plan leaves the gateway's group too.
+seconds since the last full, chain bytes, a broken flag and the objects whose size differs from
+the index. Per run: VMs by action, VMs by warning, the controller's global max-incremental limit
+(absent when unknown), the run's duration, its timestamp and whether it failed. The registry is
+built fresh for every run and pushed with PUT semantics, so a VM that left the plan leaves the
+gateway's group too.
 
 For the alerts in `manifests/monitoring/`: the time of the last run that did not fail (absent from
 a failed run's push), each VM's effective count policy, and for a VM whose full the job is
@@ -22,6 +24,7 @@ from prometheus_client import CollectorRegistry, Gauge, push_to_gateway
 from reconciler.core.decide import ScheduleView
 from reconciler.core.model import Action, ChainState
 from reconciler.core.plan import Plan
+from reconciler.core.reason import WARNING_CODES
 from reconciler.core.timefmt import parse_time
 
 PREFIX = "full_backup_reconciler_"
@@ -52,11 +55,14 @@ def build_registry(plan: Plan, *, duration_s: float) -> CollectorRegistry:
                  VM_LABELS)
     broken = gauge("chain_broken", "1 when the VM's chain is broken (objects missing or damaged, or its "
                    "root is not a full): backups in it can no longer be restored.", VM_LABELS)
+    mismatched = gauge("size_mismatched_objects", "Objects of the VM's chain whose size in the bucket differs "
+                       "from the index's (a warning: the controller checks existence only).", VM_LABELS)
     for d in plan.decisions:
         chain = d.chain
         if chain.state is ChainState.UNKNOWN:
             continue  # not read: skipped, or the index could not be fetched
         labels = (d.vm.namespace, d.vm.name)
+        mismatched.labels(*labels).set(len(chain.mismatches))
         length.labels(*labels).set(chain.length)
         incrementals.labels(*labels).set(chain.incrementals)
         size.labels(*labels).set(chain.bytes)
@@ -68,6 +74,12 @@ def build_registry(plan: Plan, *, duration_s: float) -> CollectorRegistry:
     counts = Counter(str(d.action) for d in plan.decisions)
     for action in Action:
         decisions.labels(str(action)).set(counts[str(action)])
+    warnings = gauge("warnings", "VMs per warning code (size-mismatch, two-bsls, trackers-disagree).", ("code",))
+    for code in WARNING_CODES:
+        warnings.labels(code).set(plan.warnings.get(code, 0))
+    if plan.upstream.limit.value is not None:
+        gauge("controller_max_incremental_backups", "The controller's global --max-incremental-backups the run "
+              "decided with (0: unlimited); absent when it could not be learned.").set(plan.upstream.limit.value)
     gauge("run_duration_seconds", "Wall-clock seconds the run took.").set(duration_s)
     gauge("last_run_timestamp_seconds", "Unix time the run decided as of.").set(plan.now.timestamp())
     gauge("run_failed", "1 when the run left objects in error (exit status 1).").set(1 if plan.failed else 0)

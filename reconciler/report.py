@@ -8,6 +8,7 @@ from typing import Any
 
 import yaml
 
+from reconciler.core.controller import Upstream
 from reconciler.core.decide import Decision, ScheduleView
 from reconciler.core.model import Policy
 from reconciler.core.plan import Plan
@@ -46,8 +47,7 @@ def decision_doc(d: Decision) -> dict[str, Any]:
         detail.update(reason.numbers)
     if d.bsl is not None:
         detail["bsl"] = f"{d.bsl.namespace}/{d.bsl.name}"
-    if d.warnings:
-        detail["warnings"] = list(d.warnings)
+    detail["warnings"] = [w.doc() for w in d.warnings]
     detail["patch"] = d.patch()
     return {
         "namespace": d.vm.namespace,
@@ -68,12 +68,26 @@ def decision_doc(d: Decision) -> dict[str, Any]:
     }
 
 
+def controller_doc(upstream: Upstream) -> dict[str, Any]:
+    """What the plan knew of the controller: its global limit (null: unknown) and its trackers."""
+    limit, trackers = upstream.limit, upstream.trackers
+    return {
+        "maxIncrementalBackups": limit.value,
+        "source": limit.source,
+        "note": limit.note or None,
+        "trackers": {"source": trackers.source, "count": trackers.count if trackers.known else None,
+                     "note": trackers.note or None},
+    }
+
+
 def plan_doc(plan: Plan) -> dict[str, Any]:
     return {
         "now": format_time(plan.now),
+        "controller": controller_doc(plan.upstream),
         "schedules": [schedule_doc(v) for v in plan.schedules],
         "vms": [decision_doc(d) for d in plan.decisions],
         "summary": plan.summary,
+        "warnings": plan.warnings,
         "errors": list(plan.errors),
     }
 
@@ -114,9 +128,22 @@ def _table(rows: list[list[str]]) -> str:
     return "\n".join(lines)
 
 
+def controller_line(upstream: Upstream) -> str:
+    """The table's header line: the global limit the decisions used and where it came from."""
+    limit, trackers = upstream.limit, upstream.trackers
+    if limit.value is None:
+        head = (f"Controller: --max-incremental-backups unknown ({limit.note or limit.source}): no baseline "
+                "written where it would depend on it; only due fulls forced")
+    else:
+        head = f"Controller: --max-incremental-backups={limit.value} ({limit.source})"
+    tail = (f"trackers: {trackers.count} ({trackers.source})" if trackers.known
+            else f"trackers: unknown ({trackers.note}): tracker check skipped")
+    return f"{head}; {tail}"
+
+
 def render_table(plan: Plan) -> str:
     now = plan.now
-    out = [f"Plan as of {format_time(now)}", ""]
+    out = [f"Plan as of {format_time(now)}", controller_line(plan.upstream), ""]
     if plan.schedules:
         rows = [["SCHEDULE", "POLICY", "NEXT RUN", "BSL", "PROBLEM"]]
         for v in plan.schedules:
@@ -135,13 +162,15 @@ def render_table(plan: Plan) -> str:
             if d.chain.length:  # not `members`: a compact chain keeps none
                 limit = d.policy.interval if d.policy and d.policy.interval else None
                 incr = f"{d.chain.incrementals}/{limit}" if limit else str(d.chain.incrementals)
+            warned = f" [warnings: {', '.join(dict.fromkeys(w.code for w in d.warnings))}]" if d.warnings else ""
             rows.append([
                 d.vm.ref, str(d.action), ",".join(d.codes) or "-", incr,
-                _ago(now, d.chain.last_full_at), format_time(d.next_run) or "-",
-                "; ".join([d.message, *(f"warning: {w}" for w in d.warnings)]),
+                _ago(now, d.chain.last_full_at), format_time(d.next_run) or "-", d.message + warned,
             ])
         out += [_table(rows), ""]
     summary = ", ".join(f"{n} {a}" for a, n in plan.summary.items()) or "nothing to decide"
+    if plan.warnings:
+        summary += "; warnings: " + ", ".join(f"{n} {code}" for code, n in plan.warnings.items())
     out.append(f"Summary: {summary}")
     if plan.errors:
         out += ["", "Objects that could not be read:", *(f"  {e}" for e in plan.errors)]

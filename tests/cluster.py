@@ -21,7 +21,9 @@ from typing import Any
 
 from reconciler import keys
 from reconciler.cli import main
+from reconciler.core.controller import OADP_DEPLOYMENT, vm_name_hash
 from reconciler.sim.upstream import Tracker, UpstreamController, append_checkpoint
+from tests.fakekube.resources import backup_tracker_resource
 from tests.fakekube.server import DEFAULT_CONTEXT, FakeKubeServer
 from tests.s3fixtures import CREDENTIALS, Seeder
 
@@ -78,6 +80,36 @@ def schedule_object(name: str, annotations: Mapping[str, str], *, cron: str = "0
     return obj
 
 
+def controller_deployment(*flags: str, namespace: str = "velero", name: str = OADP_DEPLOYMENT) -> dict[str, Any]:
+    """The kubevirt-datamover controller's Deployment as OADP writes it: `manager` runs /manager with flags."""
+    args = ["--leader-elect", "--health-probe-bind-address=:8081", "--metrics-bind-address=:8443",
+            "--metrics-secure=true", *flags]
+    manager = {"name": "manager", "image": "quay.io/konveyor/kubevirt-datamover-controller", "command": ["/manager"],
+               "args": args, "env": [{"name": "WATCH_NAMESPACE", "value": namespace}]}
+    return {
+        "apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": name, "namespace": namespace, "labels": {"app.kubernetes.io/name": "kubevirt-datamover"}},
+        "spec": {"replicas": 1, "selector": {"matchLabels": {"control-plane": "controller-manager"}},
+                 "template": {"metadata": {"labels": {"control-plane": "controller-manager"}},
+                              "spec": {"containers": [manager]}}},
+    }
+
+
+def tracker_object(vm: str, checkpoint: str | None, *, namespace: str = "apps",
+                   suffix: str = "x7k2p") -> dict[str, Any]:
+    """A VirtualMachineBackupTracker as the newest controller creates it (generateName vmbt-<vm>-, hash label)."""
+    obj: dict[str, Any] = {
+        "apiVersion": "backup.kubevirt.io/v1alpha1", "kind": "VirtualMachineBackupTracker",
+        "metadata": {"name": f"vmbt-{vm}-{suffix}", "namespace": namespace,
+                     "labels": {keys.VM_NAME_HASH: vm_name_hash(vm)},
+                     "annotations": {"kubevirt-datamover.io/vm-name": vm}},
+        "spec": {"source": {"apiGroup": "kubevirt.io", "kind": "VirtualMachine", "name": vm}},
+    }
+    if checkpoint is not None:
+        obj["status"] = {"latestCheckpoint": {"name": checkpoint}}
+    return obj
+
+
 def vm_object(name: str, namespace: str = "apps", *, annotations: Mapping[str, str] | None = None,
               labels: Mapping[str, str] | None = None, running: bool = True) -> dict[str, Any]:
     return {
@@ -91,7 +123,8 @@ def vm_object(name: str, namespace: str = "apps", *, annotations: Mapping[str, s
 
 
 class World:
-    def __init__(self, kube: FakeKubeServer, seeder: Seeder, endpoint: str, tmp: Path) -> None:
+    def __init__(self, kube: FakeKubeServer, seeder: Seeder, endpoint: str, tmp: Path, *,
+                 tracker_crd: bool = True) -> None:
         self.kube = kube
         self.s3 = seeder
         self.endpoint = endpoint
@@ -102,6 +135,16 @@ class World:
         self.history: list[dict[str, Any]] = []  # one record per backup taken
         seeder.bucket(BUCKET)
         kube.seed(bsl_object(endpoint), secret_object())
+        # The controller as OADP deploys it (no --max-incremental-backups: 0, unlimited), and its trackers' CRD.
+        kube.seed(controller_deployment())
+        if tracker_crd:
+            kube.register(backup_tracker_resource())
+
+    def set_global_limit(self, value: int | None) -> None:
+        """The DPA's maxIncrementalBackups rolled out: the Deployment's flag and the model's global value."""
+        flags = () if value is None else (f"--max-incremental-backups={value}",)
+        self.kube.seed(controller_deployment(*flags))
+        self.controller = UpstreamController(global_max_incremental=value or 0)
 
     # --- the job ---------------------------------------------------------------------------
 

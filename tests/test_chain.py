@@ -8,7 +8,7 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from reconciler.core.chain import Chain, compute_chain, walk
+from reconciler.core.chain import Chain, SizeMismatch, compute_chain, walk
 from reconciler.core.model import NO_INDEX, ChainState, FetchFailed, Unreadable
 from tests.builders import cp, files, index, linear, listing_for
 
@@ -85,14 +85,46 @@ def test_missing_object_breaks_the_chain_and_names_the_blast_radius() -> None:
     assert chain.unrestorable == ("backup-c2", "backup-c3", "backup-c4")
 
 
-def test_size_mismatch_breaks_the_chain() -> None:
-    """An object whose listed size differs from the index is damaged."""
+def test_size_mismatch_keeps_the_chain_valid_and_is_recorded() -> None:
+    """Existence alone decides, as the controller's existence calls do; a differing size is only recorded."""
     cps = linear(1)
     listing = listing_for(*cps)
     listing[cps[1].files[0].object_path] = 7
     chain = compute_chain(index(*cps), listing)
+    assert chain.state is ChainState.VALID and chain.problems == ()
+    assert chain.mismatches == (SizeMismatch("c1", cps[1].files[0].object_path, 7, 100),)
+    assert str(chain.mismatches[0]) == f"c1: {cps[1].files[0].object_path}: 7 bytes in the bucket, 100 in the index"
+
+
+def test_index_size_zero_for_an_existing_object_is_valid() -> None:
+    """The controller's own unit test: an index saying size 0 for an object that exists is a valid chain."""
+    a = cp("a", size=0)
+    chain = compute_chain(index(a), {a.files[0].object_path: 4096})
+    assert chain.state is ChainState.VALID and len(chain.mismatches) == 1
+
+
+def test_a_broken_chain_still_reports_its_size_mismatches() -> None:
+    """A missing object breaks the chain; a resized one beside it stays a warning, named in `mismatches`."""
+    cps = linear(2)
+    listing = listing_for(*cps)
+    del listing[cps[2].files[0].object_path]
+    listing[cps[0].files[0].object_path] = 1
+    chain = compute_chain(index(*cps), listing)
     assert chain.state is ChainState.BROKEN
-    assert "size 7 in bucket, 100 in index" in str(chain.problems[0])
+    assert [p.problem for p in chain.problems] == ["missing"]
+    assert [m.checkpoint for m in chain.mismatches] == ["c0"]
+    assert chain.compact().mismatches == chain.mismatches
+
+
+@given(st.integers(min_value=0, max_value=8), st.lists(st.integers(min_value=0, max_value=10**12), max_size=9))
+def test_sizes_never_change_the_state(n: int, sizes: list[int]) -> None:
+    """Any sizes in the listing (real ones or zero-length stand-ins) give the state that existence gives."""
+    cps = linear(n)
+    listing: dict[str, int | None] = dict(listing_for(*cps))
+    for key, size in zip(sorted(listing), sizes, strict=False):
+        listing[key] = size
+    stand_ins = dict.fromkeys(listing)
+    assert compute_chain(index(*cps), listing).state is compute_chain(index(*cps), stand_ins).state is ChainState.VALID
 
 
 def test_unknown_size_only_proves_existence() -> None:
@@ -153,8 +185,8 @@ def summary(chain: Chain) -> tuple[Any, ...]:
     def head(c: Any) -> Any:
         return None if c is None else (c.id, c.type, c.is_full, c.parent, c.timestamp, c.vm_backup, c.referenced_by)
     return (chain.state, chain.valid, chain.length, chain.incrementals, chain.bytes, chain.last_full_at,
-            head(chain.root), head(chain.latest), chain.detail, chain.problems, chain.unrestorable, chain.cycle,
-            chain.dangling_parent)
+            head(chain.root), head(chain.latest), chain.detail, chain.problems, chain.mismatches, chain.unrestorable,
+            chain.cycle, chain.dangling_parent)
 
 
 def test_compact_keeps_the_summary_and_drops_the_members() -> None:

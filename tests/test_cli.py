@@ -49,6 +49,7 @@ def test_example_shows_every_action_and_reason() -> None:
         "dev/dev-3": ("error", ["invalid-annotation"]),
         "dev/dev-4": ("release", ["left-policy"]),
         "dev/dev-5": ("force-full", ["count"]),
+        "dev/dev-6": ("full-anyway", ["controller-limit"]),
         "finance/audit": ("blocked", ["age", "head-is-full"]),
         "finance/billing": ("full-anyway", ["unreadable-index"]),
         "finance/ledger": ("full-anyway", ["broken-chain"]),
@@ -60,18 +61,24 @@ def test_example_shows_every_action_and_reason() -> None:
         "prod/db-1": ("force-full", ["count", "age"]),
         "prod/web-1": ("keep", ["within-policy"]),
         "prod/web-2": ("force-full", ["age"]),
+        "prod/web-3": ("full-anyway", ["tracker-mismatch"]),
         "qa/qa-1": ("skip", ["schedule-paused"]),
     }
     bad = [s for s in plan["schedules"] if s["errors"]]
     assert [s["name"] for s in bad] == ["finance-hourly"]
-    assert plan["summary"] == {"force-full": 3, "blocked": 1, "full-anyway": 4, "release": 2, "keep": 2,
+    assert plan["summary"] == {"force-full": 3, "blocked": 1, "full-anyway": 6, "release": 2, "keep": 2,
                                "skip": 4, "error": 1}
+    assert plan["warnings"] == {"size-mismatch": 1}
+    assert plan["controller"] == {
+        "maxIncrementalBackups": 10, "source": "snapshot: deployment velero/oadp-kubevirt-datamover-controller-manager",
+        "note": "--max-incremental-backups=10", "trackers": {"source": "snapshot", "count": 3, "note": None}}
 
 
 def test_plan_json_has_the_documented_shape() -> None:
     """Every field SPEC 7 names is present, with the documented types."""
     _, plan = plan_json()
-    assert set(plan) >= {"now", "schedules", "vms", "summary"}
+    assert set(plan) >= {"now", "controller", "schedules", "vms", "summary", "warnings"}
+    assert set(plan["controller"]) == {"maxIncrementalBackups", "source", "note", "trackers"}
     assert plan["now"] == NOW
     for s in plan["schedules"]:
         assert set(s) >= {"namespace", "name", "nextRun", "policy", "bsl", "errors"}
@@ -97,7 +104,10 @@ def test_table_is_readable() -> None:
     code, out, _ = run("plan", "--snapshot", str(EXAMPLE), "--now", NOW)
     assert code == 1
     assert "prod/db-1        force-full" in out
-    assert out.rstrip().endswith("Summary: 3 force-full, 1 blocked, 4 full-anyway, 2 release, 2 keep, 4 skip, 1 error")
+    assert out.splitlines()[1] == ("Controller: --max-incremental-backups=10 (snapshot: deployment "
+                                   "velero/oadp-kubevirt-datamover-controller-manager); trackers: 3 (snapshot)")
+    assert out.rstrip().endswith("Summary: 3 force-full, 1 blocked, 6 full-anyway, 2 release, 2 keep, 4 skip, "
+                                 "1 error; warnings: 1 size-mismatch")
 
 
 def test_schedule_filter_narrows_vms_not_policies() -> None:

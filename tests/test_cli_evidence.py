@@ -154,13 +154,14 @@ def test_now_at_the_bounds_plans() -> None:
 def test_schedule_only_key_on_a_vm_is_reported(tmp_path: Path) -> None:
     """max-per-run on a VM is a warning in its detail and in the log; the decision and exit status are unchanged."""
     snap = copy_example(tmp_path)
-    extra = vm("dev", "dev-6", annotations={keys.MAX_PER_RUN: "5"})
+    extra = vm("dev", "dev-9", annotations={keys.MAX_PER_RUN: "5"})
     extra["metadata"]["labels"] = {"tier": "dev"}
     add_vms(snap, extra)
     code, doc, err = plan(snap)
-    warning = f'dev/dev-6: annotation {keys.MAX_PER_RUN}="5": applies to Schedules only; ignored on a VirtualMachine'
+    warning = f'dev/dev-9: annotation {keys.MAX_PER_RUN}="5": applies to Schedules only; ignored on a VirtualMachine'
     assert code == plan(EXAMPLE)[0] == 1
-    assert vms(doc)["dev/dev-6"]["detail"]["warnings"] == [warning]
-    assert vms(doc)["dev/dev-6"]["action"] == "full-anyway"  # no index: decided as any other VM
-    assert [(e["level"], e["vm"], e["warning"]) for e in log_events(err) if e["event"] == "annotation-ignored"] == [
-        ("warning", "dev/dev-6", warning)]
+    assert vms(doc)["dev/dev-9"]["detail"]["warnings"] == [
+        {"code": "schedule-only-key", "message": warning, "key": keys.MAX_PER_RUN}]
+    assert vms(doc)["dev/dev-9"]["action"] == "full-anyway"  # no index: decided as any other VM
+    assert [(e["level"], e["vm"], e["warning"]) for e in log_events(err) if e["event"] == "schedule-only-key"] == [
+        ("warning", "dev/dev-9", warning)]

@@ -91,10 +91,11 @@ def test_schedule_only_key_on_a_vm_is_a_warning() -> None:
     warned = plan([sched], [vm(annotations={keys.MAX_PER_RUN: "5"})])
     d = warned.decisions[0]
     assert d.action is plain.action and d.codes == plain.codes
-    assert d.warnings == (f'ns/vm: annotation {keys.MAX_PER_RUN}="5": applies to Schedules only; '
-                          "ignored on a VirtualMachine",)
-    assert decision_doc(d)["detail"]["warnings"] == list(d.warnings)
-    assert "warnings" not in decision_doc(plain)["detail"]
+    text = f'ns/vm: annotation {keys.MAX_PER_RUN}="5": applies to Schedules only; ignored on a VirtualMachine'
+    assert [(w.code, w.text) for w in d.warnings] == [("schedule-only-key", text)]
+    assert decision_doc(d)["detail"]["warnings"] == [{"code": "schedule-only-key", "message": text,
+                                                      "key": keys.MAX_PER_RUN}]
+    assert decision_doc(plain)["detail"]["warnings"] == []  # always a list, empty when nothing is noticed
     assert f"warning: ns/vm: annotation {keys.MAX_PER_RUN}" in render_table(warned)
 
 

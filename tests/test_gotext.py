@@ -49,3 +49,18 @@ def test_the_controllers_shape_is_read() -> None:
     assert gotext.go_time("0001-01-01T00:00:00Z") is None
     assert gotext.go_time("0000-01-01T00:00:00Z") == gotext._MIN
     assert str(gotext.go_time("2026-10-01T01:07:03Z")) == "2026-10-01 01:07:03+00:00"
+
+
+def test_base_0_reads_prefixes_and_underscores_as_strconv_does() -> None:
+    """strconv.ParseInt(s, 0, 64), the flag package's int: results taken from Go's documented rules."""
+    cases = {"0": 0, "010": 8, "0x1F": 31, "0o17": 15, "0b101": 5, "1_000": 1000, "0x_1f": 31, "-12": -12,
+             "+7": 7, "9223372036854775807": (1 << 63) - 1, "-9223372036854775808": -(1 << 63)}
+    assert {s: gotext.int64_base0(s) for s in cases} == cases
+    for bad in ("", "-", "_1", "1__0", "1_", "0x", "08", "0b2", "1e3", " 5", "9223372036854775808", "٣"):
+        assert gotext.int64_base0(bad) is None, bad
+
+
+@given(st.integers(min_value=-(1 << 63), max_value=(1 << 63) - 1))
+def test_base_0_agrees_with_base_10_on_plain_decimals(n: int) -> None:
+    """Without a leading zero, base 0 is base 10."""
+    assert gotext.int64_base0(str(n)) == gotext.int64(str(n)) == n

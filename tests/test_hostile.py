@@ -341,10 +341,18 @@ def check_decision(d: Decision, vm: VM, chain: Chain, now: datetime) -> None:
     assert d.reasons, f"{d.action} without a reason"
     assert all(r.code and isinstance(r.text, str) for r in d.reasons)
     patch = d.patch()
-    if d.action in (Action.ERROR, Action.SKIP, Action.BLOCKED, Action.FULL_ANYWAY):
+    if d.action in (Action.ERROR, Action.SKIP, Action.BLOCKED) or (
+            d.action is Action.FULL_ANYWAY and "controller-limit" not in d.codes):
         assert patch is None, f"{d.action} must not write"
     if patch is None:
         return
+    if d.action is Action.FULL_ANYWAY:
+        # The one write of a controller-limit full: a looser value of an earlier run gives way to the
+        # baseline, which is what makes the predicted full happen. Nothing else changes.
+        written = patch["metadata"].get("annotations") or {}
+        assert set(written) == {keys.MAX_INCREMENTAL} and "labels" not in patch["metadata"], patch
+        limit = controller_limit(written[keys.MAX_INCREMENTAL])
+        assert limit is not None and 0 < limit <= chain.incrementals
     # The original is never lost: before the patch it is recoverable from the VM (when the VM has a
     # well-formed state, or none), and after the patch it still is.
     before = true_original(vm)
@@ -358,7 +366,7 @@ def check_decision(d: Decision, vm: VM, chain: Chain, now: datetime) -> None:
         assert after_vm.annotations.get(keys.MAX_INCREMENTAL) == before, "given back, but not the original"
     # A second run with nothing changed writes nothing.
     # (This is also apply's re-read after a 409: the VM as the first write left it.)
-    again = decide(after_vm, d.views, chain, now=now)
+    again = decide(after_vm, d.views, chain, now=now, upstream=d.upstream)
     assert again.patch() is None, f"not idempotent: {d.action} then {again.action} {again.patch()}"
 
 

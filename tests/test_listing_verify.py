@@ -19,7 +19,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bench.s3server import DictBucket, S3Server
-from reconciler.core.chain import Chain, Problem
+from reconciler.core.chain import Chain, Problem, SizeMismatch
 from reconciler.core.model import ChainState, VMKey
 from reconciler.errors import SourceError
 from reconciler.sim.upstream import append_checkpoint
@@ -135,8 +135,9 @@ def only_gets_and_lists(reader: BucketReader) -> dict[str, int]:
 
 
 @pytest.mark.parametrize("fillers", [0, PER_VM_LISTING_MAX + 1], ids=["per-vm-listing", "tree-listing"])
-def test_missing_and_wrong_size_are_broken_and_named(store: Store, fillers: int) -> None:
-    """A missing object and one of another size each break their chain; the problem names the object."""
+def test_missing_is_broken_and_wrong_size_is_only_named(store: Store, fillers: int) -> None:
+    """A missing object breaks its chain, named; one of another size exists, so its chain stays valid (the
+    controller checks existence only) and the size difference is recorded with both sizes."""
     good, gone, short = ("prod", "good"), ("prod", "gone"), ("prod", "short")
     objects = {**folder(*good), **folder(*gone, salt=1), **folder(*short, salt=2)}
     extra = [("fill", f"vm-{i}") for i in range(fillers)]
@@ -152,13 +153,12 @@ def test_missing_and_wrong_size_are_broken_and_named(store: Store, fillers: int)
 
     chains = read_chains(r, r._bsl, [good, gone, short, *extra], concurrency=4)
 
-    assert_valid(chains, [good, *extra])
+    assert_valid(chains, [good, short, *extra])
     assert chains[gone].state is ChainState.BROKEN
     assert chains[gone].problems == (Problem(checkpoint_of(missing), missing, "missing"),)
-    assert chains[short].state is ChainState.BROKEN
-    assert chains[short].problems == (
-        Problem(checkpoint_of(resized), resized, f"size {size + 5} in bucket, {size} in index"),)
-    assert "first at" in chains[short].detail and chains[short].unrestorable
+    assert "first at" in chains[gone].detail and chains[gone].unrestorable
+    assert chains[short].mismatches == (SizeMismatch(checkpoint_of(resized), resized, size + 5, size),)
+    assert chains[good].mismatches == ()
     stats = only_gets_and_lists(r)
     assert stats["GetObject"] == 3 + fillers
     assert stats["ListObjectsV2"] == (3 if not fillers else 1)  # one per VM folder, or one for the tree
@@ -249,12 +249,12 @@ def test_odd_characters_in_namespaces_and_names(store: Store) -> None:
 
     chains = read_chains(r, r._bsl, vms, concurrency=4)
 
-    assert_valid(chains, [vm for vm in vms if vm[1] not in ("a b", "😀", "a+b")])
+    assert_valid(chains, [vm for vm in vms if vm[1] not in ("a b", "a+b")])
     assert [(p.object_path, p.problem) for p in chains[("odd ns", "a b")].problems] == [(gone, "missing")]
     assert [p.object_path for p in chains[("odd ns", "a+b")].problems] == [plus]
-    (problem,) = chains[("odd ns", "😀")].problems
-    assert problem.object_path == resized and problem.problem.startswith(f"size {len(objects[resized])} in bucket")
-    assert "😀" in str(problem)
+    (mismatch,) = chains[("odd ns", "😀")].mismatches  # present, so valid; its size only recorded
+    assert mismatch.object_path == resized and mismatch.bucket_size == len(objects[resized])
+    assert "😀" in str(mismatch)
     only_gets_and_lists(r)
 
 

@@ -52,8 +52,14 @@ def test_run_forces_and_logs_request_counts(world: World) -> None:
     assert world.annotations("a")[keys.MAX_INCREMENTAL] == "4"
     assert world.labels("a")[keys.DUE_LABEL] == "true"
     counts = world.kube.counts()
-    assert counts["patch"] == 3 and counts["list"] == 3  # schedules, BSLs, VMs
+    assert counts["patch"] == 3 and counts["list"] == 4  # schedules, BSLs, trackers, VMs
+    assert counts["get"] == 2  # the credential Secret; the controller's Deployment, found where first tried
     assert counts["create"] == 3  # one FullBackupForced Event per VM
+    assert [r.path for r in world.kube.requests("get", resource="deployments")] == [
+        "/apis/apps/v1/namespaces/velero/deployments/oadp-kubevirt-datamover-controller-manager"]
+    (trackers,) = world.kube.requests("list", resource="virtualmachinebackuptrackers")
+    assert trackers.path == "/apis/backup.kubevirt.io/v1alpha1/virtualmachinebackuptrackers"
+    assert trackers.query["labelSelector"] == keys.VM_NAME_HASH and trackers.query["limit"] == "500"
     events = world.kube.objects("events", "apps")
     assert {e["reason"] for e in events} == {keys.EVENT_FORCED}
     assert {e["involvedObject"]["name"] for e in events} == {"a", "b", "c"}

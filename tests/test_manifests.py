@@ -54,12 +54,19 @@ ROLE_RULES = {
     ("", "secrets", "get", ("cloud-credentials",)),  # the BSL credential Secret, read by name
     ("velero.io", "schedules", "list", ()),  # paged list of the Schedules carrying a policy
     ("velero.io", "backupstoragelocations", "list", ()),  # bucket, prefix, endpoint, credential
+    # OADP's controller Deployment beside Velero, read by name for its --max-incremental-backups
+    ("apps", "deployments", "get", ("oadp-kubevirt-datamover-controller-manager",)),
 }
 CLUSTER_ROLE_RULES = {
     ("kubevirt.io", "virtualmachines", "list", ()),  # one paged cluster-wide list per run
     ("kubevirt.io", "virtualmachines", "get", ()),  # re-read after a 409 conflict
     ("kubevirt.io", "virtualmachines", "patch", ()),  # merge patch of annotations/labels
     ("", "events", "create", ()),  # Events on VMs and Schedules; never patched or updated
+    ("backup.kubevirt.io", "virtualmachinebackuptrackers", "list", ()),  # one paged list, read only
+}
+# The upstream install's controller, in its own namespace (manifests/upstream-controller).
+UPSTREAM_CONTROLLER_RULES = {
+    ("apps", "deployments", "get", ("kubevirt-datamover-controller-manager",)),
 }
 
 
@@ -269,15 +276,31 @@ def test_rbac_names_custom_resources_as_their_crds_declare() -> None:
     for overlay in OVERLAYS:
         objects = rendered(overlay)
         for group, resource, _, _ in rule_set(one(objects, "Role")) | rule_set(one(objects, "ClusterRole")):
-            if group == "":
-                assert resource in {"secrets", "events"}
+            if group in ("", "apps"):  # built into every API server
+                assert (group, resource) in {("", "secrets"), ("", "events"), ("apps", "deployments")}
                 continue
             crd = crds[(group, resource)]  # KeyError: a group/plural no upstream CRD declares
             assert crd["scope"] == "Namespaced"
-            assert "v1" in crd["versions"]  # the version the program reads and writes
+            # the version the program reads and writes
+            assert ("v1alpha1" if group == "backup.kubevirt.io" else "v1") in crd["versions"]
     # Patching the VM never needs virtualmachines/status: the CRD has a status subresource and
     # the program patches only metadata of the main resource.
     assert "status" in crds[("kubevirt.io", "virtualmachines")]["subresources"]
+
+
+def test_upstream_controller_access_is_one_named_get_in_its_namespace() -> None:
+    """The upstream install's Deployment: a Role in kubevirt-datamover-system, bound to the job's
+    ServiceAccount in Velero's namespace, allowing `get` on that one Deployment and nothing else."""
+    objects = render(MANIFESTS / "upstream-controller")
+    assert {(o["kind"], o["metadata"]["namespace"]) for o in objects} == {
+        ("Role", "kubevirt-datamover-system"), ("RoleBinding", "kubevirt-datamover-system")}
+    role, binding = one(objects, "Role"), one(objects, "RoleBinding")
+    assert rule_set(role) == UPSTREAM_CONTROLLER_RULES
+    assert binding["roleRef"] == {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role",
+                                  "name": role["metadata"]["name"]}
+    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": NAME, "namespace": OVERLAYS["velero"]}]
+    for obj in objects:
+        k8s_validate(obj)
 
 
 # ------------------------------------------------------------------------------- CronJob
@@ -463,10 +486,10 @@ def test_install_guide_commands_match_the_manifests() -> None:
     assert f"create job --from=cronjob/{one(objects, 'CronJob')['metadata']['name']} " in text
     for key in re.findall(r"kubevirt-datamover\.io/[\w-]+", text):
         assert key in {keys.INTERVAL, keys.MAX_AGE, keys.MAX_PER_RUN, keys.DUE_LABEL, keys.MAX_INCREMENTAL,
-                       keys.STATE}, key
+                       keys.STATE, keys.VM_NAME_HASH}, key
     # Each `kubectl auth can-i` line and the answer under it agree with the rendered RBAC.
     checks = re.findall(r"\$ kubectl auth can-i (\S+) (\S+) (-n \S+|--all-namespaces) --as=\$SA\n(yes|no)\n", text)
-    assert len(checks) >= 4
+    assert len(checks) >= 6
     plural = {"secret": "secrets"}
     for verb, what, where, answer in checks:
         kind, _, name = what.partition("/")

@@ -17,6 +17,7 @@ from structlog.testing import capture_logs
 
 from reconciler import keys
 from reconciler.core.chain import compute_chain
+from reconciler.core.controller import GlobalLimit, Trackers, Upstream
 from reconciler.core.model import NO_INDEX
 from reconciler.core.plan import Plan, build_plan, targets, view_schedules
 from reconciler.metrics import build_registry, grouping_key, push
@@ -64,6 +65,31 @@ def test_registry_holds_per_vm_chain_gauges() -> None:
     assert value("chain_length", "dev", "new-1") == 0
     assert value("seconds_since_last_full", "dev", "new-1") is None  # no full to measure from
     assert value("chain_length", "dev", "off-1") is None  # skipped: its chain was never read
+
+
+def test_registry_counts_warnings_and_the_controllers_limit() -> None:
+    """Objects of another size per VM, VMs per warning code (zeros included), and the global limit when known."""
+    plan = sample_plan()
+    web = next(d for d in plan.decisions if d.vm.name == "web-1")
+    short = linear(2, start=LAST - 2 * DAY)
+    resized = listing_for(*short)
+    resized[short[1].files[0].object_path] = 1
+    chain = compute_chain(index(*short), resized)
+    assert web.chain.mismatches == () and len(chain.mismatches) == 1
+    again = build_plan(now=NOW, views=plan.schedules, covered=[(web.vm, web.views)], chains={web.vm.key: chain},
+                       upstream=Upstream(GlobalLimit(5, "deployment velero/c"), Trackers.of((), source="cluster")))
+    registry = build_registry(again, duration_s=1.0)
+    assert registry.get_sample_value("full_backup_reconciler_size_mismatched_objects",
+                                     {"namespace": "prod", "name": "web-1"}) == 1
+    assert registry.get_sample_value("full_backup_reconciler_warnings", {"code": "size-mismatch"}) == 1
+    assert registry.get_sample_value("full_backup_reconciler_warnings", {"code": "two-bsls"}) == 0
+    assert registry.get_sample_value("full_backup_reconciler_controller_max_incremental_backups") == 5
+    unknown = build_registry(sample_plan(), duration_s=1.0)  # the default: the controller's 0, assumed
+    assert unknown.get_sample_value("full_backup_reconciler_controller_max_incremental_backups") == 0
+    blind = build_plan(now=NOW, views=plan.schedules, covered=[], chains={},
+                       upstream=Upstream(GlobalLimit(None, "unknown"), Trackers.unknown("403")))
+    assert build_registry(blind, duration_s=1.0).get_sample_value(
+        "full_backup_reconciler_controller_max_incremental_backups") is None
 
 
 def test_registry_holds_per_run_counts() -> None:

@@ -2,8 +2,8 @@
 for the job's ServiceAccount during a real `run`.
 
 Sufficient: every request of a run that exercises every code path (lists, the credential Secret,
-patches, a conflict re-read, Events) is allowed. Minimal: taking away any single verb of any rule
-makes the run fail.
+the controller's Deployment and trackers, patches, a conflict re-read, Events) is allowed.
+Minimal: taking away any single verb of any rule makes the run fail.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from reconciler import keys
-from tests.cluster import World, schedule_object, vm_object
+from tests.cluster import World, controller_deployment, schedule_object, vm_object
 from tests.fakekube.server import FakeKubeServer
 from tests.kustomize import render
 from tests.s3fixtures import Seeder
@@ -27,8 +27,8 @@ WINDOW = datetime(2026, 3, 10, 1, 0, tzinfo=UTC)
 RBAC_KINDS = {"Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding"}
 
 
-def rbac_documents() -> list[dict[str, Any]]:
-    return [d for d in render(ROOT / "manifests" / "overlays" / "velero") if d["kind"] in RBAC_KINDS]
+def rbac_documents(directory: str = "overlays/velero") -> list[dict[str, Any]]:
+    return [d for d in render(ROOT / "manifests" / directory) if d["kind"] in RBAC_KINDS]
 
 
 def service_account() -> str:
@@ -77,6 +77,24 @@ def test_manifest_rules_are_sufficient(world: World) -> None:
     used = {v for v, _ in verbs}
     assert {"list", "get", "patch", "create"} <= used
     assert world.annotations("a")[keys.MAX_INCREMENTAL] == "3"
+    assert world.kube.count("get", resource="deployments", status=200) == 1
+    assert world.kube.count("list", resource="virtualmachinebackuptrackers", status=200) == 1
+
+
+def test_the_upstream_install_needs_its_own_role(world: World) -> None:
+    """With the controller in kubevirt-datamover-system, the overlay's rules are refused its Deployment (exit 1);
+    manifests/upstream-controller adds exactly that read."""
+    world.kube.delete("deployments", "oadp-kubevirt-datamover-controller-manager", "velero")
+    world.kube.seed(controller_deployment(namespace="kubevirt-datamover-system",
+                                          name="kubevirt-datamover-controller-manager"))
+    world.kube.enable_rbac(*rbac_documents())
+    assert exercise(world) == 1
+    assert [(r.namespace, r.status) for r in world.kube.requests("get", resource="deployments")] == [
+        ("velero", 404), ("kubevirt-datamover-system", 403)]
+    world.kube.clear_requests()
+    world.kube.load_rbac(*rbac_documents("upstream-controller"))
+    assert exercise(world) == 0
+    assert [r for r in world.kube.requests() if r.status == 403] == []
 
 
 def variants() -> Iterator[tuple[str, list[dict[str, Any]]]]:

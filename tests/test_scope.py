@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import replace
+from datetime import timedelta
 
+from reconciler import keys
 from reconciler.core.model import LabelRequirement, LabelSelector
-from reconciler.core.scope import in_scope, resolve_bsl, selector_matches
-from tests.builders import bsl, schedule, vm
+from reconciler.core.plan import view_schedules
+from reconciler.core.scope import in_scope, resolve_bsl, selector_matches, unsupported_provider
+from tests.builders import T0, bsl, schedule, vm
 
 
 def scope_of(**kw: object):  # type: ignore[no-untyped-def]
@@ -87,3 +91,22 @@ def test_missing_and_rejected_bsls_say_which() -> None:
     assert str(resolve_bsl(schedule(), [broken])).startswith("the default BackupStorageLocation velero/default is "
                                                              "rejected")
     assert str(resolve_bsl(schedule(storage_location="gone"), [broken])).endswith("velero/gone not found")
+
+
+def test_only_s3_providers_are_read() -> None:
+    """aws and velero.io/aws (any case, as the controller lower-cases it) are S3; Azure, GCP and others are not."""
+    for provider in ("aws", "AWS", "velero.io/aws"):
+        assert unsupported_provider(dataclasses.replace(bsl(), provider=provider)) is None
+    for provider in ("azure", "velero.io/azure", "gcp", "velero.io/gcp", "community.openstack.org/openstack", ""):
+        problem = unsupported_provider(dataclasses.replace(bsl(), provider=provider))
+        assert problem is not None and f"spec.provider {provider!r} is not S3-compatible" in problem
+
+
+def test_a_schedule_on_an_azure_bsl_is_an_error_naming_the_provider() -> None:
+    """The Schedule carries the error, like its other errors, and its policy is not applied."""
+    azure = dataclasses.replace(bsl(), provider="velero.io/azure")
+    (view,) = view_schedules([schedule(annotations={keys.INTERVAL: "7"})], [azure], now=T0 + timedelta(days=70))
+    assert view.policy is None and not view.usable
+    assert view.errors == ("velero/nightly: BackupStorageLocation velero/default: spec.provider 'velero.io/azure' is "
+                           "not S3-compatible; this job reads checkpoint indexes through the S3 API only (provider "
+                           "aws or velero.io/aws)",)

@@ -64,7 +64,7 @@ def test_duplicate_objects_are_an_error_not_two_vms(tmp_path: Path) -> None:
     assert (code, doc) == (2, {})
     assert ("duplicate VirtualMachine prod/db-1: 2 times, in cluster/again.yaml, cluster/virtualmachines.yaml"
             in err)
-    assert "(17 problem(s))" in err  # every VM of the file, each once
+    assert "(19 problem(s))" in err  # every VM of the file, each once
 
 
 def test_a_cluster_file_linking_outside_is_refused(tmp_path: Path) -> None:

@@ -53,6 +53,46 @@ def test_baseline_without_count_policy_is_the_original() -> None:
     assert baseline(None, None) is None
 
 
+def test_baseline_is_never_looser_than_the_global_limit() -> None:
+    """Global 5 and interval 7: the VM annotation overrides the global value, so the baseline is 5."""
+    assert baseline(None, 7, global_limit=5) == "5"
+    assert baseline("junk", 7, global_limit=5) == "5"  # the controller ignores "junk" and applies the global
+    assert baseline(None, 7, global_limit=9) == "7"
+    assert baseline(None, 7, global_limit=0) == "7"  # 0 = unlimited
+
+
+def test_the_vms_own_number_wins_over_the_global_limit() -> None:
+    """A valid original value is what the controller applies without the job, whatever the global is."""
+    assert baseline("9", 7, global_limit=5) == "7"
+    assert baseline("3", 7, global_limit=5) == "3"
+    assert baseline("0", 7, global_limit=5) == "7"
+    assert baseline("9", 7, global_limit=None) == "7"  # known without the global value
+
+
+def test_unknown_global_limit_gives_the_vm_its_own_value() -> None:
+    """Without the global value and without a number of the VM's own, no baseline: the value found stays."""
+    assert baseline(None, 7, global_limit=None) is None
+    assert baseline("junk", 7, global_limit=None) == "junk"
+
+
+@given(st.one_of(st.none(), st.sampled_from(["0", "1", "3", "7", "12", "-2", "x", "+4", "07"])),
+       st.integers(min_value=1, max_value=15), st.one_of(st.none(), st.integers(min_value=0, max_value=15)))
+def test_baseline_never_loosens_the_controller(original: str | None, interval: int, global_limit: int | None) -> None:
+    """The limit the controller applies with the baseline is never looser than without the job (SPEC 6)."""
+    without = controller_limit(original)
+    without = without if without is not None else global_limit
+    written = baseline(original, interval, global_limit=global_limit)
+    applied = controller_limit(written)
+    applied = applied if applied is not None else global_limit
+    if without is None:
+        assert written == original
+        return
+    assert applied is not None
+    unlimited = 1 << 64
+    assert (applied or unlimited) <= (without or unlimited)
+    assert (applied or unlimited) <= interval
+
+
 def test_patch_only_carries_differences_and_the_resource_version() -> None:
     """Only keys that differ are sent, with the resourceVersion that guards the write."""
     desired = Desired("7", OwnerState(None), due_label=False)

@@ -3,7 +3,9 @@
 latest = the last entry of the list (not the newest timestamp); the chain is the parent walk
 from it, stopping at an entry without a parent, on a cycle, or on a parent id not in the list.
 Valid only if the root is a full and, when a listing is given, every objectPath of every member
-exists (and, where the listing knows sizes, has the size the index records).
+exists. Existence only, as the controller checks it (one existence call per object, sizes never
+compared): a listed size that differs from the index is kept as a `SizeMismatch`, a warning that
+never changes the chain's state.
 """
 
 from __future__ import annotations
@@ -32,10 +34,24 @@ class Problem:
 
     checkpoint: str
     object_path: str
-    problem: str  # "missing", "empty objectPath", "size 10 in bucket, 12 in index"
+    problem: str  # "missing", "empty objectPath"
 
     def __str__(self) -> str:
         return f"{self.checkpoint}: {self.object_path or '<empty>'}: {self.problem}"
+
+
+@dataclass(frozen=True)
+class SizeMismatch:
+    """An object that exists with another size than the index records: worth a look, never a full."""
+
+    checkpoint: str
+    object_path: str
+    bucket_size: int
+    index_size: int
+
+    def __str__(self) -> str:
+        return (f"{self.checkpoint}: {self.object_path}: {self.bucket_size} bytes in the bucket, "
+                f"{self.index_size} in the index")
 
 
 @dataclass(frozen=True, slots=True)  # slots: a __dict__ would add ~1/5 to a compact chain
@@ -52,6 +68,7 @@ class Chain:
     members: tuple[Checkpoint, ...] = ()  # root first, latest last; () in the compact form
     detail: str = ""
     problems: tuple[Problem, ...] = ()
+    mismatches: tuple[SizeMismatch, ...] = ()  # warnings only; kept in the compact form too
     unrestorable: tuple[str, ...] = ()  # Velero backups that can no longer be restored
     cycle: bool = False
     dangling_parent: str = ""  # the parent id the walk could not find
@@ -129,22 +146,29 @@ def walk(checkpoints: tuple[Checkpoint, ...]) -> tuple[tuple[Checkpoint, ...], b
 
 
 def verify(members: tuple[Checkpoint, ...], listing: Listing) -> tuple[Problem, ...]:
-    """Every data file of every member against the listing (keys relative to the datamover prefix)."""
+    """Every data file of every member against the listing (keys relative to the datamover prefix).
+
+    Existence only: an object that is listed is present whatever its size (see `size_mismatches`).
+    """
     problems: list[Problem] = []
     for member in members:
         for f in member.files:
             if not f.object_path:
                 problems.append(Problem(member.id, "", "empty objectPath"))
-                continue
-            if f.object_path not in listing:
+            elif f.object_path not in listing:
                 problems.append(Problem(member.id, f.object_path, "missing"))
-                continue
-            size = listing[f.object_path]
-            if size is not None and size != f.size:
-                problems.append(
-                    Problem(member.id, f.object_path, f"size {size} in bucket, {f.size} in index")
-                )
     return tuple(problems)
+
+
+def size_mismatches(members: tuple[Checkpoint, ...], listing: Listing) -> tuple[SizeMismatch, ...]:
+    """Listed objects whose size differs from the index's; unknown sizes (None) are not compared."""
+    out: list[SizeMismatch] = []
+    for member in members:
+        for f in member.files:
+            size = listing.get(f.object_path) if f.object_path else None
+            if size is not None and size != f.size:
+                out.append(SizeMismatch(member.id, f.object_path, size, f.size))
+    return tuple(out)
 
 
 def blast_radius(members: tuple[Checkpoint, ...], first_bad: int) -> tuple[str, ...]:
@@ -182,17 +206,19 @@ def compute_chain(result: IndexResult, listing: Listing | None = None) -> Chain:
             cycle=cycle,
             dangling_parent=dangling,
         )
-    if listing is not None:
-        problems = verify(members, listing)
-        if problems:
-            bad_ids = {p.checkpoint for p in problems}
-            first_bad = next(i for i, m in enumerate(members) if m.id in bad_ids)
-            return Chain(
-                ChainState.BROKEN,
-                members,
-                detail=f"{len(problems)} object(s) of the chain missing or damaged, "
-                f"first at {members[first_bad].id}",
-                problems=problems,
-                unrestorable=blast_radius(members, first_bad),
-            )
-    return Chain(ChainState.VALID, members)
+    if listing is None:
+        return Chain(ChainState.VALID, members)
+    problems = verify(members, listing)
+    mismatches = size_mismatches(members, listing)
+    if problems:
+        bad_ids = {p.checkpoint for p in problems}
+        first_bad = next(i for i, m in enumerate(members) if m.id in bad_ids)
+        return Chain(
+            ChainState.BROKEN,
+            members,
+            detail=f"{len(problems)} object(s) of the chain missing, first at {members[first_bad].id}",
+            problems=problems,
+            mismatches=mismatches,
+            unrestorable=blast_radius(members, first_bad),
+        )
+    return Chain(ChainState.VALID, members, mismatches=mismatches)

@@ -13,10 +13,19 @@ from typing import Any
 
 from reconciler import keys
 from reconciler.core.chain import Chain
+from reconciler.core.controller import (
+    DEFAULT,
+    Upstream,
+    controller_limit_reason,
+    size_warnings,
+    storage_warning,
+    tracker_findings,
+)
 from reconciler.core.cron import VeleroCron
 from reconciler.core.model import VM, Action, Bsl, ChainState, Policy, Schedule
 from reconciler.core.policy import effective, format_duration, strictest, vm_override, vm_warnings
-from reconciler.core.state import Desired, OwnerState, baseline, merge_patch, parse_state
+from reconciler.core.reason import PlanWarning, Reason
+from reconciler.core.state import Desired, OwnerState, baseline, controller_limit, merge_patch, parse_state
 from reconciler.core.timefmt import format_time
 
 
@@ -41,13 +50,6 @@ class ScheduleView:
 
 
 @dataclass(frozen=True)
-class Reason:
-    code: str
-    text: str
-    numbers: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
 class Decision:
     vm: VM
     action: Action
@@ -59,8 +61,9 @@ class Decision:
     bsl: Bsl | None = None
     desired: Desired | None = None  # None: the job does not touch this VM
     numbers: dict[str, Any] = field(default_factory=dict)
+    warnings: tuple[PlanWarning, ...] = ()  # worth a look; they change nothing
     views: tuple[ScheduleView, ...] = field(default=(), repr=False)  # to decide again after a conflict
-    warnings: tuple[str, ...] = ()  # noticed, changes nothing: a Schedule-only key on the VM
+    upstream: Upstream = field(default=DEFAULT, repr=False)  # likewise
 
     @property
     def codes(self) -> tuple[str, ...]:
@@ -214,14 +217,20 @@ def triage(vm: VM, views: Sequence[ScheduleView]) -> Decision | None:
     return None
 
 
-def decide(vm: VM, views: Sequence[ScheduleView], chain: Chain, *, now: datetime) -> Decision:
-    """The full decision for one VM, with every reason that fired and the numbers behind it."""
-    decision = _decide(vm, views, chain, now=now)
-    warnings = vm_warnings(vm.ref, vm.annotations)
-    return replace(decision, warnings=warnings) if warnings else decision
+def decide(vm: VM, views: Sequence[ScheduleView], chain: Chain, *, now: datetime,
+           upstream: Upstream = DEFAULT) -> Decision:
+    """The full decision for one VM, with every reason that fired and the numbers behind it.
+
+    Order: the chain the controller cannot build on (unknown -> error; invalid -> full-anyway),
+    then the fulls the controller takes by itself (its max-incremental limit, its tracker), then
+    the policy rules.
+    """
+    decision = _decide(vm, views, chain, now=now, upstream=upstream)
+    extra = vm_warnings(vm.ref, vm.annotations)
+    return replace(decision, warnings=(*decision.warnings, *extra)) if extra else decision
 
 
-def _decide(vm: VM, views: Sequence[ScheduleView], chain: Chain, *, now: datetime) -> Decision:
+def _decide(vm: VM, views: Sequence[ScheduleView], chain: Chain, *, now: datetime, upstream: Upstream) -> Decision:
     early = triage(vm, views)
     if early is None and not views:
         # Neither managed nor under a policy any more: given back since it was read (apply's re-read
@@ -230,7 +239,7 @@ def _decide(vm: VM, views: Sequence[ScheduleView], chain: Chain, *, now: datetim
             "left-policy", "no policy schedule backs this VM up any more; it has been given back"),),
             Chain(ChainState.UNKNOWN))
     if early is not None:
-        return replace(early, views=tuple(views))
+        return replace(early, views=tuple(views), upstream=upstream)
     active = [v for v in views if v.next_run is not None]
     override, _ = vm_override(vm.ref, vm.annotations)
     policy, _ = effective(strictest(v.policy for v in active if v.policy), override)
@@ -241,10 +250,12 @@ def _decide(vm: VM, views: Sequence[ScheduleView], chain: Chain, *, now: datetim
     numbers = {**_chain_numbers(chain, policy, next_run),
                **age_numbers(chain, next_run=next_run, views=views)}
     base = Decision(vm, Action.KEEP, (), chain, refs, policy, next_run, bsl, numbers=numbers,
-                    views=tuple(views))
+                    views=tuple(views), upstream=upstream)
     if chain.state is ChainState.UNKNOWN:
         return replace(base, action=Action.ERROR, reasons=(_reason(chain.error_code or "index-fetch-failed",
                                                                    chain.detail),))
+    two = storage_warning([v.bsl for v in active if v.bsl is not None])
+    base = replace(base, warnings=(*size_warnings(chain), *([two] if two else [])))
     if not chain.valid:
         return replace(base, action=Action.FULL_ANYWAY, reasons=(_full_anyway_reason(chain),))
 
@@ -253,6 +264,22 @@ def _decide(vm: VM, views: Sequence[ScheduleView], chain: Chain, *, now: datetim
     original = owner.original if owner is not None else vm.annotations.get(keys.MAX_INCREMENTAL)
     root = chain.root
     assert root is not None
+    steady = Desired(baseline(original, policy.interval, global_limit=upstream.limit.value), OwnerState(original),
+                     due_label=False)
+    limit = controller_limit_reason(chain, original=original, limit=upstream.limit)
+    mismatch, disagree = tracker_findings(vm.namespace, vm.name, chain, upstream.trackers)
+    if disagree is not None:
+        base = replace(base, warnings=(*base.warnings, disagree))
+    if limit is not None or mismatch is not None:
+        # The controller takes this full by itself: nothing to force, and a pending forced full
+        # keeps its state (its `landed` release follows). One write only where the VM still holds
+        # a looser value than the limit predicted (a baseline of an earlier run, or of an older
+        # global value): the baseline then is what makes the controller's full happen.
+        pending = owner is not None and owner.forcing
+        correct = limit is not None and not pending and not _fires_now(vm, chain, upstream)
+        desired = Desired.value(steady.max_incremental) if correct else None
+        return replace(base, action=Action.FULL_ANYWAY, desired=desired,
+                       reasons=tuple(r for r in (limit, mismatch) if r is not None))
     due = [r for r in (count_rule(chain, policy),
                        age_rule(chain, policy, numbers=numbers)) if r is not None]
     landed = owner is not None and owner.forcing and owner.forced_root != root.id
@@ -273,11 +300,17 @@ def _decide(vm: VM, views: Sequence[ScheduleView], chain: Chain, *, now: datetim
         state = OwnerState(original, owner.forced_at or format_time(now), root.id, owner.reasons)
         return replace(base, action=Action.FORCE_FULL, reasons=_pending_reasons(state),
                        desired=Desired(str(chain.incrementals), state, due_label=True))
-    steady = Desired(baseline(original, policy.interval), OwnerState(original), due_label=False)
     if landed and owner is not None:
         return replace(base, action=Action.RELEASE, desired=steady, reasons=(_reason(
             "landed", f"the forced full landed: chain root is now {root.id} (was {owner.forced_root})"),))
     return replace(base, desired=steady, reasons=(_keep_reason(chain, policy, base.numbers),))
+
+
+def _fires_now(vm: VM, chain: Chain, upstream: Upstream) -> bool:
+    """Would the controller's limit fire on the VM as it is now (its current annotation, else the global)?"""
+    current = controller_limit(vm.annotations.get(keys.MAX_INCREMENTAL))
+    limit = current if current is not None else upstream.limit.value
+    return limit is not None and 0 < limit <= chain.incrementals
 
 
 def _pending_reasons(state: OwnerState) -> tuple[Reason, ...]:

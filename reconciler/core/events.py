@@ -27,7 +27,17 @@ def _on_vm(d: Decision, type_: str, reason: str, message: str) -> EventSpec:
 
 
 def vm_events(d: Decision) -> list[EventSpec]:
-    """Events for one decision. Forced/landed only when this run writes the change, so re-runs stay quiet."""
+    """Events for one decision, and a size-mismatch warning beside it when the chain has one."""
+    sizes = [w.text for w in d.warnings if w.code == "size-mismatch"]
+    mismatch = [_on_vm(d, "Warning", keys.EVENT_SIZE_MISMATCH,
+                       f"{len(sizes)} backup object(s) with another size in the bucket than in the index "
+                       "(the controller checks existence only, so no decision changes): " + "; ".join(sizes))
+                ] if sizes else []
+    return [*_decision_events(d), *mismatch]
+
+
+def _decision_events(d: Decision) -> list[EventSpec]:
+    """Forced/landed only when this run writes the change, so re-runs stay quiet."""
     writes = d.patch() is not None
     if d.action is Action.FORCE_FULL and writes:
         return [_on_vm(d, "Normal", keys.EVENT_FORCED, f"next backup will be full: {d.message}")]

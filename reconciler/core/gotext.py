@@ -1,5 +1,6 @@
-"""Go's text forms that the controller's decoders accept: ``strconv.ParseInt``, ``time.Time``'s
-JSON form and ``resource.Quantity``'s, plus ``unicode.IsSpace``. Pure ports for acceptance and value.
+"""Go's text forms that the controller's decoders accept: ``strconv.ParseInt`` (base 10, and base 0
+as the ``flag`` package reads an int flag), ``time.Time``'s JSON form and ``resource.Quantity``'s,
+plus ``unicode.IsSpace``. Pure ports for acceptance and value.
 
 Shared by the exact index decoder, its fast path and the cron parser, so each rule lives once.
 """
@@ -11,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 from re import compile
 from typing import Final
 
-__all__ = ["GO_SPACE", "go_time", "int64", "is_quantity"]
+__all__ = ["GO_SPACE", "go_time", "int64", "int64_base0", "is_quantity"]
 
 # Go's unicode.IsSpace, used by strings.Fields / strings.TrimSpace (narrower than str.isspace).
 GO_SPACE: Final = (
@@ -29,6 +30,57 @@ def int64(text: str) -> int | None:
         return None
     n = int(text)
     return n if -(1 << 63) <= n < (1 << 63) else None
+
+
+_PREFIXES: Final = {"b": 2, "o": 8, "x": 16}
+
+
+def int64_base0(text: str) -> int | None:
+    """strconv.ParseInt(text, 0, 64), how Go's `flag` package reads an int flag; None on Go's error.
+
+    Base from the prefix (0b, 0o, 0x, or a leading 0 for octal), else 10; underscores only between
+    digits (or after a prefix), as strconv's underscoreOK allows them with base 0.
+    """
+    s = text[1:] if text[:1] in ("+", "-") else text
+    if not s:
+        return None
+    base, digits = 10, s
+    if len(s) >= 3 and s[0] == "0" and s[1].lower() in _PREFIXES:
+        base, digits = _PREFIXES[s[1].lower()], s[2:]
+    elif s[0] == "0":
+        base, digits = 8, s[1:]
+    n, underscores = 0, False
+    for c in digits:
+        if c == "_":
+            underscores = True
+            continue
+        if not (c.isascii() and c.isalnum()) or int(c, 36) >= base:
+            return None
+        n = n * base + int(c, 36)
+    if underscores and not _underscore_ok(text):
+        return None
+    n = -n if text[0] == "-" else n
+    return n if -(1 << 63) <= n < (1 << 63) else None
+
+
+def _underscore_ok(s: str) -> bool:
+    """strconv.underscoreOK: every '_' sits between two digits (a base prefix counts as a digit)."""
+    s = s[1:] if s[:1] in ("+", "-") else s
+    saw, i, hexa = "^", 0, False
+    if len(s) >= 2 and s[0] == "0" and s[1].lower() in "box":
+        i, saw, hexa = 2, "0", s[1].lower() == "x"
+    for c in s[i:]:
+        if "0" <= c <= "9" or (hexa and "a" <= c.lower() <= "f"):
+            saw = "0"
+        elif c == "_":
+            if saw != "0":
+                return False
+            saw = "_"
+        elif saw == "_":
+            return False
+        else:
+            saw = "!"
+    return saw != "_"
 
 
 # -------------------------------------------------------------------------------- time.Time

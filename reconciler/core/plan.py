@@ -14,11 +14,12 @@ from datetime import datetime
 
 from reconciler import keys
 from reconciler.core.chain import Chain
+from reconciler.core.controller import DEFAULT, Upstream
 from reconciler.core.cron import CronError, next_run, parse_cron
 from reconciler.core.decide import Decision, ScheduleView, decide, triage
 from reconciler.core.model import VM, Action, Bsl, ChainState, Schedule, VMKey
 from reconciler.core.policy import schedule_policy
-from reconciler.core.scope import in_scope, resolve_bsl
+from reconciler.core.scope import in_scope, resolve_bsl, unsupported_provider
 from reconciler.core.stagger import stagger
 
 
@@ -45,6 +46,8 @@ def view_schedules(
         bsl = resolved if isinstance(resolved, Bsl) else None
         if isinstance(resolved, str):
             errors.append(f"{schedule.ref}: {resolved}")
+        elif (unsupported := unsupported_provider(resolved)) is not None:
+            errors.append(f"{schedule.ref}: {unsupported}")
         if schedule.scope.snapshot_move_data is False:
             errors.append(f"{schedule.ref}: spec.template.snapshotMoveData is false: the data mover "
                           "does not run for this schedule's backups, so its policy cannot act")
@@ -87,11 +90,18 @@ class Plan:
     schedules: tuple[ScheduleView, ...]
     decisions: tuple[Decision, ...]
     errors: tuple[str, ...] = ()  # objects that could not be read at all
+    upstream: Upstream = DEFAULT  # the controller's global limit and trackers, as this plan knew them
 
     @property
     def summary(self) -> dict[str, int]:
         counts = Counter(str(d.action) for d in self.decisions)
         return {str(a): counts[str(a)] for a in Action if counts[str(a)]}
+
+    @property
+    def warnings(self) -> dict[str, int]:
+        """VMs per warning code (a VM with three size mismatches counts once)."""
+        counts = Counter(code for d in self.decisions for code in dict.fromkeys(w.code for w in d.warnings))
+        return dict(sorted(counts.items()))
 
     @property
     def failed(self) -> bool:
@@ -108,9 +118,11 @@ def build_plan(
     covered: Sequence[tuple[VM, tuple[ScheduleView, ...]]],
     chains: Mapping[VMKey, Chain],
     errors: Sequence[str] = (),
+    upstream: Upstream = DEFAULT,
 ) -> Plan:
     decisions = tuple(
-        decide(vm, mine, chains.get(vm.key, Chain(ChainState.UNKNOWN, detail="index not read")), now=now)
+        decide(vm, mine, chains.get(vm.key, Chain(ChainState.UNKNOWN, detail="index not read")), now=now,
+               upstream=upstream)
         for vm, mine in covered
     )
-    return Plan(now, views, stagger(decisions, now=now), tuple(errors))
+    return Plan(now, views, stagger(decisions, now=now), tuple(errors), upstream)

@@ -17,6 +17,7 @@ from typing import TypeVar
 from reconciler import keys
 from reconciler.core.calendar import DAYS_HELP, Days, parse_days
 from reconciler.core.model import Policy
+from reconciler.core.reason import PlanWarning
 
 
 @dataclass(frozen=True)
@@ -195,11 +196,11 @@ def vm_override(ref: str, annotations: Mapping[str, str]) -> tuple[Override, tup
     return Override(interval, max_age, days, growth), tuple(errors)
 
 
-def vm_warnings(ref: str, annotations: Mapping[str, str]) -> tuple[str, ...]:
+def vm_warnings(ref: str, annotations: Mapping[str, str]) -> tuple[PlanWarning, ...]:
     """Policy keys that only a Schedule honours, set on a VM: reported, never acted on."""
     return tuple(
-        f"{ref}: annotation {key}={json.dumps(annotations[key], ensure_ascii=False)}: applies to Schedules "
-        "only; ignored on a VirtualMachine"
+        PlanWarning("schedule-only-key", f"{ref}: annotation {key}={json.dumps(annotations[key], ensure_ascii=False)}: "
+                    "applies to Schedules only; ignored on a VirtualMachine", {"key": key})
         for key in keys.POLICY_KEYS if key not in keys.VM_POLICY_KEYS and key in annotations
     )
 

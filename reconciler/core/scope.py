@@ -66,6 +66,22 @@ def _usable(bsl: Bsl, where: str) -> Bsl | str:
     return f"{where}BackupStorageLocation {bsl.namespace}/{bsl.name} is rejected: {'; '.join(bsl.problems)}"
 
 
+# Providers whose buckets this job reads, through the S3 API only: Velero's AWS plugin, which also
+# serves every S3-compatible store (MinIO, Ceph RGW, NooBaa/ODF, IBM COS, ...) configured as `aws`.
+# Velero names that plugin `velero.io/aws` and accepts the bare `aws`; the controller compares the
+# provider in lower case. Azure and GCP (`azure`, `gcp`, `velero.io/azure`, `velero.io/gcp`) have
+# APIs of their own, and any other provider is one this job cannot vouch for.
+S3_PROVIDERS = frozenset({"aws", "velero.io/aws"})
+
+
+def unsupported_provider(bsl: Bsl) -> str | None:
+    """Why the job cannot read this BSL's bucket, or None when it speaks S3."""
+    if bsl.provider.lower() in S3_PROVIDERS:
+        return None
+    return (f"BackupStorageLocation {bsl.namespace}/{bsl.name}: spec.provider {bsl.provider!r} is not "
+            "S3-compatible; this job reads checkpoint indexes through the S3 API only (provider aws or velero.io/aws)")
+
+
 def resolve_bsl(schedule: Schedule, bsls: Sequence[Bsl]) -> Bsl | str:
     """The Schedule's BackupStorageLocation, or an error saying whether it is missing or rejected."""
     here = [b for b in bsls if b.namespace == schedule.namespace]

@@ -37,8 +37,9 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from reconciler.core.cron import CronError, VeleroCron
-from reconciler.core.decide import Decision, Reason, ScheduleView
+from reconciler.core.decide import Decision, ScheduleView
 from reconciler.core.model import Action, Policy
+from reconciler.core.reason import Reason
 from reconciler.core.state import Desired, OwnerState
 from reconciler.core.timefmt import format_time
 

@@ -74,37 +74,53 @@ def controller_limit(value: str | None) -> int | None:
     return number if 0 <= number <= _INT64_MAX else None  # strconv.ParseInt(s, 10, 64) fails beyond int64
 
 
-def baseline(original: str | None, interval: int | None) -> str | None:
-    """The annotation value between forced fulls.
+def baseline(original: str | None, interval: int | None, *, global_limit: int | None = 0) -> str | None:
+    """The annotation value between forced fulls (SPEC 6): never looser than the controller without the job.
 
     The count policy N, so the controller enforces it even between runs of this job — unless the
-    value found on the VM was already a stricter positive limit; without a count policy, the value
-    found (None: no annotation).
+    limit the controller would apply without the job is stricter: the VM's own value where it is
+    a number the controller accepts (then kept as written), else the global `global_limit`
+    (None: unknown). Where that limit is unknown, the VM keeps its own value: a baseline could be
+    looser than a global value nobody could read. Without a count policy, the value found (None:
+    no annotation).
     """
     if interval is None:
         return original
-    found = controller_limit(original)
-    if found is not None and 0 < found < interval:
+    own = controller_limit(original)
+    if own is not None:
+        return original if 0 < own < interval else str(interval)
+    if global_limit is None:
         return original
-    return str(interval)
+    return str(global_limit) if 0 < global_limit < interval else str(interval)
 
 
 @dataclass(frozen=True)
 class Desired:
-    """The job's wishes for the keys it may touch; None means "absent"."""
+    """The job's wishes for the keys it may touch; None means "absent".
+
+    `value_only`: only `max-incremental-backups` is wished for; the state annotation and the label
+    stay as they are, whatever they hold.
+    """
 
     max_incremental: str | None
     state: OwnerState | None
     due_label: bool
+    value_only: bool = False
+
+    @classmethod
+    def value(cls, max_incremental: str | None) -> Desired:
+        return cls(max_incremental, None, due_label=False, value_only=True)
 
     def annotations(self) -> dict[str, str | None]:
+        if self.value_only:
+            return {keys.MAX_INCREMENTAL: self.max_incremental}
         return {
             keys.MAX_INCREMENTAL: self.max_incremental,
             keys.STATE: self.state.dump() if self.state is not None else None,
         }
 
     def labels(self) -> dict[str, str | None]:
-        return {keys.DUE_LABEL: "true" if self.due_label else None}
+        return {} if self.value_only else {keys.DUE_LABEL: "true" if self.due_label else None}
 
 
 def merge_patch(

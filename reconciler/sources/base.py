@@ -8,6 +8,7 @@ from typing import Any, Protocol
 
 from reconciler import keys
 from reconciler.core.chain import Chain
+from reconciler.core.controller import DEFAULT, Upstream
 from reconciler.core.model import VM, Bsl, Schedule, VMKey
 from reconciler.core.objects import ObjectError, kind_of, parse_bsl, parse_schedule, parse_vm, unparsed_schedule
 
@@ -20,6 +21,7 @@ class World:
     bsls: tuple[Bsl, ...] = ()
     vms: tuple[VM, ...] = ()
     errors: tuple[str, ...] = field(default=())
+    upstream: Upstream = DEFAULT  # the controller's global limit and trackers, as the source found them
 
 
 def world_from_raw(objects: Iterable[Mapping[str, Any]], *, velero_namespace: str | None) -> World:

@@ -1,4 +1,5 @@
-"""Kubernetes adapter on the official client: read Schedules, BSLs, VMs and Secrets; patch VMs; Events.
+"""Kubernetes adapter on the official client: read Schedules, BSLs, VMs, Secrets, the controller's
+Deployment and its trackers; patch VMs; Events.
 
 Thin by design: it turns HTTP into domain objects and exceptions and decides nothing. Every call
 goes through `_call`, the one place where HTTP statuses become exception classes and where
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import functools
+import json
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
@@ -21,6 +23,7 @@ from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt, stop_before_delay
 
+from reconciler import keys
 from reconciler.errors import (
     ConflictError,
     ForbiddenError,
@@ -161,6 +164,40 @@ class Kube:
                 "kubevirt.io", "v1", namespace, "virtualmachines", name, _request_timeout=TIMEOUT),
         )
         return cast("dict[str, Any]", obj)
+
+    def get_deployment(self, namespace: str, name: str) -> dict[str, Any]:
+        """An apps/v1 Deployment as the API sends it (camelCase JSON, not the client's model classes)."""
+        apps = client.AppsV1Api(self.api)
+
+        def read() -> bytes:
+            # _preload_content=False: the raw urllib3 response, not the client's model classes.
+            response: Any = apps.read_namespaced_deployment(name, namespace, _preload_content=False,
+                                                            _request_timeout=TIMEOUT)
+            try:
+                return bytes(response.data)
+            finally:
+                response.release_conn()
+
+        data = self._call("get", f"get deployment {namespace}/{name}", read)
+        try:
+            return cast("dict[str, Any]", json.loads(data))
+        except ValueError as exc:
+            raise SourceError(f"get deployment {namespace}/{name}: not JSON: {exc}") from exc
+
+    def list_trackers(self) -> Iterator[dict[str, Any]]:
+        """The controller's VirtualMachineBackupTrackers, cluster-wide, paged; only those carrying the
+        label by which the controller finds a VM's tracker. 404: the CRD is not installed."""
+        def fetch(token: str | None) -> Any:
+            kw: dict[str, Any] = {"limit": PAGE, "_request_timeout": TIMEOUT, "label_selector": keys.VM_NAME_HASH}
+            if token:
+                kw["_continue"] = token
+            return self.custom.list_cluster_custom_object("backup.kubevirt.io", "v1alpha1",
+                                                          "virtualmachinebackuptrackers", **kw)
+
+        for item in self._pages("list virtualmachinebackuptrackers.backup.kubevirt.io", fetch):
+            item.setdefault("apiVersion", "backup.kubevirt.io/v1alpha1")
+            item.setdefault("kind", "VirtualMachineBackupTracker")
+            yield item
 
     def secret_value(self, namespace: str, name: str, key: str) -> str | None:
         """One key of a Secret as text; None if the Secret or key is absent. Never logged."""

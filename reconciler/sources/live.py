@@ -22,12 +22,20 @@ from itertools import groupby
 from typing import Any, Protocol
 
 from reconciler.core.chain import Chain, Listing, compute_chain, walk
+from reconciler.core.controller import Upstream
 from reconciler.core.index import parse_index
 from reconciler.core.model import NO_INDEX, Bsl, ChainState, FetchFailed, Index, IndexResult, VMKey
 from reconciler.errors import NotFoundError, SourceError
 from reconciler.sources.base import World, world_from_raw
 from reconciler.sources.kube import Kube
 from reconciler.sources.s3 import BucketReader
+from reconciler.sources.upstream import (
+    ControllerOptions,
+    live_getter,
+    read_limit,
+    read_trackers,
+    recorded_deployment,
+)
 
 DEFAULT_SECRET, DEFAULT_KEY = "cloud-credentials", "cloud"
 # Up to this many VMs, one LIST per VM folder is cheaper than listing their common folder.
@@ -116,8 +124,10 @@ class LiveSource:
     summaries, about 1 KB per VM instead of some 40 KB for a chain of 30 x 2 objects."""
 
     def __init__(self, kube: Kube, *, velero_namespace: str, concurrency: int,
-                 reader_factory: ReaderFactory, recorder: Recorder | None = None, keep_members: bool = False) -> None:
+                 reader_factory: ReaderFactory, recorder: Recorder | None = None, keep_members: bool = False,
+                 controller: ControllerOptions | None = None) -> None:
         self.kube = kube
+        self.controller = controller or ControllerOptions()
         self.keep_members = keep_members
         self.recorder = recorder
         self.velero_namespace = velero_namespace
@@ -129,13 +139,19 @@ class LiveSource:
         ns = self.velero_namespace
         objects = [*self.kube.list_velero("schedules", ns), *self.kube.list_velero("backupstoragelocations", ns)]
         world = world_from_raw(objects, velero_namespace=ns)
+        # The controller's global limit (one or two GETs) and its trackers (one paged list).
+        limit, deployment, limit_errors = read_limit(live_getter(self.kube.get_deployment), self.controller,
+                                                     velero_namespace=ns)
+        trackers, tracker_objects, tracker_errors = read_trackers(self.kube.list_trackers)
         if self.recorder is None:
             vms = world_from_raw(self.kube.list_vms(), velero_namespace=ns)  # parsed page by page
         else:
             raw_vms = list(self.kube.list_vms())
-            self.recorder.objects([*objects, *raw_vms])
+            controller = [recorded_deployment(deployment)] if deployment is not None else []
+            self.recorder.objects([*objects, *controller, *tracker_objects, *raw_vms])
             vms = world_from_raw(raw_vms, velero_namespace=ns)
-        return World(world.schedules, world.bsls, vms.vms, (*world.errors, *vms.errors))
+        return World(world.schedules, world.bsls, vms.vms, (*world.errors, *vms.errors, *limit_errors, *tracker_errors),
+                     Upstream(limit, trackers))
 
     def credentials(self, bsl: Bsl) -> str | None:
         """The BSL's credentials file; Velero's default Secret when the BSL names none."""

@@ -2,12 +2,17 @@
 
 `plan --snapshot DIR` must decide exactly as a live run over the same objects, so this source
 yields the same World and the same chains as the live one. The directory is untrusted input:
-every path it reads stays inside it (`snapdir`).
+every path it reads stays inside it (`snapdir`). Data files may be zero-length stand-ins: a
+stand-in proves existence, and its size is unknown unless `object-sizes.json` (at the snapshot
+root, `{bucket: {key: bytes}}`) records it. `snapshot --out` records there the listed size of
+every object whose size differs from its index, so the offline plan shows the same size warnings
+as the live one.
 """
 
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -16,14 +21,18 @@ import structlog
 import yaml
 
 from reconciler.core.chain import Chain, Listing, compute_chain
+from reconciler.core.controller import Upstream
 from reconciler.core.index import parse_index
 from reconciler.core.model import NO_INDEX, Bsl, ChainState, Index, VMKey
 from reconciler.core.names import label_problem, subdomain_problem
+from reconciler.core.objects import kind_of
 from reconciler.errors import MissingEvidenceError, UsageError
 from reconciler.sources.base import World, world_from_raw
 from reconciler.sources.snapdir import OutsideError, SnapshotRoot, read_cluster
+from reconciler.sources.upstream import ControllerOptions, read_limit, read_trackers
 
 log = structlog.get_logger("reconciler")
+SIZES = "object-sizes.json"  # listed sizes of objects whose stand-in is zero-length: {bucket: {key: bytes}}
 
 
 def _vm_name_problem(vm: VMKey) -> str | None:
@@ -36,14 +45,38 @@ def _vm_name_problem(vm: VMKey) -> str | None:
     return None
 
 
+def _upstream(objects: Sequence[Mapping[str, Any]], world: World, options: ControllerOptions,
+              velero_namespace: str | None) -> tuple[Upstream, list[str]]:
+    """The controller's limit and trackers as the snapshot's `cluster/` files hold them (SPEC 9)."""
+    deployments = {}
+    trackers = []
+    for obj in objects:
+        group, kind = kind_of(obj)
+        meta = obj.get("metadata") or {}
+        if group == "apps" and kind == "Deployment":
+            deployments[(str(meta.get("namespace", "")), str(meta.get("name", "")))] = obj
+        elif group == "backup.kubevirt.io" and kind == "VirtualMachineBackupTracker":
+            trackers.append(obj)
+    # Without --velero-namespace: the namespace of the snapshot's Schedules, where OADP runs the controller.
+    namespaces = sorted({s.namespace for s in world.schedules})
+    namespace = velero_namespace or (namespaces[0] if len(namespaces) == 1 else "velero")
+    limit, _, errors = read_limit(lambda ns, name: deployments.get((ns, name)), options, velero_namespace=namespace,
+                                  prefix="snapshot: ")
+    found, _, _ = read_trackers(lambda: trackers, source="snapshot")
+    return Upstream(limit, found), errors
+
+
 class SnapshotSource:
-    def __init__(self, root: Path, *, velero_namespace: str | None = None) -> None:
+    def __init__(self, root: Path, *, velero_namespace: str | None = None,
+                 controller: ControllerOptions | None = None) -> None:
         if not (root / "cluster").is_dir():
             raise UsageError(f"snapshot {root}: no cluster/ directory (see the README, 'Offline snapshot')")
         self.root = root
         self.snap = SnapshotRoot(root)
         self.velero_namespace = velero_namespace
         self.missing_buckets: set[str] = set()
+        self.controller = controller or ControllerOptions()
+        self._sizes: dict[str, dict[str, int]] | None = None
 
     def load(self) -> World:
         """Every object of cluster/; refused whole (exit 2) when any document is unreadable or doubled."""
@@ -56,24 +89,43 @@ class SnapshotSource:
             raise MissingEvidenceError(
                 f"snapshot {self.root} is incomplete or ambiguous, so nothing was decided "
                 f"({len(problems)} problem(s)):{lines}")
-        return world_from_raw(objects, velero_namespace=self.velero_namespace)
+        world = world_from_raw(objects, velero_namespace=self.velero_namespace)
+        upstream, upstream_errors = _upstream(objects, world, self.controller, self.velero_namespace)
+        return World(world.schedules, world.bsls, world.vms, (*world.errors, *upstream_errors), upstream)
+
+    def recorded_sizes(self) -> dict[str, dict[str, int]]:
+        """`object-sizes.json`, read once; {} when the snapshot has none."""
+        if self._sizes is None:
+            path = self.snap.path(SIZES)
+            try:
+                raw = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+            except (ValueError, UnicodeDecodeError) as exc:
+                raise UsageError(f"snapshot {self.root}: {SIZES}: {exc}") from exc
+            if not isinstance(raw, dict) or not all(
+                    isinstance(v, dict) and all(isinstance(n, int) and not isinstance(n, bool) for n in v.values())
+                    for v in raw.values()):
+                raise UsageError(f"snapshot {self.root}: {SIZES}: expected {{bucket: {{key: bytes}}}}")
+            self._sizes = raw
+        return self._sizes
 
     def listing(self, bsl: Bsl, vm: VMKey) -> Listing:
         """Keys under the VM's checkpoint folder, relative to the datamover prefix.
 
-        A zero-length file is a stand-in: it proves existence, and its size is unknown (None).
-        A symlink leading outside the snapshot makes the whole folder unreadable (OutsideError).
+        A zero-length file is a stand-in: it proves existence; its size is the one `object-sizes.json`
+        records for it, else unknown (None). A symlink leading outside the snapshot makes the whole
+        folder unreadable (OutsideError).
         """
         base = self.snap.key(bsl.bucket, bsl.datamover_prefix)
         folder = self.snap.key(bsl.bucket, f"{bsl.datamover_prefix}/{bsl.vm_prefix(vm).rstrip('/')}")
+        recorded = self.recorded_sizes().get(bsl.bucket, {})
         out: dict[str, int | None] = {}
         if folder.is_dir():
             for path in folder.rglob("*"):
                 if path.is_symlink():
                     self.snap.check(path)
                 if path.is_file():
-                    size = path.stat().st_size
-                    out[path.relative_to(base).as_posix()] = size or None
+                    key = path.relative_to(base).as_posix()
+                    out[key] = path.stat().st_size or recorded.get(f"{bsl.datamover_prefix}/{key}")
         return out
 
     def close(self) -> None:
@@ -127,7 +179,8 @@ class SnapshotSource:
 
 
 class DiskRecorder:
-    """Writes what the live source reads: objects as kubectl would, index bytes, stand-in objects."""
+    """Writes what the live source reads: objects as kubectl would, index bytes, stand-in objects,
+    and in `object-sizes.json` the listed size of every object whose size differs from its index."""
 
     def __init__(self, root: Path) -> None:
         if root.exists() and (not root.is_dir() or any(root.iterdir())):
@@ -135,11 +188,14 @@ class DiskRecorder:
         self.root = root
         self.files = 0
         self.sizes: dict[tuple[str, VMKey], dict[str, int]] = {}
+        self.differing: dict[str, dict[str, int]] = {}
+        self._lock = threading.Lock()  # index() runs in the GET pool's threads
 
     def _write(self, path: Path, data: bytes) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(data)
-        self.files += 1
+        with self._lock:
+            self.files += 1
 
     def objects(self, raw: list[dict[str, Any]]) -> None:
         items = []
@@ -160,10 +216,18 @@ class DiskRecorder:
 
     def listing(self, bsl: Bsl, vm: VMKey, listing: Listing) -> None:
         expected = self.sizes.get((bsl.bucket, vm), {})
+        differing = {}
         for key, size in listing.items():
             if key == f"{bsl.vm_prefix(vm)}index.json":
                 continue  # the real index was written above
-            if size is not None and expected.get(key, size) != size:
-                continue  # damaged: offline it reads as missing, the same broken chain
-            # Zero-length stand-ins prove existence; sizes come from the index (SPEC 9).
+            # Every listed object exists, whatever its size: a zero-length stand-in proves it (SPEC 9).
             self._write(self.root / "buckets" / bsl.bucket / bsl.datamover_prefix / key, b"")
+            if size is not None and key in expected and expected[key] != size:
+                differing[f"{bsl.datamover_prefix}/{key}"] = size
+        if differing:
+            with self._lock:
+                first = not self.differing
+                self.differing.setdefault(bsl.bucket, {}).update(differing)
+                text = json.dumps(self.differing, indent=1, sort_keys=True) + "\n"
+                (self.root / SIZES).write_text(text, encoding="utf-8")
+                self.files += first

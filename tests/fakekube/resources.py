@@ -244,6 +244,15 @@ def default_resources() -> list[ResourceType]:
             from_storage=core_to_events_v1,
             strict_event_validation=True,
         ),
+        ResourceType(
+            "apps",
+            "v1",
+            "deployments",
+            "deployment",
+            "Deployment",
+            status_subresource=True,
+            short_names=("deploy",),
+        ),
         _custom("velero.io", "v1", "schedules", "schedule", "Schedule", status=True),
         _custom(
             "velero.io",
@@ -288,6 +297,18 @@ def _custom(
         short_names=short_names,
         return_deleted_object=True,
         allow_unconditional_update=False,
+    )
+
+
+def backup_tracker_resource() -> ResourceType:
+    """KubeVirt's VirtualMachineBackupTracker CRD (backup.kubevirt.io/v1alpha1), which a cluster may
+    lack: not served by default, so a list of it is the real 404 until a test registers it."""
+    return custom_resource(
+        "backup.kubevirt.io",
+        "v1alpha1",
+        "virtualmachinebackuptrackers",
+        "VirtualMachineBackupTracker",
+        short_names=("vmbt",),
     )
 
 
