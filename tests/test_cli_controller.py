@@ -105,7 +105,8 @@ def test_a_vm_written_to_two_locations_is_warned(snap: Path) -> None:
     path = snap / "cluster" / "velero.yaml"
     docs = list(yaml.safe_load_all(path.read_text()))
     offsite = {**docs[0], "metadata": {**docs[0]["metadata"], "name": "offsite", "uid": "uid-bsl-offsite"},
-               "spec": {**docs[0]["spec"], "default": False, "objectStorage": {"bucket": "dr-site", "prefix": "velero"}}}
+               "spec": {**docs[0]["spec"], "default": False,
+                        "objectStorage": {"bucket": "dr-site", "prefix": "velero"}}}
     weekly = next(d for d in docs if d["metadata"]["name"] == "weekly-db")
     weekly["spec"]["template"]["storageLocation"] = "offsite"
     path.write_text(yaml.safe_dump_all([*docs, offsite]))
