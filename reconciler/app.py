@@ -11,7 +11,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime
 
-from reconciler.apply import Tally, apply_plan
+from reconciler.apply import Tally, Writing, apply_plan, unguarded
 from reconciler.core.chain import Chain
 from reconciler.core.model import Bsl, VMKey
 from reconciler.core.plan import Plan, build_plan, needs_index, targets, view_schedules
@@ -43,9 +43,13 @@ def make_plan(source: Source, *, now: datetime, only: Sequence[str] = ()) -> Pla
     return plan_world(source.load(), source, now=now, only=only)
 
 
-def run(source: Source, kube: Kube, *, now: datetime, only: Sequence[str] = ()) -> tuple[Plan, Tally]:
-    """Decide, then carry the plan out (resourceVersion-guarded patches, then Events)."""
-    return apply_plan(make_plan(source, now=now, only=only), kube)
+def run(source: Source, kube: Kube, *, now: datetime, only: Sequence[str] = (),
+        writing: Writing = unguarded) -> tuple[Plan, Tally]:
+    """Decide, then carry the plan out (resourceVersion-guarded patches, then Events).
+
+    `writing` marks each VM's writes as one unit (the CLI holds Ctrl-C until it is complete).
+    """
+    return apply_plan(make_plan(source, now=now, only=only), kube, writing=writing)
 
 
 def explain(source: Source, key: VMKey, *, now: datetime) -> Explanation:

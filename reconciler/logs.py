@@ -19,17 +19,17 @@ _HANDLER_NAME = "full-backup-reconciler"
 
 def configure(fmt: str, *, stream: TextIO | None = None) -> None:
     out = stream or sys.stderr
-    renderer: structlog.typing.Processor = (
-        structlog.processors.JSONRenderer()
+    renderers: list[structlog.typing.Processor] = (
+        [structlog.processors.format_exc_info, structlog.processors.JSONRenderer()]
         if fmt == "json"
-        else structlog.dev.ConsoleRenderer(colors=False)
+        else [structlog.dev.ConsoleRenderer(colors=False)]
     )
     shared: list[structlog.typing.Processor] = [
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
     ]
     structlog.configure(
-        processors=[*shared, renderer],
+        processors=[*shared, *renderers],
         wrapper_class=structlog.make_filtering_bound_logger(logging.INFO),
         logger_factory=structlog.PrintLoggerFactory(file=out),
         cache_logger_on_first_use=False,
@@ -38,7 +38,7 @@ def configure(fmt: str, *, stream: TextIO | None = None) -> None:
     handler.set_name(_HANDLER_NAME)
     handler.setFormatter(structlog.stdlib.ProcessorFormatter(
         processors=[structlog.stdlib.add_logger_name, structlog.stdlib.ProcessorFormatter.remove_processors_meta,
-                    renderer],
+                    *renderers],
         foreign_pre_chain=shared,
     ))
     root = logging.getLogger()

@@ -7,7 +7,7 @@ import contextlib
 import json
 import re
 from datetime import timedelta
-from typing import Any, Protocol, TextIO
+from typing import Any, Protocol
 
 from reconciler.core.policy import parse_duration
 from reconciler.core.timefmt import format_time, parse_time
@@ -18,8 +18,13 @@ from reconciler.simulate.scenario import DEFAULT_START, GIB, Scenario
 from reconciler.simulate.table import render_table, result_doc
 
 
+class Writes(Protocol):
+    def write(self, text: str, /) -> int: ...
+
+
 class HasStdout(Protocol):
-    stdout: TextIO
+    @property
+    def stdout(self) -> Writes: ...
 
 
 def _positive(text: str) -> int:

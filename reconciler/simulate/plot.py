@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-import tempfile
+import shutil
 import textwrap
 from collections.abc import Iterator
 from pathlib import Path
@@ -68,18 +68,22 @@ def plot_file(name: str) -> Iterator[PlotFile]:
         raise UsageError(f"--plot {name}: not a PNG file name; the name must end in .png")
     folder = target.parent
     if not folder.is_dir():
-        raise UsageError(f"--plot {name}: directory {folder} does not exist")
+        problem = "is not a directory" if folder.exists() else "does not exist"
+        raise UsageError(f"--plot {name}: {folder} {problem}")
     if target.exists() and not os.access(target, os.W_OK):
         raise UsageError(f"--plot {name}: cannot overwrite it (permission denied)")
+    # Created now, with the mode a new file gets (umask applied), to prove the directory writable.
+    temporary = folder / f".{target.name}.{os.getpid()}.tmp"
     try:
-        fd, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=folder)
+        os.close(os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
     except OSError as exc:
         raise UsageError(f"--plot {name}: cannot write in {folder}: {exc.strerror or exc}") from None
-    os.close(fd)
     try:
-        yield PlotFile(target, Path(temporary))
+        if target.exists():
+            shutil.copymode(target, temporary)  # replacing the file keeps its permissions
+        yield PlotFile(target, temporary)
     finally:
-        Path(temporary).unlink(missing_ok=True)
+        temporary.unlink(missing_ok=True)
 
 
 def _title(result: Result, baseline: Result | None) -> str:
