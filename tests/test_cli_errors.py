@@ -336,3 +336,15 @@ def test_output_that_cannot_be_written_is_one_line() -> None:
     code, _, err = cli("plan", "--snapshot", str(EXAMPLE), "--now", NOW, "--log-format", "json", stdout=FullDisk())
     assert code == 2
     assert err.splitlines()[-1] == "error: cannot write the output: No space left on device"
+
+
+def test_the_readme_names_every_message() -> None:
+    """Troubleshooting lists each of these messages as the program prints it, and the exit statuses."""
+    readme = " ".join((REPO / "README.md").read_text().split())  # lines wrap anywhere in the README
+    for text in ["error: cannot load Kubernetes configuration from PATH: no such file", "not a valid kubeconfig",
+                 "not a kubeconfig (not UTF-8 text)", "is a directory; name a file in it, e.g. DIR/simulate.png",
+                 "not a PNG file name; the name must end in .png", "error: interrupted",
+                 "error: interrupted again while writing VirtualMachine NS/NAME; it may be half-written",
+                 "error: unexpected TYPE: MESSAGE (a bug; please report it; --log-format json logs the traceback)",
+                 "error: cannot write the output: REASON", "exit status 141", "(exit 130)"]:
+        assert text in readme, text
