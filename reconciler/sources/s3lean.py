@@ -12,7 +12,10 @@ was most of a plan's CPU. Here the same requests are built from parts botocore k
   credentials, and sent on the botocore client's own ``URLLib3Session``: the same connection
   pool, TLS verification, proxies and timeouts, and the same exceptions on a failure;
 * a non-2xx answer becomes the ``ClientError`` botocore would raise (code, message, status), so
-  error handling stays in one place (``BucketReader._translate``).
+  error handling stays in one place (``BucketReader._translate``);
+* listing pages and error answers are read as botocore reads them, by the standard library's
+  ElementTree over expat, element names compared without their namespace; only what the job
+  uses is taken from the tree (keys and sizes, never LastModified). A DTD is refused unparsed.
 
 What botocore would do and this does not: follow a region redirect. Such an answer raises
 `RegionRedirect` and the reader sends the request again through botocore, whose redirector
@@ -21,12 +24,11 @@ handles it, and keeps using botocore from then on.
 
 from __future__ import annotations
 
-import html
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final
 from urllib.parse import quote, unquote_plus, urlencode, urlsplit, urlunsplit
+from xml.etree.ElementTree import Element, ParseError, XMLParser
 
 import botocore
 from botocore.auth import S3SigV4Auth
@@ -50,20 +52,14 @@ MAX_ERROR_BODY: Final = 64 * 1024
 _REDIRECT_CODES: Final = frozenset(
     {"PermanentRedirect", "TemporaryRedirect", "AuthorizationHeaderMalformed", "IllegalLocationConstraintException"}
 )
-_URL_ENCODED: Final = b"<EncodingType>url</EncodingType>"
-# Elements read from what is left of a page, or from an error answer. No XML parser is used:
-# nothing in these answers needs one, and a hostile endpoint gets no entity expansion.
-_ELEMENT: Final = {name: re.compile(rb"<%s>([^<]*)</%s>" % (name.encode(), name.encode()))
-                   for name in ("Code", "Message", "IsTruncated", "NextContinuationToken")}
-_LISTING_ROOT: Final = re.compile(rb"<ListBucketResult[\s>]")
-# Inside a ListBucketResult only objects hold Key and Size (no delimiter is asked for, so no
-# CommonPrefixes): with one of each per <Contents>, the n-th Key and the n-th Size are one object's.
-_KEY: Final = re.compile(rb"<Key>([^<]*)</Key>")
-_SIZE: Final = re.compile(rb"<Size>(\d+)</Size>")
 
 
 class RegionRedirect(Exception):
     """The endpoint answered with a redirect to another region; botocore knows how to follow it."""
+
+
+class NotAnS3Document(ValueError):
+    """An answer that is not a well-formed, DTD-free UTF-8 XML document."""
 
 
 @dataclass(frozen=True)
@@ -84,15 +80,68 @@ def bucket_base_url(presigned: str, dummy_key: str) -> str:
     return urlunsplit((parts.scheme, parts.netloc, parts.path[: -len(suffix)], "", ""))
 
 
-def _text(body: bytes, name: str) -> str | None:
-    """The text of the first `<name>` element of `body` (entities decoded), or None."""
-    found = _ELEMENT[name].search(body)
-    return html.unescape(found.group(1).decode("utf-8", errors="replace")) if found else None
+# --------------------------------------------------------------------------- XML
+
+
+def parse_document(body: bytes) -> Element:
+    """The root element of an S3 XML answer, read as botocore reads it (UTF-8, ElementTree over expat).
+
+    Hardened against entity expansion by refusing any DTD before parsing: without a DTD, XML has
+    no entities beyond the five predefined ones and character references, so nothing can expand
+    or reach outside the document; S3 never sends one. This is defusedxml's ``forbid_dtd=True``,
+    done before the C parser rather than inside defusedxml's pure-Python one: a 1,000-key page
+    costs 2.5 times as much through defusedxml (bench/README.md, "One S3 path"). The body is
+    decoded as UTF-8 first, so a ``<!DOCTYPE`` in any other encoding cannot slip past the check.
+    """
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise NotAnS3Document(f"not UTF-8 (byte {exc.start})") from None
+    if "<!DOCTYPE" in text:
+        raise NotAnS3Document("it declares a DTD (<!DOCTYPE), which S3 never sends; refused unparsed")
+    # S314 is defusedxml's advice; the DTD refused above is what it would refuse (docstring).
+    parser = XMLParser()  # noqa: S314 - fed a str, expat reads UTF-8 whatever the XML declaration says
+    try:
+        parser.feed(text)
+        root: Element = parser.close()
+    except ParseError as exc:
+        raise NotAnS3Document(f"not well-formed XML ({exc})") from None
+    return root
+
+
+def _local(tag: str, names: dict[str, str]) -> str:
+    """`tag` without its namespace, as botocore compares names (any prefix, any namespace URI)."""
+    name = names.get(tag)
+    if name is None:
+        name = names[tag] = tag.rpartition("}")[2]
+    return name
+
+
+def _children_text(element: Element, wanted: frozenset[str], names: dict[str, str]) -> dict[str, str]:
+    """The text of the first child of each wanted name ("" for an empty element, as botocore reads it)."""
+    found: dict[str, str] = {}
+    for child in element:
+        name = _local(child.tag, names)
+        if name in wanted and name not in found:
+            found[name] = child.text or ""
+    return found
+
+
+_ERROR_FIELDS: Final = frozenset({"Code", "Message"})
+_PAGE_FIELDS: Final = frozenset({"IsTruncated", "NextContinuationToken", "EncodingType"})
 
 
 def error_of(status: int, body: bytes, operation: str) -> ClientError:
     """The ClientError botocore raises for an S3 error answer (its Code and Message, or none)."""
-    code, message = (_text(body, "Code") or "", _text(body, "Message") or "") if b"<Error>" in body else ("", "")
+    code, message = "", ""
+    try:
+        root = parse_document(body) if body.strip() else None
+    except NotAnS3Document:
+        root = None
+    names: dict[str, str] = {}
+    if root is not None and _local(root.tag, names) == "Error":
+        fields = _children_text(root, _ERROR_FIELDS, names)
+        code, message = fields.get("Code", ""), fields.get("Message", "")
     response: Any = {"Error": {"Code": code, "Message": message}, "ResponseMetadata": {"HTTPStatusCode": status}}
     return ClientError(response, operation)
 
@@ -100,45 +149,43 @@ def error_of(status: int, body: bytes, operation: str) -> ClientError:
 def parse_list_page(body: bytes, *, where: str) -> ListPage:
     """A ListObjectsV2 answer: each object's Key and Size, IsTruncated and NextContinuationToken.
 
-    Keys and sizes are cut out of the `<Contents>` elements directly (a page holds up to 1,000,
-    and a general XML parser costs ten times more); IsTruncated and NextContinuationToken are
-    read from what is left. Keys are URL-decoded when the page says `EncodingType` url, as botocore
-    does (the request asks for it, so keys are ASCII and XML text never holds a `<`).
+    Element names are compared without their namespace, and keys URL-decoded when the page says
+    `EncodingType` url, as botocore does (the request asks for it). A page botocore would read
+    but this job cannot use fails by name: an object without Key or Size, a Size that is not a
+    non-negative integer.
     """
-    keys, sizes, count = _KEY.findall(body), _SIZE.findall(body), body.count(b"<Contents>")
-    if len(keys) == len(sizes) == count:  # two C scans, a third of the cost of the loop below
-        stub = body[: body.find(b"<Contents>")] + body[body.rfind(b"</Contents>") + 11 :] if count else body
-        objects = [(key.decode("utf-8", errors="replace"), int(size)) for key, size in zip(keys, sizes, strict=True)]
-    else:
-        objects, stub = _objects_one_by_one(body, where)
-    if not _LISTING_ROOT.search(stub) or b"<Contents" in stub:
-        raise SourceError(f"{where}: the answer is not a ListObjectsV2 page: {stub[:80]!r}")
-    if b"&" in body:
-        objects = [(html.unescape(k) if "&" in k else k, s) for k, s in objects]
-    if _URL_ENCODED in stub:
-        objects = [(unquote_plus(k) if "%" in k or "+" in k else k, s) for k, s in objects]
-    truncated = (_text(stub, "IsTruncated") or "").strip().lower() == "true"
-    token = _text(stub, "NextContinuationToken")
-    return ListPage(objects, truncated, token or None)
-
-
-def _objects_one_by_one(body: bytes, where: str) -> tuple[list[tuple[str, int]], bytes]:
-    """Objects in any element order, or an error naming what an object lacks; and the page without them."""
-    pieces = body.split(b"<Contents>")
+    try:
+        root = parse_document(body)
+    except NotAnS3Document as exc:
+        raise SourceError(f"{where}: the answer is not a ListObjectsV2 page: {exc}") from None
+    names: dict[str, str] = {}
+    if _local(root.tag, names) != "ListBucketResult":
+        raise SourceError(f"{where}: the answer is not a ListObjectsV2 page: <{_local(root.tag, names)}> at its root")
     objects: list[tuple[str, int]] = []
-    rest = [pieces[0]]
-    for piece in pieces[1:]:
-        end = piece.find(b"</Contents>")
-        k0, k1 = piece.find(b"<Key>", 0, end), piece.find(b"</Key>", 0, end)
-        s0, s1 = piece.find(b"<Size>", 0, end), piece.find(b"</Size>", 0, end)
-        if min(end, k0, k1, s0, s1) < 0:
-            raise SourceError(f"{where}: a listing page with an object lacking Key or Size")
-        size = piece[s0 + 6 : s1].strip()
-        if not size.isdigit():
-            raise SourceError(f"{where}: a listing page with Size {size[:40]!r}")
-        objects.append((piece[k0 + 5 : k1].decode("utf-8", errors="replace"), int(size)))
-        rest.append(piece[end + 11 :])
-    return objects, b"".join(rest)
+    fields: dict[str, str] = {}
+    for child in root:
+        name = _local(child.tag, names)
+        if name == "Contents":
+            key: str | None = None
+            size: str | None = None
+            for element in child:  # the hot loop: a page holds up to 1,000 objects of ~6 elements
+                part = _local(element.tag, names)
+                if part == "Key" and key is None:
+                    key = element.text or ""
+                elif part == "Size" and size is None:
+                    size = element.text or ""
+            if key is None or size is None:
+                raise SourceError(f"{where}: a listing page with an object lacking Key or Size")
+            digits = size.strip()
+            if not digits.isascii() or not digits.isdigit():
+                raise SourceError(f"{where}: a listing page with Size {size[:40]!r}")
+            objects.append((key, int(digits)))
+        elif name in _PAGE_FIELDS and name not in fields:
+            fields[name] = child.text or ""
+    if fields.get("EncodingType") == "url":
+        objects = [(unquote_plus(k) if "%" in k or "+" in k else k, s) for k, s in objects]
+    truncated = fields.get("IsTruncated", "").strip().lower() == "true"
+    return ListPage(objects, truncated, fields.get("NextContinuationToken") or None)
 
 
 class LeanS3:
