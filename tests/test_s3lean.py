@@ -10,6 +10,8 @@ a page declaring entities is refused unexpanded.
 from __future__ import annotations
 
 import functools
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import quote
 from xml.sax.saxutils import escape as xml_escape
@@ -112,6 +114,43 @@ def test_region_redirect_hands_over_to_botocore(s3_seed: Seeder, readers: list[B
     assert r._lean_s3() is None
     assert list(r.iter_objects()) == [("checkpoints/prod/db 1+é/index.json", 2)]
     assert botocore_ops == ["before-send.s3.GetObject", "before-send.s3.ListObjectsV2"]
+
+
+def test_lean_path_takes_the_proxy_botocore_takes(readers: list[BucketReader], monkeypatch: pytest.MonkeyPatch) -> None:
+    """The lean path's HTTP session is built as botocore builds the client's: a proxy named in the
+    environment carries both paths' requests."""
+    seen: list[str] = []
+
+    class Proxy(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_GET(self) -> None:
+            seen.append(self.path)
+            body = b"<Error><Code>NoSuchKey</Code><Message>no</Message></Error>"
+            self.send_response(404)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *_: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Proxy)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        for name in ("HTTP_PROXY", "NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy"):
+            monkeypatch.delenv(name, raising=False)
+        monkeypatch.setenv("http_proxy", f"http://127.0.0.1:{server.server_address[1]}")
+        for lean in (True, False):
+            r = reader(readers, "http://s3.example.test", config={"s3ForcePathStyle": "true"}, lean=lean,
+                       sleep=lambda _s: None)
+            assert r.get_index(VM) is None
+            assert r.stats() == {"GetObject": 1}
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert len(seen) == 2 and seen[0] == seen[1]
+    assert seen[0].startswith(f"http://s3.example.test/{BUCKET}/kubevirt-datamover/checkpoints/prod/")
 
 
 def test_errors_are_botocores_client_errors() -> None:

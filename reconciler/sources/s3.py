@@ -37,6 +37,7 @@ import functools
 import hashlib
 import logging
 import os
+import socket
 import ssl
 import tempfile
 import threading
@@ -78,7 +79,9 @@ from botocore.exceptions import (
     ResponseStreamingError,
     SSLError,
 )
+from botocore.httpsession import URLLib3Session
 from botocore.httpsession import where as default_ca_bundle_path
+from botocore.utils import get_environ_proxies
 from tenacity import RetryCallState, Retrying, retry_if_exception_type, wait_exponential_jitter
 
 from reconciler.core.model import Bsl, VMKey
@@ -268,6 +271,8 @@ class ClientOptions:
     endpoint_url: str | None
     verify: bool | str  # False: no verification; True: default bundle; str: CA bundle path
     config: Config
+    timeouts: tuple[float, float]  # connect, read: the values in `config`, whose stubs leave them untyped
+    max_connections: int  # the pool size in `config`
 
 
 def ca_pem_to_trust(bsl: Bsl) -> str | None:
@@ -323,7 +328,26 @@ def client_options(
         endpoint_url=endpoint,
         verify=verify,
         config=config,
+        timeouts=(connect_timeout, read_timeout),
+        max_connections=max(1, max_connections),
     )
+
+
+def http_session(opts: ClientOptions, endpoint_url: str) -> URLLib3Session:
+    """An HTTP session set up as botocore sets up a client's own from the same options.
+
+    Same TLS verification, timeouts, pool size and socket options (botocore's default: no Nagle);
+    proxies from the environment for `endpoint_url` (the client's), as botocore takes them when
+    the config names none (it never does here).
+    """
+    settings: dict[str, Any] = {  # botocore-stubs type verify as bool and timeout as int; both take more
+        "verify": opts.verify,
+        "proxies": get_environ_proxies(endpoint_url),
+        "timeout": opts.timeouts,
+        "max_pool_connections": opts.max_connections,
+        "socket_options": [(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)],
+    }
+    return URLLib3Session(**settings)
 
 
 def _write_ca_bundle(pem: str, bsl: Bsl) -> str:
@@ -398,6 +422,7 @@ class BucketReader:
         self._credentials: Credentials | None = None
         self._use_lean = lean
         self._lean: LeanS3 | None = None
+        self._http: URLLib3Session | None = None  # the lean path's connection pool, built with it
 
         static = parse_credentials(credentials, bsl=bsl) if credentials is not None else None
         pem = ca_pem_to_trust(bsl)
@@ -528,7 +553,11 @@ class BucketReader:
         if self._closed:
             return
         self._closed = True
+        with self._lock:
+            http, self._http, self._lean = self._http, None, None
         try:
+            if http is not None:
+                http.close()
             self._client.close()
         finally:
             self._discard_ca_bundle()
@@ -549,11 +578,12 @@ class BucketReader:
     def _lean_s3(self) -> LeanS3 | None:
         """The lean request path (`s3lean`), built on first use; None where botocore must do it."""
         with self._lock:
-            if self._lean is None and self._use_lean:
-                http = getattr(getattr(self._client, "_endpoint", None), "http_session", None)
-                if self._credentials is None or http is None:
+            if self._lean is None and self._use_lean and not self._closed:
+                if self._credentials is None:
                     self._use_lean = False
                     return None
+                if self._http is None:
+                    self._http = http_session(self.options, self.endpoint)
                 dummy = f"{self._bsl.datamover_prefix}/.probe"
                 presigned = self._client.generate_presigned_url(
                     "get_object", Params={"Bucket": self._bsl.bucket, "Key": dummy}, ExpiresIn=60
@@ -562,7 +592,7 @@ class BucketReader:
                     base_url=bucket_base_url(presigned, dummy),
                     region=self._client.meta.region_name,
                     credentials=self._credentials,
-                    http=http,
+                    http=self._http,
                     on_send=self._count,
                 )
             return self._lean

@@ -9,8 +9,9 @@ was most of a plan's CPU. Here the same requests are built from parts botocore k
 * the URL of the bucket is botocore's own, resolved once per reader (a presigned URL of a dummy
   key, so addressing style, custom endpoints and the S3 endpoint rules are botocore's);
 * every request is signed by botocore's ``S3SigV4Auth`` with the reader's (refreshable)
-  credentials, and sent on the botocore client's own ``URLLib3Session``: the same connection
-  pool, TLS verification, proxies and timeouts, and the same exceptions on a failure;
+  credentials, and sent on a botocore ``URLLib3Session`` built from the client's options as
+  botocore builds the client's own: the same TLS verification, proxies, timeouts and pool size,
+  and the same exceptions on a failure;
 * a non-2xx answer becomes the ``ClientError`` botocore would raise (code, message, status), so
   error handling stays in one place (``BucketReader._translate``);
 * listing pages and error answers are read as botocore reads them, by the standard library's
