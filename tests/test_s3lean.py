@@ -1,4 +1,4 @@
-"""The lean request path (`reconciler.sources.s3lean`) against botocore's, on moto over HTTP.
+"""The lean request path (`reconciler.sources.s3.lean`, `.answers`) against botocore's, on moto over HTTP.
 
 The reader sends GetObject and ListObjectsV2 through `LeanS3` by default; these tests pin that it
 asks for the same URLs botocore would, is what actually runs, answers errors as botocore's
@@ -26,7 +26,8 @@ from hypothesis import strategies as st
 
 from reconciler.errors import NotFoundError, SourceError
 from reconciler.sources.s3 import BucketReader
-from reconciler.sources.s3lean import ListPage, RegionRedirect, bucket_base_url, error_of, parse_list_page
+from reconciler.sources.s3.answers import ListPage, error_of, parse_list_page
+from reconciler.sources.s3.lean import RegionRedirect, bucket_base_url
 from tests.s3fixtures import CREDENTIALS, Seeder, bsl_for
 
 pytest_plugins = ("tests.s3fixtures",)
