@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import threading
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import quote
@@ -117,41 +118,61 @@ def test_region_redirect_hands_over_to_botocore(s3_seed: Seeder, readers: list[B
     assert botocore_ops == ["before-send.s3.GetObject", "before-send.s3.ListObjectsV2"]
 
 
-def test_lean_path_takes_the_proxy_botocore_takes(readers: list[BucketReader], monkeypatch: pytest.MonkeyPatch) -> None:
-    """The lean path's HTTP session is built as botocore builds the client's: a proxy named in the
-    environment carries both paths' requests."""
-    seen: list[str] = []
+class Canned(ThreadingHTTPServer):
+    """An endpoint (or a proxy) that answers every GET with `status` and `body`, and notes the paths asked for."""
 
-    class Proxy(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
+    daemon_threads = True
 
-        def do_GET(self) -> None:
-            seen.append(self.path)
-            body = b"<Error><Code>NoSuchKey</Code><Message>no</Message></Error>"
-            self.send_response(404)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+    def __init__(self) -> None:
+        super().__init__(("127.0.0.1", 0), _CannedHandler)
+        self.status, self.body = 404, b"<Error><Code>NoSuchKey</Code><Message>no</Message></Error>"
+        self.paths: list[str] = []
 
-        def log_message(self, *_: object) -> None:
-            pass
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}"
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Proxy)
+
+class _CannedHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: Canned
+
+    def do_GET(self) -> None:
+        self.server.paths.append(self.path)
+        self.send_response(self.server.status)
+        self.send_header("Content-Length", str(len(self.server.body)))
+        self.end_headers()
+        self.wfile.write(self.server.body)
+
+    def log_message(self, *_: object) -> None:
+        pass
+
+
+@pytest.fixture
+def canned() -> Iterator[Canned]:
+    server = Canned()
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
-        for name in ("HTTP_PROXY", "NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy"):
-            monkeypatch.delenv(name, raising=False)
-        monkeypatch.setenv("http_proxy", f"http://127.0.0.1:{server.server_address[1]}")
-        for lean in (True, False):
-            r = reader(readers, "http://s3.example.test", config={"s3ForcePathStyle": "true"}, lean=lean,
-                       sleep=lambda _s: None)
-            assert r.get_index(VM) is None
-            assert r.stats() == {"GetObject": 1}
+        yield server
     finally:
         server.shutdown()
         server.server_close()
-    assert len(seen) == 2 and seen[0] == seen[1]
-    assert seen[0].startswith(f"http://s3.example.test/{BUCKET}/kubevirt-datamover/checkpoints/prod/")
+
+
+def test_lean_path_takes_the_proxy_botocore_takes(canned: Canned, readers: list[BucketReader],
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """The lean path's HTTP session is built as botocore builds the client's: a proxy named in the
+    environment carries both paths' requests."""
+    for name in ("HTTP_PROXY", "NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("http_proxy", canned.url)
+    for lean in (True, False):
+        r = reader(readers, "http://s3.example.test", config={"s3ForcePathStyle": "true"}, lean=lean,
+                   sleep=lambda _s: None)
+        assert r.get_index(VM) is None
+        assert r.stats() == {"GetObject": 1}
+    assert len(canned.paths) == 2 and canned.paths[0] == canned.paths[1]
+    assert canned.paths[0].startswith(f"http://s3.example.test/{BUCKET}/kubevirt-datamover/checkpoints/prod/")
 
 
 def test_errors_are_botocores_client_errors() -> None:
@@ -252,6 +273,34 @@ def test_pages_are_read_as_botocore_reads_them(body: bytes, expected: list[tuple
     botocore's own parser yields for the same answer."""
     assert botocore_page(body).objects == expected
     assert parse_list_page(body, where="w").objects == expected
+
+
+DM = "kubevirt-datamover/checkpoints/"
+
+
+@pytest.mark.parametrize(("contents", "expected"), [
+    pytest.param(obj(f"<![CDATA[{DM}a<b>&c]]>"), [("checkpoints/a<b>&c", 7)], id="CDATA key"),
+    pytest.param(obj(f"{DM}&#x80;"), [("checkpoints/\x80", 7)], id="numeric reference"),
+    pytest.param(f"<Contents><!-- <Key>{DM}wrong</Key> --><Key>{DM}right</Key><Size>7</Size></Contents>",
+                 [("checkpoints/right", 7)], id="comment inside Contents"),
+])
+def test_both_paths_list_the_same_objects(canned: Canned, readers: list[BucketReader], contents: str,
+                                          expected: list[tuple[str, int]]) -> None:
+    """A reader lists what a botocore-only reader lists from the same answer (one S3 path, two ways to send)."""
+    canned.status, canned.body = 200, listing(contents)
+    for lean in (True, False):
+        assert list(reader(readers, canned.url, config={"s3ForcePathStyle": "true"}, lean=lean).iter_objects()) \
+            == expected
+
+
+def test_an_empty_key_fails_the_listing_on_both_paths(canned: Canned, readers: list[BucketReader]) -> None:
+    """`<Key/>` reads as "" (botocore's reading too), which is no object under the requested prefix:
+    either path refuses the listing by that rule, naming the key, rather than an unreadable page."""
+    canned.status, canned.body = 200, listing(obj("").replace("<Key></Key>", "<Key/>"))
+    for lean in (True, False):
+        r = reader(readers, canned.url, config={"s3ForcePathStyle": "true"}, lean=lean)
+        with pytest.raises(SourceError, match=r"returned '', outside the requested prefix"):
+            list(r.iter_objects())
 
 
 BOMB = (b'<?xml version="1.0"?><!DOCTYPE ListBucketResult [<!ENTITY a0 "0123456789">'
