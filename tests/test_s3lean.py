@@ -264,6 +264,8 @@ def obj(key: str, size: int = 7) -> str:
                  [("p/a", 7)], id="s3: prefixed namespace"),
     pytest.param(listing(obj("").replace("<Key></Key>", "<Key/>")), [("", 7)], id="empty Key element"),
     pytest.param(listing(obj("p/a") + obj("p/b", 0), xmlns=""), [("p/a", 7), ("p/b", 0)], id="no namespace"),
+    pytest.param(listing(obj("p/a") + '<Contents xmlns:o="urn:other"><o:Key>p/b</o:Key><Size xmlns="">0</Size>'
+                         "</Contents>"), [("p/a", 7), ("p/b", 0)], id="an object's elements in other namespaces"),
     pytest.param(listing("<Contents>\n  <Key>p/a</Key>\n  <Size> 7 </Size>\n</Contents>"), [("p/a", 7)],
                  id="indented"),
 ])

@@ -77,6 +77,7 @@ def _children_text(element: Element, wanted: frozenset[str], names: dict[str, st
 
 _ERROR_FIELDS: Final = frozenset({"Code", "Message"})
 _PAGE_FIELDS: Final = frozenset({"IsTruncated", "NextContinuationToken", "EncodingType"})
+_OBJECT_FIELDS: Final = frozenset({"Key", "Size"})
 
 
 def error_of(status: int, body: bytes, operation: str) -> ClientError:
@@ -109,19 +110,20 @@ def parse_list_page(body: bytes, *, where: str) -> ListPage:
     names: dict[str, str] = {}
     if _local(root.tag, names) != "ListBucketResult":
         raise SourceError(f"{where}: the answer is not a ListObjectsV2 page: <{_local(root.tag, names)}> at its root")
+    # Key and Size in the page's own namespace are found by ElementTree's C lookups: a page holds
+    # up to 1,000 objects of about six elements, and a Python loop over each element costs more
+    # than the whole parse. An object whose elements are named otherwise is read name by name.
+    ns = root.tag[: root.tag.rfind("}") + 1]
+    key_tag, size_tag = ns + "Key", ns + "Size"
     objects: list[tuple[str, int]] = []
     fields: dict[str, str] = {}
     for child in root:
         name = _local(child.tag, names)
         if name == "Contents":
-            key: str | None = None
-            size: str | None = None
-            for element in child:  # the hot loop: a page holds up to 1,000 objects of ~6 elements
-                part = _local(element.tag, names)
-                if part == "Key" and key is None:
-                    key = element.text or ""
-                elif part == "Size" and size is None:
-                    size = element.text or ""
+            key, size = child.findtext(key_tag), child.findtext(size_tag)
+            if key is None or size is None:
+                found = _children_text(child, _OBJECT_FIELDS, names)
+                key, size = found.get("Key"), found.get("Size")
             if key is None or size is None:
                 raise SourceError(f"{where}: a listing page with an object lacking Key or Size")
             digits = size.strip()
