@@ -53,11 +53,11 @@ from botocore.exceptions import ClientError
 
 from bench.generate import FIRST_WINDOW, SCHEDULE, Spec, SyntheticBucket, build_folder, expected_state, vm_identity
 from bench.s3server import S3Server, fetch_stats
+from reconciler.app import make_plan
 from reconciler.core.chain import compute_chain, walk
 from reconciler.core.index import parse_index
 from reconciler.core.model import NO_INDEX, Index
 from reconciler.core.objects import parse_bsl
-from reconciler.app import make_plan
 from reconciler.sources.live import LiveSource, group_listing, listing_plan, senders
 from reconciler.sources.s3 import BucketReader, client_options
 

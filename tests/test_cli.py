@@ -13,15 +13,14 @@ import yaml
 from prometheus_client import generate_latest
 
 from reconciler import keys
+from reconciler.app import explain, make_plan
 from reconciler.cli import main
 from reconciler.core.chain import Chain
 from reconciler.core.model import Bsl, VMKey
 from reconciler.core.timefmt import parse_time
-from reconciler.app import explain
 from reconciler.explain import render_explanation
 from reconciler.metrics import build_registry
 from reconciler.report import RENDERERS
-from reconciler.app import make_plan
 from reconciler.sources.snapshot import SnapshotSource
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "snapshot"
