@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test lint fuzz bench bench-quick clean
+.PHONY: install demo test lint fuzz bench bench-quick s3rver clean
 
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -15,11 +15,27 @@ $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 
 install: $(STAMP)
 
+# s3rver, an independent S3 server from npm, for the interoperability tests (tests/test_s3rver.py):
+# the pinned version, installed into .s3rver/ (ignored by git). Without npm there is nothing to
+# install and those tests skip, saying so. Run it with NODE_OPTIONS=--openssl-legacy-provider
+# (its continuation tokens use DES); the tests do.
+S3RVER_VERSION := 3.7.1
+S3RVER_STAMP := .s3rver/.installed-$(S3RVER_VERSION)
+
+$(S3RVER_STAMP):
+	rm -rf .s3rver
+	npm install --prefix .s3rver --no-save --no-audit --no-fund --loglevel=error s3rver@$(S3RVER_VERSION)
+	touch $@
+
+s3rver:
+	@if command -v npm >/dev/null 2>&1; then $(MAKE) --no-print-directory $(S3RVER_STAMP); \
+	else echo "npm not found: the s3rver interoperability tests will skip"; fi
+
 # The example holds objects in error on purpose, so the plan's exit status 1 is expected here.
 demo: $(STAMP)
 	$(BIN)/full-backup-reconciler plan --snapshot examples/snapshot --now 2026-11-24T20:00:00Z || [ $$? -eq 1 ]
 
-test: $(STAMP)
+test: $(STAMP) s3rver
 	$(BIN)/pytest -q
 
 lint: $(STAMP)
@@ -37,4 +53,4 @@ bench-quick: $(STAMP)
 	$(BIN)/python -m bench --quick
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .s3rver
