@@ -58,8 +58,10 @@ def expected(world: World) -> VMState:
 
 @pytest.fixture
 def quick_timeouts(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Every API request times out after 0.5 s instead of 30 s."""
-    monkeypatch.setattr(kube_module, "TIMEOUT", (2.0, 0.5))
+    """Every API request times out after 2 s instead of 30 s: far longer than any answer of the
+    fake server takes, even on a loaded machine running tests in parallel, so only a request the
+    test holds back times out."""
+    monkeypatch.setattr(kube_module, "TIMEOUT", (2.0, 2.0))
 
 
 def report(cell: str, retries: int, outcome: str, code: int) -> None:
@@ -253,9 +255,13 @@ def test_vm_deleted_mid_run_is_skipped(world: World, expected: VMState) -> None:
 
 def test_patch_timeout_unanswered_is_sent_again(world: World, expected: VMState, quick_timeouts: None) -> None:
     """A patch the server never answers (and never applies): read timeout, sent again, applied once."""
-    world.kube.add_fault("PATCH", VM_PATH.format("plain"), delay=1.5, drop=True, times=1)
+    gate = threading.Event()
+    world.kube.add_fault("PATCH", VM_PATH.format("plain"), hold=gate, drop=True, times=1)
     sleeps = Sleeps()
-    code, plan, err = run(world, sleep=sleeps)
+    try:
+        code, plan, err = run(world, sleep=sleeps)
+    finally:
+        gate.set()  # the held patch is dropped, never applied
     patches = requests(world, "PATCH", VM_PATH.format("plain"))
     report("timeout on PATCH (unanswered)", patches - 1, summary(plan), code)
     assert code == 0, err
@@ -283,7 +289,8 @@ def test_patch_timeout_applied_late_is_not_applied_twice(world: World, expected:
 
 
 def test_list_timeout_for_ever_stops_the_run(world: World, expected: VMState, quick_timeouts: None) -> None:
-    """The VM list never answers: six attempts of 0.5 s each, then exit 1 with the cause; nothing written."""
+    """The VM list never answers: six attempts, each ended by the read timeout, then exit 1 with the
+    cause; nothing written."""
     gate = threading.Event()
     world.kube.add_fault("GET", VM_LIST, hold=gate, drop=True, times=None)
     # Only if the client never timed out: end the hold, so that the test fails instead of hanging.

@@ -38,6 +38,7 @@ from tests.s3fixtures import Fault, Seeder
 from tests.s3proxy import TargetedProxy, index_of, is_get, is_list
 
 FAULT_FREE_REQUESTS = 8
+STALL = 4.0  # seconds a stalled response waits: twice the quick read timeout
 
 
 @pytest.fixture
@@ -67,12 +68,13 @@ def expected(world: World, proxy: TargetedProxy) -> VMState:
 
 @pytest.fixture
 def quick_timeouts(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A read timeout of 0.3 s instead of 30 s, so a stalled response times out within the test."""
+    """A read timeout of 2 s instead of 30 s, so a stalled response (4 s) times out within the test,
+    while every other answer, even on a loaded machine running tests in parallel, comes in time."""
 
     class QuickReader(BucketReader):
         def __init__(self, *args: Any, **kwargs: Any) -> None:
-            kwargs.setdefault("read_timeout_s", 0.3)
-            kwargs.setdefault("connect_timeout_s", 1.0)
+            kwargs.setdefault("read_timeout_s", 2.0)
+            kwargs.setdefault("connect_timeout_s", 2.0)
             super().__init__(*args, **kwargs)
 
     monkeypatch.setattr(cli, "BucketReader", QuickReader)
@@ -126,7 +128,7 @@ def test_transient_fault_is_retried_and_the_run_is_undisturbed(
 def test_read_timeout_is_retried(world: World, proxy: TargetedProxy, expected: VMState,
                                  quick_timeouts: None) -> None:
     """A response that stalls past the read timeout is abandoned and the request sent again."""
-    proxy.add(Fault.delay(1.5), times=2, when=is_get)
+    proxy.add(Fault.delay(STALL), times=2, when=is_get)
     sleeps = Sleeps()
     code, plan, err = run(world, sleep=sleeps)
     retries = len(proxy.requests) - FAULT_FREE_REQUESTS
@@ -187,7 +189,7 @@ def test_persistent_connection_reset(world: World, proxy: TargetedProxy, expecte
 
 def test_persistent_read_timeout(world: World, proxy: TargetedProxy, expected: VMState,
                                  quick_timeouts: None) -> None:
-    _persistent(world, proxy, expected, cell="read timeout (persistent, one VM)", fault=Fault.delay(1.0),
+    _persistent(world, proxy, expected, cell="read timeout (persistent, one VM)", fault=Fault.delay(STALL),
                 when=index_of("junk"), failing={"junk"}, fired=5, message="Read timeout", sleeps=4)
 
 
