@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from reconciler.core import gojson
 from reconciler.core import index as index_module
 from reconciler.core.index import MAX_INDEX_BYTES, RawIndex, parse_index
 from reconciler.core.model import Checkpoint, FileRef, Index, Unreadable
@@ -838,7 +839,7 @@ def test_arbitrary_bytes_never_raise(data: bytes) -> None:
 
 def _tree(value: object) -> object:
     """A parsed tree with container kinds made explicit, for comparing the two parsers."""
-    if isinstance(value, index_module._Obj):
+    if isinstance(value, gojson.Obj):
         return ("object", [(key, _tree(item)) for key, item in value])
     if isinstance(value, list):
         return ("array", [_tree(item) for item in value])
@@ -854,10 +855,10 @@ def test_fast_path_agrees_with_the_exact_parser(text: str) -> None:
     if "\\" in text:
         return
     try:
-        fast: object = index_module._C_SCANNER.decode(text)
+        fast: object = gojson.C_SCANNER.decode(text)
     except (ValueError, RecursionError):
         return
-    assert _tree(index_module._parse_exact(text)) == _tree(fast)
+    assert _tree(gojson.parse_exact(text)) == _tree(fast)
 
 
 @given(documents(), st.booleans(), st.booleans())
