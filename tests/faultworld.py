@@ -15,6 +15,7 @@ import copy
 import functools
 import io
 import json
+import os
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -33,6 +34,16 @@ ORIGINALS: dict[str, str | None] = {"plain": None, "loose": "30", "strict": "3",
 VMS = [("apps", name) for name in ORIGINALS]
 
 VMState = dict[str, tuple[dict[str, str], dict[str, str]]]  # name -> (job-owned annotations, job labels)
+REPO = Path(__file__).resolve().parent.parent  # where a child `python -m reconciler` runs
+
+
+def child_environment() -> dict[str, str]:
+    """The environment of a child `python -m reconciler`: none of the caller's cloud or cluster settings."""
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("AWS_", "KUBERNETES_")) and k not in ("KUBECONFIG", "HYPOTHESIS_PROFILE")}
+    env.update({"AWS_EC2_METADATA_DISABLED": "true", "AWS_CONFIG_FILE": os.devnull,
+                "AWS_SHARED_CREDENTIALS_FILE": os.devnull, "PYTHONDONTWRITEBYTECODE": "1"})
+    return env
 
 
 def _annotations(name: str) -> dict[str, str]:

@@ -25,17 +25,18 @@ from tests.cluster import World
 from tests.fakekube.server import FakeKubeServer, RecordedRequest
 from tests.faultworld import (
     ORIGINALS,
+    REPO,
     VMState,
     actions,
     argv,
     assert_originals_recoverable,
+    child_environment,
     expected_state,
     run,
     seed,
     vm_state,
 )
 from tests.s3fixtures import Seeder
-from tests.test_crash import REPO, child_environment
 
 THIRD_PARTY = "example.com/owner"
 

@@ -31,10 +31,20 @@ import pytest
 from reconciler import keys
 from tests.cluster import World
 from tests.fakekube.server import FakeKubeServer, RecordedRequest
-from tests.faultworld import ORIGINALS, VMState, argv, original_of, owned, run, seed, vm_state
+from tests.faultworld import (
+    ORIGINALS,
+    REPO,
+    VMState,
+    argv,
+    child_environment,
+    original_of,
+    owned,
+    run,
+    seed,
+    vm_state,
+)
 from tests.s3fixtures import Seeder
 
-REPO = Path(__file__).resolve().parent.parent
 WRITES = ("PATCH", "POST")
 
 
@@ -58,14 +68,6 @@ class Victim:
             self.killed.set()
         if self.writes > self.k:
             raise RuntimeError(f"refused: write {self.writes} arrived after the crash point k={self.k}")
-
-
-def child_environment() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("AWS_", "KUBERNETES_")) and k not in ("KUBECONFIG", "HYPOTHESIS_PROFILE")}
-    env.update({"AWS_EC2_METADATA_DISABLED": "true", "AWS_CONFIG_FILE": os.devnull,
-                "AWS_SHARED_CREDENTIALS_FILE": os.devnull, "PYTHONDONTWRITEBYTECODE": "1"})
-    return env
 
 
 def template(world: World) -> list[dict[str, Any]]:

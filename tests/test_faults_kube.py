@@ -10,7 +10,7 @@ patches and 3 Events.
 
 from __future__ import annotations
 
-import time
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -58,8 +58,10 @@ def expected(world: World) -> VMState:
 
 @pytest.fixture
 def quick_timeouts(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Every API request times out after 0.5 s instead of 30 s."""
-    monkeypatch.setattr(kube_module, "TIMEOUT", (2.0, 0.5))
+    """Every API request times out after 2 s instead of 30 s: far longer than any answer of the
+    fake server takes, even on a loaded machine running tests in parallel, so only a request the
+    test holds back times out."""
+    monkeypatch.setattr(kube_module, "TIMEOUT", (2.0, 2.0))
 
 
 def report(cell: str, retries: int, outcome: str, code: int) -> None:
@@ -253,9 +255,13 @@ def test_vm_deleted_mid_run_is_skipped(world: World, expected: VMState) -> None:
 
 def test_patch_timeout_unanswered_is_sent_again(world: World, expected: VMState, quick_timeouts: None) -> None:
     """A patch the server never answers (and never applies): read timeout, sent again, applied once."""
-    world.kube.add_fault("PATCH", VM_PATH.format("plain"), delay=1.5, drop=True, times=1)
+    gate = threading.Event()
+    world.kube.add_fault("PATCH", VM_PATH.format("plain"), hold=gate, drop=True, times=1)
     sleeps = Sleeps()
-    code, plan, err = run(world, sleep=sleeps)
+    try:
+        code, plan, err = run(world, sleep=sleeps)
+    finally:
+        gate.set()  # the held patch is dropped, never applied
     patches = requests(world, "PATCH", VM_PATH.format("plain"))
     report("timeout on PATCH (unanswered)", patches - 1, summary(plan), code)
     assert code == 0, err
@@ -268,30 +274,42 @@ def test_patch_timeout_applied_late_is_not_applied_twice(world: World, expected:
     """A patch the server applies after the client gave up: the retry is guarded by the same
     resourceVersion, so it cannot apply twice; whichever lands second gets 409 and the re-read
     finds nothing left to write."""
-    world.kube.add_fault("PATCH", VM_PATH.format("plain"), delay=1.0, times=1)
+    gate = threading.Event()
+    world.kube.add_fault("PATCH", VM_PATH.format("plain"), hold=gate, times=1)
     code, plan, err = run(world)
-    time.sleep(1.2)  # let the delayed request finish on the server
+    gate.set()  # the server goes on with the patch the client gave up on
     patches = world.kube.requests(method="PATCH", path=VM_PATH.format("plain"))
+    assert patches and patches[0].done.wait(30)
     report("timeout on PATCH (applied late)", len(patches) - 1, summary(plan), code)
     assert code == 0, err
-    assert sorted(r.status or 0 for r in patches) == [200, 409]
+    # The retry landed first; the late original, guarded by the same resourceVersion, is refused.
+    assert [r.status for r in patches] == [409, 200]
     assert vm_state(world) == expected
     assert_originals_recoverable(world)
 
 
 def test_list_timeout_for_ever_stops_the_run(world: World, expected: VMState, quick_timeouts: None) -> None:
-    """The VM list never answers: six attempts of 0.5 s each, then exit 1 with the cause; nothing written."""
-    world.kube.add_fault("GET", VM_LIST, delay=1.0, drop=True, times=None)
+    """The VM list never answers: six attempts, each ended by the read timeout, then exit 1 with the
+    cause; nothing written."""
+    gate = threading.Event()
+    world.kube.add_fault("GET", VM_LIST, hold=gate, drop=True, times=None)
+    # Only if the client never timed out: end the hold, so that the test fails instead of hanging.
+    guard = threading.Timer(60, gate.set)
+    guard.start()
     sleeps = Sleeps()
-    start = time.monotonic()
-    code, plan, err = run(world, sleep=sleeps)
-    elapsed = time.monotonic() - start
-    lists = requests(world, "GET", VM_LIST)
-    report("timeout on LIST VMs (persistent)", lists - 1, "run stopped, nothing decided", code)
+    try:
+        code, plan, err = run(world, sleep=sleeps)
+    finally:
+        guard.cancel()
+    held = world.kube.requests(method="GET", path=VM_LIST)
+    report("timeout on LIST VMs (persistent)", len(held) - 1, "run stopped, nothing decided", code)
     assert code == 1 and plan is None
     assert "list virtualmachines.kubevirt.io" in err and "timed out" in err.lower()
-    assert lists == 6 and elapsed < 15
+    # The server never answered, so the run ended on its own: six read timeouts, five backoffs.
+    assert len(held) == 6 and not any(r.done.is_set() for r in held)
+    assert len(sleeps.calls) == 5
     assert world.patches() == 0
+    gate.set()
     world.kube.clear_faults()
     converges(world, expected)
 

@@ -11,10 +11,7 @@ A fault-free run sends 8 requests: one index GET per VM (4) and one LIST per VM 
 
 from __future__ import annotations
 
-import re
-import threading
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -37,64 +34,11 @@ from tests.faultworld import (
     seed,
     vm_state,
 )
-from tests.s3fixtures import Fault, FaultProxy, Seeder
+from tests.s3fixtures import Fault, Seeder
+from tests.s3proxy import TargetedProxy, index_of, is_get, is_list
 
 FAULT_FREE_REQUESTS = 8
-LIST = re.compile(r"[?&]list-type=2")
-
-
-def is_list(_method: str, path: str) -> bool:
-    return bool(LIST.search(path))
-
-
-def is_get(_method: str, path: str) -> bool:
-    return path.endswith("/index.json")
-
-
-def index_of(name: str) -> Callable[[str, str], bool]:
-    return lambda _m, path: path.endswith(f"/apps/{name}/index.json")
-
-
-@dataclass
-class Rule:
-    fault: Fault
-    when: Callable[[str, str], bool]
-    remaining: int | None  # None: every matching request
-    fired: int = 0
-
-
-class TargetedProxy(FaultProxy):
-    """The fault proxy with rules: a fault for the requests a predicate picks, n times or for ever."""
-
-    def __init__(self, upstream: str) -> None:
-        super().__init__(upstream)
-        self.rules: list[Rule] = []
-        self._rule_lock = threading.Lock()
-
-    def add(self, fault: Fault, *, times: int | None = None,
-            when: Callable[[str, str], bool] = lambda _m, _p: True) -> Rule:
-        rule = Rule(fault, when, times)
-        with self._rule_lock:
-            self.rules.append(rule)
-        return rule
-
-    def clear(self) -> None:
-        with self._rule_lock:
-            self.rules.clear()
-        with self._lock:
-            self.requests.clear()
-
-    def _next(self, method: str, path: str) -> Fault | None:
-        with self._lock:
-            self.requests.append((method, path))
-        with self._rule_lock:
-            for rule in self.rules:
-                if rule.remaining != 0 and rule.when(method, path):
-                    if rule.remaining is not None:
-                        rule.remaining -= 1
-                    rule.fired += 1
-                    return rule.fault
-        return None
+STALL = 4.0  # seconds a stalled response waits: twice the quick read timeout
 
 
 @pytest.fixture
@@ -124,12 +68,13 @@ def expected(world: World, proxy: TargetedProxy) -> VMState:
 
 @pytest.fixture
 def quick_timeouts(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A read timeout of 0.3 s instead of 30 s, so a stalled response times out within the test."""
+    """A read timeout of 2 s instead of 30 s, so a stalled response (4 s) times out within the test,
+    while every other answer, even on a loaded machine running tests in parallel, comes in time."""
 
     class QuickReader(BucketReader):
         def __init__(self, *args: Any, **kwargs: Any) -> None:
-            kwargs.setdefault("read_timeout_s", 0.3)
-            kwargs.setdefault("connect_timeout_s", 1.0)
+            kwargs.setdefault("read_timeout_s", 2.0)
+            kwargs.setdefault("connect_timeout_s", 2.0)
             super().__init__(*args, **kwargs)
 
     monkeypatch.setattr(cli, "BucketReader", QuickReader)
@@ -183,7 +128,7 @@ def test_transient_fault_is_retried_and_the_run_is_undisturbed(
 def test_read_timeout_is_retried(world: World, proxy: TargetedProxy, expected: VMState,
                                  quick_timeouts: None) -> None:
     """A response that stalls past the read timeout is abandoned and the request sent again."""
-    proxy.add(Fault.delay(1.5), times=2, when=is_get)
+    proxy.add(Fault.delay(STALL), times=2, when=is_get)
     sleeps = Sleeps()
     code, plan, err = run(world, sleep=sleeps)
     retries = len(proxy.requests) - FAULT_FREE_REQUESTS
@@ -244,7 +189,7 @@ def test_persistent_connection_reset(world: World, proxy: TargetedProxy, expecte
 
 def test_persistent_read_timeout(world: World, proxy: TargetedProxy, expected: VMState,
                                  quick_timeouts: None) -> None:
-    _persistent(world, proxy, expected, cell="read timeout (persistent, one VM)", fault=Fault.delay(1.0),
+    _persistent(world, proxy, expected, cell="read timeout (persistent, one VM)", fault=Fault.delay(STALL),
                 when=index_of("junk"), failing={"junk"}, fired=5, message="Read timeout", sleeps=4)
 
 

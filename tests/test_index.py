@@ -11,9 +11,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from reconciler.core import gojson
 from reconciler.core import index as index_module
 from reconciler.core.index import MAX_INDEX_BYTES, RawIndex, parse_index
 from reconciler.core.model import Checkpoint, FileRef, Index, Unreadable
+from tests.indexdocs import documents, field_shaped, json_values, typed_positions
 
 # ------------------------------------------------------------------------------ builders
 
@@ -822,40 +824,13 @@ def test_size_limit_counts_the_utf8_bytes_of_str_input() -> None:
 
 # ------------------------------------------------------------------------------ properties
 
-_scalars = (
-    st.none()
-    | st.booleans()
-    | st.integers()
-    | st.floats()
-    | st.text(max_size=12)
-    | st.sampled_from(["2026-01-02T03:04:05Z", "0001-01-01T00:00:00Z", "10Gi", "Full", ""])
-)
-_json_values = st.recursive(
-    _scalars,
-    lambda inner: st.lists(inner, max_size=4)
-    | st.dictionaries(st.text(max_size=8), inner, max_size=4),
-    max_leaves=12,
-)
-_FIELD_NAMES = [
-    "vmName", "namespace", "checkpoints", "lastUpdated", "id", "type", "parent", "timestamp",
-    "vmBackup", "files", "pvcs", "pvcSizes", "referencedBy", "vmbObjectPath", "vmbtObjectPath",
-    "superseded", "filename", "diskName", "size", "objectPath",
-]
-_field_shaped = st.recursive(
-    _scalars,
-    lambda inner: st.lists(inner, max_size=3)
-    | st.dictionaries(st.sampled_from(_FIELD_NAMES) | st.text(max_size=4), inner, max_size=6),
-    max_leaves=20,
-)
-
-
-@given(_json_values)
+@given(json_values)
 def test_arbitrary_json_never_raises(value: object) -> None:
     """Any JSON value decodes to an Index or an Unreadable, never an exception."""
     assert isinstance(decode(value), Index | Unreadable)
 
 
-@given(_field_shaped)
+@given(field_shaped)
 def test_arbitrary_field_shaped_json_never_raises(value: object) -> None:
     """Documents built from the real field names, with values of any type, never raise."""
     assert isinstance(decode(value), Index | Unreadable)
@@ -869,7 +844,7 @@ def test_arbitrary_bytes_never_raise(data: bytes) -> None:
 
 def _tree(value: object) -> object:
     """A parsed tree with container kinds made explicit, for comparing the two parsers."""
-    if isinstance(value, index_module._Obj):
+    if isinstance(value, gojson.Obj):
         return ("object", [(key, _tree(item)) for key, item in value])
     if isinstance(value, list):
         return ("array", [_tree(item) for item in value])
@@ -879,92 +854,19 @@ def _tree(value: object) -> object:
 _json_ish = st.text(alphabet=' \t\n{}[]:,"-+.0123456789eEtruefalsn\u00e9x', max_size=40)
 
 
-@given(_json_values.map(json.dumps) | _json_ish)
+@given(json_values.map(json.dumps) | _json_ish)
 def test_fast_path_agrees_with_the_exact_parser(text: str) -> None:
     """Where the C scanner accepts a text, the exact Go-grammar parser gives the same tree."""
     if "\\" in text:
         return
     try:
-        fast: object = index_module._C_SCANNER.decode(text)
+        fast: object = gojson.C_SCANNER.decode(text)
     except (ValueError, RecursionError):
         return
-    assert _tree(index_module._parse_exact(text)) == _tree(fast)
+    assert _tree(gojson.parse_exact(text)) == _tree(fast)
 
 
-def _rfc3339(instant: datetime, offset_minutes: int, nanos: str) -> str:
-    local = (instant + timedelta(minutes=offset_minutes)).replace(tzinfo=None)
-    stamp = (
-        f"{local.year:04d}-{local.month:02d}-{local.day:02d}"
-        f"T{local.hour:02d}:{local.minute:02d}:{local.second:02d}"
-    )
-    if instant.microsecond or nanos:
-        stamp += f".{instant.microsecond:06d}{nanos}"
-    if offset_minutes == 0:
-        return stamp + "Z"
-    sign = "-" if offset_minutes < 0 else "+"
-    return stamp + f"{sign}{abs(offset_minutes) // 60:02d}:{abs(offset_minutes) % 60:02d}"
-
-
-_instants = st.datetimes(
-    min_value=datetime(2, 1, 1), max_value=datetime(9998, 12, 31), timezones=st.just(UTC)
-)
-_times = st.tuples(
-    _instants, st.integers(-(23 * 60 + 59), 23 * 60 + 59), st.sampled_from(["", "000", "999"])
-)
-_names = st.text(max_size=6)
-
-
-@st.composite
-def _documents(draw: st.DrawFn) -> tuple[dict[str, Any], Index]:
-    """A schema-shaped valid document and the Index it must decode to."""
-    checkpoints: list[dict[str, Any]] = []
-    expected: list[Checkpoint] = []
-    for _ in range(draw(st.integers(0, 2))):
-        int64s = st.integers(-(2**63), 2**63 - 1)
-        files = draw(st.lists(st.tuples(_names, _names, int64s, _names), max_size=2))
-        instant, offset, nanos = draw(_times)
-        referenced_by = draw(st.lists(_names, max_size=2))
-        entry: dict[str, Any] = {
-            "id": draw(_names),
-            "type": draw(st.sampled_from(["Full", "Incremental", "full", "incremental"])),
-            "timestamp": _rfc3339(instant, offset, nanos),
-            "vmBackup": draw(_names),
-            "files": [
-                {"filename": f, "diskName": d, "size": s, "objectPath": o} for f, d, s, o in files
-            ],
-            "pvcs": draw(st.lists(_names, max_size=2)),
-            "pvcSizes": draw(st.lists(st.sampled_from(["10Gi", "5.5T", 1024]), max_size=2)),
-            "referencedBy": referenced_by,
-            "superseded": draw(st.booleans()),
-        }
-        parent = draw(st.none() | _names)
-        if parent is not None:
-            entry["parent"] = parent
-        checkpoints.append(entry)
-        expected.append(
-            Checkpoint(
-                id=entry["id"],
-                type=entry["type"],
-                parent=parent or "",
-                timestamp=instant,
-                vm_backup=entry["vmBackup"],
-                files=tuple(FileRef(f, d, s, o) for f, d, s, o in files),
-                referenced_by=tuple(referenced_by),
-                superseded=entry["superseded"],
-            )
-        )
-    instant, offset, nanos = draw(_times)
-    document: dict[str, Any] = {
-        "vmName": draw(_names),
-        "namespace": draw(_names),
-        "checkpoints": checkpoints,
-        "lastUpdated": _rfc3339(instant, offset, nanos),
-    }
-    index = Index(document["vmName"], document["namespace"], instant, tuple(expected))
-    return document, index
-
-
-@given(_documents(), st.booleans(), st.booleans())
+@given(documents(), st.booleans(), st.booleans())
 def test_valid_documents_round_trip(
     case: tuple[dict[str, Any], Index], ascii_only: bool, indent: bool
 ) -> None:
@@ -985,37 +887,6 @@ _WRONG: dict[str, list[object]] = {
 }
 
 
-def _typed_positions(document: dict[str, Any]) -> list[tuple[tuple[str | int, ...], str]]:
-    """Every position of `document` whose Go type is fixed, with that type's kind."""
-    positions: list[tuple[tuple[str | int, ...], str]] = [
-        (("vmName",), "string"), (("namespace",), "string"),
-        (("lastUpdated",), "time"), (("checkpoints",), "array"),
-    ]
-    for i, checkpoint in enumerate(document["checkpoints"]):
-        at: tuple[str | int, ...] = ("checkpoints", i)
-        positions.append((at, "object"))
-        for name in ("id", "type", "vmBackup"):
-            positions.append(((*at, name), "string"))
-        positions.append(((*at, "timestamp"), "time"))
-        positions.append(((*at, "superseded"), "bool"))
-        if "parent" in checkpoint:
-            positions.append(((*at, "parent"), "string"))
-        for name in ("files", "pvcs", "pvcSizes", "referencedBy"):
-            positions.append(((*at, name), "array"))
-        for j, _ in enumerate(checkpoint["pvcs"]):
-            positions.append(((*at, "pvcs", j), "string"))
-        for j, _ in enumerate(checkpoint["referencedBy"]):
-            positions.append(((*at, "referencedBy", j), "string"))
-        for j, _ in enumerate(checkpoint["pvcSizes"]):
-            positions.append(((*at, "pvcSizes", j), "quantity"))
-        for j, _ in enumerate(checkpoint["files"]):
-            positions.append(((*at, "files", j), "object"))
-            for name in ("filename", "diskName", "objectPath"):
-                positions.append(((*at, "files", j, name), "string"))
-            positions.append(((*at, "files", j, "size"), "int64"))
-    return positions
-
-
 def _path(position: tuple[str | int, ...]) -> str:
     text = ""
     for part in position:
@@ -1023,13 +894,13 @@ def _path(position: tuple[str | int, ...]) -> str:
     return text
 
 
-@given(_documents(), st.data())
+@given(documents(), st.data())
 def test_wrong_type_in_any_typed_field_is_named(
     case: tuple[dict[str, Any], Index], data: st.DataObject
 ) -> None:
     """Replacing any typed field with a value of the wrong JSON type names that field's path."""
     document, _ = case
-    position, kind = data.draw(st.sampled_from(_typed_positions(document)))
+    position, kind = data.draw(st.sampled_from(typed_positions(document)))
     wrong = data.draw(st.sampled_from(_WRONG[kind]))
     target: Any = document
     for part in position[:-1]:

@@ -14,7 +14,7 @@ from reconciler.core import index as index_module
 from reconciler.core.index import parse_index
 from reconciler.core.index_fast import parse_common
 from reconciler.sim.upstream import append_checkpoint
-from tests.test_index import _documents, _field_shaped, _json_values, _scalars, _typed_positions
+from tests.indexdocs import documents, field_shaped, json_values, scalars, typed_positions
 
 exact = index_module._decode_exact
 
@@ -39,7 +39,7 @@ def test_what_the_controller_writes_takes_the_common_path() -> None:
         assert [len(c.files) for c in common.checkpoints] == [2] * 5
 
 
-@given(_documents(), st.booleans(), st.booleans())
+@given(documents(), st.booleans(), st.booleans())
 def test_valid_documents_take_the_common_path_with_the_same_result(
     case: tuple[dict[str, Any], Any], ascii_only: bool, indent: bool
 ) -> None:
@@ -51,7 +51,7 @@ def test_valid_documents_take_the_common_path_with_the_same_result(
     assert parse_common(text) == exact(text) == expected
 
 
-@given(_field_shaped | _json_values, st.booleans())
+@given(field_shaped | json_values, st.booleans())
 def test_any_json_the_common_path_takes_it_decodes_as_go_does(value: object, ascii_only: bool) -> None:
     text = json.dumps(value, ensure_ascii=ascii_only)
     common = parse_common(text)
@@ -60,15 +60,15 @@ def test_any_json_the_common_path_takes_it_decodes_as_go_does(value: object, asc
     assert parse_index(text) == exact(text)
 
 
-@given(_documents(), st.data())
+@given(documents(), st.data())
 def test_one_changed_value_anywhere_decodes_as_go_does(case: tuple[dict[str, Any], Any], data: st.DataObject) -> None:
     """Any typed position replaced by any JSON value: the common path declines or agrees."""
     document, _ = case
-    position, _kind = data.draw(st.sampled_from(_typed_positions(document)))
+    position, _kind = data.draw(st.sampled_from(typed_positions(document)))
     target: Any = document
     for part in position[:-1]:
         target = target[part]
-    target[position[-1]] = data.draw(_scalars | st.lists(_scalars, max_size=2) | st.just({}))
+    target[position[-1]] = data.draw(scalars | st.lists(scalars, max_size=2) | st.just({}))
     text = json.dumps(document)
     common = parse_common(text)
     if common is not None:

@@ -198,7 +198,9 @@ def test_index_of_50_mb_is_refused_from_its_length(world: World, hostile: Hostil
           f"server sent {hostile.index_bytes_sent / MB:.1f} MB before the client hung up")
     assert code == 1
     assert "is 50000000 bytes; the limit for an index is 16777216 bytes" in messages(plan)["vm"]
-    assert seconds < 20 and peak < 20 * MB
+    # The client hung up at once: the server got no further than the socket buffers took, far
+    # short of the 16 MiB a read up to the limit would have taken.
+    assert hostile.index_bytes_sent < 16 * MB and peak < 20 * MB
 
 
 def test_index_of_50_mb_without_length_stops_at_the_limit(world: World, hostile: HostileS3) -> None:
@@ -208,7 +210,8 @@ def test_index_of_50_mb_without_length_stops_at_the_limit(world: World, hostile:
     print(f"LIMITS 50 MB index (chunked): exit {code}, {seconds:.1f}s, peak {peak / MB:.1f} MB")
     assert code == 1
     assert "the limit for an index is 16777216 bytes" in messages(plan)["vm"]
-    assert seconds < 30 and peak < 40 * MB
+    # The client hung up at the limit: the server never got to the end of its 50 MB.
+    assert hostile.index_bytes_sent < 50 * MB and peak < 40 * MB
 
 
 def test_listing_that_replays_its_page_for_ever(world: World, hostile: HostileS3) -> None:
@@ -220,7 +223,7 @@ def test_listing_that_replays_its_page_for_ever(world: World, hostile: HostileS3
           f"peak {peak / MB:.1f} MB")
     assert code == 1
     assert "the server sent the same page twice; the listing would never end" in messages(plan)["vm"]
-    assert hostile.list_pages == 2 and seconds < 20
+    assert hostile.list_pages == 2
 
 
 def test_listing_of_new_keys_for_ever_stops_at_the_key_limit(world: World, hostile: HostileS3,
@@ -234,7 +237,7 @@ def test_listing_of_new_keys_for_ever_stops_at_the_key_limit(world: World, hosti
           f"peak {peak / MB:.1f} MB")
     assert code == 1
     assert "more than 3000 objects; refusing to list further" in messages(plan)["vm"]
-    assert hostile.list_pages == 4 and seconds < 30
+    assert hostile.list_pages == 4
 
 
 def test_listing_page_with_an_entity_bomb_is_a_failed_listing(world: World, hostile: HostileS3) -> None:
@@ -263,7 +266,10 @@ def test_index_that_trickles_in_is_bounded_by_the_deadline(hostile: HostileS3) -
         reader.close()
     elapsed = time.monotonic() - start
     print(f"LIMITS trickling index: gave up after {elapsed:.1f}s with {hostile.index_bytes_sent} bytes received")
-    assert isinstance(info.value, SourceError) and elapsed < 15
+    assert isinstance(info.value, SourceError)
+    # The deadline, not the end of the body or the 16 MiB limit, ended the read: at most 50 KB/s
+    # arrive, and the reader gave up long before a megabyte had come.
+    assert hostile.index_bytes_sent < MB
 
 
 def test_endless_listing_of_one_vm_folder_is_bounded(hostile: HostileS3) -> None:

@@ -1,4 +1,7 @@
-"""Every line on stderr is a log record of the chosen format, whoever emitted it."""
+"""Every line on stderr is a log record of the chosen format, whoever emitted it.
+
+Each test changes process-wide logging; the autouse fixture in conftest.py puts it back.
+"""
 
 from __future__ import annotations
 
@@ -6,26 +9,13 @@ import io
 import json
 import logging
 import warnings
-from collections.abc import Iterator
 
-import pytest
 from urllib3.exceptions import InsecureRequestWarning
 
 from reconciler import logs
 
 
-@pytest.fixture
-def restore_logging() -> Iterator[None]:
-    root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
-    own = logging.getLogger("reconciler").level
-    yield
-    root.handlers, root.level = handlers, level
-    logging.getLogger("reconciler").setLevel(own)
-    logging.captureWarnings(False)
-
-
-def test_library_records_and_warnings_are_json_lines(restore_logging: None) -> None:
+def test_library_records_and_warnings_are_json_lines() -> None:
     """The S3 reader's retry notes (stdlib logging, INFO) and urllib3's InsecureRequestWarning come
     out as JSON objects like the job's own events; other libraries' INFO records stay out."""
     buf = io.StringIO()
@@ -43,7 +33,7 @@ def test_library_records_and_warnings_are_json_lines(restore_logging: None) -> N
     assert "Unverified HTTPS request" in lines[1]["event"] and "timestamp" in lines[1]
 
 
-def test_configuring_twice_keeps_one_handler(restore_logging: None) -> None:
+def test_configuring_twice_keeps_one_handler() -> None:
     buf = io.StringIO()
     logs.configure("console", stream=io.StringIO())
     logs.configure("console", stream=buf)
@@ -51,7 +41,7 @@ def test_configuring_twice_keeps_one_handler(restore_logging: None) -> None:
     assert buf.getvalue().count("once") == 1
 
 
-def test_warnings_are_taken_again_after_someone_restored_the_hook(restore_logging: None) -> None:
+def test_warnings_are_taken_again_after_someone_restored_the_hook() -> None:
     """A second configure in one process (tests, an embedding program) routes warnings again even
     though warnings.showwarning was put back in between: captureWarnings(True) alone would not."""
     logs.configure("json", stream=io.StringIO())

@@ -1,7 +1,7 @@
 """The deployment manifests, validated offline.
 
-* Every object (each resource file of the base, and each overlay as rendered by
-  `tests/kustomize.py`) validates strictly (unknown fields are errors) against the Kubernetes
+* Every object (each resource file of the base, and each overlay as `kubectl kustomize` renders
+  it) validates strictly (unknown fields are errors) against the Kubernetes
   1.37 schemas of the `kubernetes-validate` package.
 * Velero objects validate against the Schedule CRD schema vendored in `tests/data/` (unknown
   fields are errors there too, as with `kubectl apply`'s default strict field validation), and
@@ -33,8 +33,7 @@ from reconciler import keys
 from reconciler.cli import parser
 from reconciler.core.objects import parse_schedule
 from reconciler.core.policy import schedule_policy
-from tests import kustomize
-from tests.kustomize import Unsupported, render
+from tests.kubectl import kustomize
 
 REPO = Path(__file__).resolve().parents[1]
 MANIFESTS = REPO / "manifests"
@@ -136,7 +135,7 @@ def validate_any(obj: dict[str, Any]) -> None:
 
 
 def rendered(overlay: str) -> list[dict[str, Any]]:
-    return render(MANIFESTS / "overlays" / overlay)
+    return kustomize(MANIFESTS / "overlays" / overlay)
 
 
 def one(objects: list[dict[str, Any]], kind: str) -> dict[str, Any]:
@@ -166,7 +165,7 @@ def dockerfile_user() -> str:
 
 
 def overlay_images(overlay: str) -> dict[str, dict[str, str]]:
-    k = yaml.safe_load(kustomize.find(MANIFESTS / "overlays" / overlay).read_text(encoding="utf-8"))
+    k = yaml.safe_load((MANIFESTS / "overlays" / overlay / "kustomization.yaml").read_text(encoding="utf-8"))
     return {i["name"]: i for i in k.get("images") or []}
 
 
@@ -181,14 +180,15 @@ def test_every_overlay_is_tested() -> None:
     assert {p.name for p in (MANIFESTS / "overlays").iterdir() if p.is_dir()} == set(OVERLAYS)
 
 
-# manifests/monitoring (a PrometheusRule, a generated ConfigMap) is outside the renderer's subset
-# and Kubernetes' own schemas: tests/test_monitoring.py renders it with kubectl and checks it there.
+
+# manifests/monitoring (a PrometheusRule, a generated ConfigMap) is not in Kubernetes' own schemas:
+# tests/test_monitoring.py renders it with kubectl and checks it there.
 @pytest.mark.parametrize("path", sorted(p.relative_to(MANIFESTS).as_posix() for p in MANIFESTS.rglob("*.yaml")
                                         if p.relative_to(MANIFESTS).parts[0] != "monitoring"))
 def test_every_manifest_file_validates(path: str) -> None:
     file = MANIFESTS / path
     if file.name == "kustomization.yaml":
-        assert render(file.parent)  # a kustomization must render (and its objects are checked below)
+        assert kustomize(file.parent)  # a kustomization must render (and its objects are checked below)
         return
     docs = load_docs(file)
     assert docs, f"{path}: empty"
@@ -197,9 +197,9 @@ def test_every_manifest_file_validates(path: str) -> None:
 
 
 def test_base_is_namespace_free_so_only_an_overlay_is_applied() -> None:
-    k = yaml.safe_load(kustomize.find(MANIFESTS / "base").read_text(encoding="utf-8"))
+    k = yaml.safe_load((MANIFESTS / "base" / "kustomization.yaml").read_text(encoding="utf-8"))
     assert "namespace" not in k
-    objects = render(MANIFESTS / "base")
+    objects = kustomize(MANIFESTS / "base")
     assert {(o["kind"], o["metadata"]["name"]) for o in objects} == EXPECTED_OBJECTS
     for obj in objects:
         assert "namespace" not in obj["metadata"], obj["kind"]
@@ -291,7 +291,7 @@ def test_rbac_names_custom_resources_as_their_crds_declare() -> None:
 def test_upstream_controller_access_is_one_named_get_in_its_namespace() -> None:
     """The upstream install's Deployment: a Role in kubevirt-datamover-system, bound to the job's
     ServiceAccount in Velero's namespace, allowing `get` on that one Deployment and nothing else."""
-    objects = render(MANIFESTS / "upstream-controller")
+    objects = kustomize(MANIFESTS / "upstream-controller")
     assert {(o["kind"], o["metadata"]["namespace"]) for o in objects} == {
         ("Role", "kubevirt-datamover-system"), ("RoleBinding", "kubevirt-datamover-system")}
     role, binding = one(objects, "Role"), one(objects, "RoleBinding")
@@ -444,7 +444,7 @@ def test_install_guide_overlay_renders_as_written(tmp_path: Path, target: str, b
     shutil.copytree(MANIFESTS, tmp_path / "manifests")
     (tmp_path / target).write_text(block, encoding="utf-8")
     overlay = (tmp_path / target).parent
-    objects = render(overlay)
+    objects = kustomize(overlay)
     for obj in objects:
         k8s_validate(obj)
     namespace = one(objects, "CronJob")["metadata"]["namespace"]
@@ -497,90 +497,3 @@ def test_install_guide_commands_match_the_manifests() -> None:
         namespace = "" if where == "--all-namespaces" else where.split()[1]
         assert _allowed(objects, verb, group, plural.get(resource, resource), name, namespace) == (answer == "yes"), \
             (verb, what, where)
-
-
-# ------------------------------------------------------------------------------ renderer
-
-
-def _write(directory: Path, files: dict[str, Any]) -> None:
-    for name, content in files.items():
-        path = directory / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if isinstance(content, dict):
-            text = yaml.safe_dump(content)
-        elif isinstance(content, list):
-            text = yaml.safe_dump_all(content)
-        else:
-            text = content
-        path.write_text(text, encoding="utf-8")
-
-
-def test_renderer_namespace_follows_kustomize(tmp_path: Path) -> None:
-    sa = {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "app"}}
-    crb = {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding", "metadata": {"name": "x"},
-           "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "x"},
-           "subjects": [{"kind": "ServiceAccount", "name": "app"},
-                        {"kind": "ServiceAccount", "name": "default"},
-                        {"kind": "ServiceAccount", "name": "other", "namespace": "elsewhere"},
-                        {"kind": "Group", "apiGroup": "rbac.authorization.k8s.io", "name": "admins"}]}
-    cr = {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole", "metadata": {"name": "x"}, "rules": []}
-    _write(tmp_path, {"base/kustomization.yaml": {"resources": ["all.yaml"]},
-                      "base/all.yaml": [sa, crb, cr],
-                      "overlay/kustomization.yaml": {"namespace": "ns1", "resources": ["../base"]}})
-    objects = render(tmp_path / "overlay")
-    assert [o["kind"] for o in objects] == ["ServiceAccount", "ClusterRole", "ClusterRoleBinding"]
-    assert one(objects, "ServiceAccount")["metadata"]["namespace"] == "ns1"
-    assert "namespace" not in one(objects, "ClusterRole")["metadata"]
-    assert one(objects, "ClusterRoleBinding")["subjects"] == [
-        {"kind": "ServiceAccount", "name": "app", "namespace": "ns1"},  # name reference to the SA
-        {"kind": "ServiceAccount", "name": "default", "namespace": "ns1"},  # "default" subjects
-        {"kind": "ServiceAccount", "name": "other", "namespace": "elsewhere"},  # not of this build
-        {"kind": "Group", "apiGroup": "rbac.authorization.k8s.io", "name": "admins"},
-    ]
-
-
-def test_renderer_patches_images_and_labels(tmp_path: Path) -> None:
-    deploy = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "d"},
-              "spec": {"template": {"spec": {"containers": [
-                  {"name": "a", "image": "registry:5000/team/app:1.0", "args": ["x"]},
-                  {"name": "b", "image": "busybox"}]}}}}
-    smp = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "d"},
-           "spec": {"template": {"spec": {"containers": [{"name": "a", "args": ["y"]},
-                                                        {"name": "c", "image": "registry:5000/team/app"}]}}}}
-    _write(tmp_path, {
-        "kustomization.yaml": {
-            "resources": ["d.yaml"],
-            "patches": [{"path": "smp.yaml"},
-                        {"target": {"kind": "Deploy.*", "name": "d"},
-                         "patch": "- op: add\n  path: /spec/replicas\n  value: 2\n"
-                                  "- op: remove\n  path: /spec/template/spec/containers/1\n"
-                                  "- op: test\n  path: /spec/replicas\n  value: 2\n"}],
-            "labels": [{"pairs": {"team": "x"}, "includeSelectors": False}],
-            "images": [{"name": "registry:5000/team/app", "newName": "example/app", "newTag": "2.0"}]},
-        "d.yaml": [deploy], "smp.yaml": [smp]})
-    (obj,) = render(tmp_path)
-    containers = obj["spec"]["template"]["spec"]["containers"]
-    assert containers == [{"name": "a", "image": "example/app:2.0", "args": ["y"]},
-                          {"name": "c", "image": "example/app:2.0"}]
-    assert obj["spec"]["replicas"] == 2
-    assert obj["metadata"]["labels"] == {"team": "x"}
-    assert "labels" not in obj["spec"]["template"].get("metadata", {})  # includeTemplates is off
-
-
-@pytest.mark.parametrize("kustomization, error", [
-    ({"resources": ["d.yaml"], "namePrefix": "x-"}, "unsupported fields"),
-    ({"resources": ["d.yaml"], "patches": [{"target": {"kind": "Service"},
-                                            "patch": "- op: remove\n  path: /spec\n"}]}, "matches nothing"),
-    ({"resources": ["d.yaml"], "patches": [{"target": {"kind": "ConfigMap"},
-                                            "patch": "- op: move\n  from: /data\n  path: /x\n"}]}, "op 'move'"),
-    ({"resources": ["d.yaml"], "labels": [{"pairs": {"a": "b"}, "includeSelectors": True}]}, "includeSelectors"),
-    ({"resources": ["d.yaml", "d.yaml"]}, "defined twice"),
-    ({"resources": ["https://example.com/x.yaml"]}, "remote resource"),
-])
-def test_renderer_refuses_what_it_cannot_render_faithfully(tmp_path: Path, kustomization: dict[str, Any],
-                                                           error: str) -> None:
-    _write(tmp_path, {"kustomization.yaml": kustomization,
-                      "d.yaml": [{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"},
-                                  "data": {"a": "b"}}]})
-    with pytest.raises(Unsupported, match=error):
-        render(tmp_path)

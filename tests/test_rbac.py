@@ -19,7 +19,7 @@ import pytest
 from reconciler import keys
 from tests.cluster import World, controller_deployment, schedule_object, vm_object
 from tests.fakekube.server import FakeKubeServer
-from tests.kustomize import render
+from tests.kubectl import kustomize
 from tests.s3fixtures import Seeder
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -28,11 +28,11 @@ RBAC_KINDS = {"Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding"}
 
 
 def rbac_documents(directory: str = "overlays/velero") -> list[dict[str, Any]]:
-    return [d for d in render(ROOT / "manifests" / directory) if d["kind"] in RBAC_KINDS]
+    return [d for d in kustomize(ROOT / "manifests" / directory) if d["kind"] in RBAC_KINDS]
 
 
 def service_account() -> str:
-    docs = render(ROOT / "manifests" / "overlays" / "velero")
+    docs = kustomize(ROOT / "manifests" / "overlays" / "velero")
     sa = next(d for d in docs if d["kind"] == "ServiceAccount")
     return f"system:serviceaccount:{sa['metadata']['namespace']}:{sa['metadata']['name']}"
 

@@ -35,7 +35,7 @@ from tests.cluster import World, secret_object
 from tests.fakekube.server import DEFAULT_CONTEXT, FakeKubeServer
 from tests.faultworld import VMS, WINDOW, actions, argv, messages, run, seed
 from tests.s3fixtures import Fault, FaultProxy, Seeder
-from tests.test_faults_s3 import TargetedProxy, is_get
+from tests.s3proxy import TargetedProxy, is_get
 
 ACCESS_KEY = "AKIAPLANTEDKEY7777ID"
 SECRET_KEY = "PLANTED/secret+Key-do-not-leak-9f8e7d"

@@ -1,6 +1,7 @@
-"""Go's text forms that the controller's decoders accept: ``strconv.ParseInt`` (base 10, and base 0
-as the ``flag`` package reads an int flag), ``time.Time``'s JSON form and ``resource.Quantity``'s,
-plus ``unicode.IsSpace``. Pure ports for acceptance and value.
+"""Go's text forms that the controller's decoders and Velero's cron parser accept: ``strconv.ParseInt``
+(base 10, and base 0 as the ``flag`` package reads an int flag), ``time.Time``'s JSON form,
+``resource.Quantity``'s, ``time.ParseDuration``, plus ``unicode.IsSpace``. Pure ports for acceptance
+and value.
 
 Shared by the exact index decoder, its fast path and the cron parser, so each rule lives once.
 """
@@ -12,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from re import compile
 from typing import Final
 
-__all__ = ["GO_SPACE", "go_time", "int64", "int64_base0", "is_quantity"]
+__all__ = ["GO_SPACE", "go_duration", "go_quote", "go_time", "int64", "int64_base0", "is_quantity"]
 
 # Go's unicode.IsSpace, used by strings.Fields / strings.TrimSpace (narrower than str.isspace).
 GO_SPACE: Final = (
@@ -22,6 +23,15 @@ GO_SPACE: Final = (
 
 
 _PARSE_INT = compile(r"[+-]?[0-9]+")  # strconv.ParseInt(s, 10, 64) syntax
+_INT64_MAX: Final = (1 << 63) - 1
+_U63: Final = 1 << 63
+_U64: Final = 1 << 64
+_SECOND_NS: Final = 1_000_000_000
+
+
+def go_quote(s: str) -> str:
+    """`s` in double quotes, backslashes and quotes escaped, as Go's error messages show a value."""
+    return '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def int64(text: str) -> int | None:
@@ -234,3 +244,99 @@ def is_quantity(s: str) -> bool:
     # ... and otherwise inf.Dec.SetString(value) must find at least one digit.
     return fast or any(_is_digit(c) for c in value)
 
+
+# ------------------------------------------------------------------------ time.ParseDuration
+
+_UNIT_NS = {
+    b"ns": 1,
+    b"us": 1_000,
+    "\u00b5s".encode(): 1_000,  # micro sign
+    "\u03bcs".encode(): 1_000,  # Greek mu
+    b"ms": 1_000_000,
+    b"s": _SECOND_NS,
+    b"m": 60 * _SECOND_NS,
+    b"h": 3_600 * _SECOND_NS,
+}
+_DIGITS = frozenset(b"0123456789")
+_DOT = ord(".")
+
+
+def go_duration(text: str) -> int:
+    """Go's ``time.ParseDuration`` in nanoseconds, byte by byte with Go's int64 limits.
+
+    Grammar: ``[-+]?([0-9]*(\\.[0-9]*)?unit)+`` with units ns, us, µs, μs, ms, s, m, h, or a
+    bare (optionally signed) "0". No days, no spaces.
+    """
+    s = text.encode("utf-8", "surrogatepass")
+    neg = s[:1] == b"-"
+    if s[:1] in (b"-", b"+"):
+        s = s[1:]
+    if s == b"0":
+        return 0
+    if not s:
+        raise ValueError("no number")
+    total = 0
+    while s:
+        if s[0] not in _DIGITS and s[0] != _DOT:
+            raise ValueError("expected a number")
+        whole, rest = _leading_int(s)
+        frac, scale, digits_after = 0, 1.0, False
+        if rest[:1] == b".":
+            frac, scale, after = _leading_fraction(rest[1:])
+            digits_after = len(after) < len(rest) - 1
+            rest = after
+        if not digits_after and whole is None:
+            raise ValueError("no digits")
+        i = 0
+        while i < len(rest) and rest[i] not in _DIGITS and rest[i] != _DOT:
+            i += 1
+        if i == 0:
+            raise ValueError("missing unit")
+        unit = _UNIT_NS.get(rest[:i])
+        if unit is None:
+            raise ValueError(f"unknown unit {go_quote(rest[:i].decode('utf-8', 'replace'))}")
+        s = rest[i:]
+        value = whole or 0
+        if value > _U63 // unit:
+            raise ValueError("duration too large")
+        value *= unit
+        if frac > 0:
+            value += int(float(frac) * (float(unit) / scale))
+            if value > _U63:
+                raise ValueError("duration too large")
+        total = (total + value) % _U64  # uint64 addition, wrap-around included
+        if total > _U63:
+            raise ValueError("duration too large")
+    if neg:
+        return -total
+    if total > _INT64_MAX:
+        raise ValueError("duration too large")
+    return total
+
+
+def _leading_int(s: bytes) -> tuple[int | None, bytes]:
+    """Leading decimal digits as an integer (None if there are none); fails past 2**63."""
+    i, x = 0, 0
+    while i < len(s) and s[i] in _DIGITS:
+        if x > _U63 // 10:
+            raise ValueError("number too large")
+        x = x * 10 + s[i] - 48
+        if x > _U63:
+            raise ValueError("number too large")
+        i += 1
+    return (x if i else None), s[i:]
+
+
+def _leading_fraction(s: bytes) -> tuple[int, float, bytes]:
+    """Digits after the point as (numerator, scale); past int64, further digits are consumed
+    but no longer add precision (Go does not fail there)."""
+    i, x, scale, overflow = 0, 0, 1.0, False
+    while i < len(s) and s[i] in _DIGITS:
+        if not overflow:
+            grown = x * 10 + s[i] - 48
+            if x > _INT64_MAX // 10 or grown > _U63:
+                overflow = True
+            else:
+                x, scale = grown, scale * 10
+        i += 1
+    return x, scale, s[i:]

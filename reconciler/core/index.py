@@ -5,12 +5,8 @@ any error as "unreadable index" (its next backup is then a full one). This modul
 accept/reject decision and the decoded values, then maps them onto the domain objects of ``model``.
 What it mirrors (Go 1.25 ``encoding/json`` v1, ``time``, apimachinery ``resource.Quantity``):
 
-* Syntax is checked first, for the whole document, with Go's grammar: no NaN/Infinity, comments,
-  BOM, trailing commas or trailing text, and at most 10 000 nested arrays/objects (the scanner's
-  limit). The parser is iterative, so no nesting depth can exhaust Python's stack.
-* The input is UTF-8 and nothing else (no UTF-16/32 sniffing). Inside strings, every byte of an
-  invalid sequence becomes one U+FFFD, and a ``\\uXXXX`` escape of a lone surrogate becomes U+FFFD,
-  as Go's ``unquote`` does. ``str`` input is taken as the UTF-8 bytes it encodes to.
+* Syntax is checked first, for the whole document, with Go's grammar (``gojson``), and the input
+  is UTF-8 and nothing else; ``str`` input is taken as the UTF-8 bytes it encodes to.
 * Keys match fields by Go's case folding: ASCII case-insensitively, plus the two non-ASCII runes
   that fold into ASCII (U+017F long s, U+212A Kelvin sign). Unknown keys are skipped, whatever
   their value.
@@ -33,15 +29,12 @@ older / newer than any representable time.
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable, Mapping
-from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import datetime
-from json import JSONDecoder
-from re import compile
 from typing import Any, Final, NotRequired, TypedDict, TypeVar
 
+from reconciler.core.gojson import Esc, GoSyntaxError, Num, Obj, decode_utf8, kind, parse, source
 from reconciler.core.gotext import GO_SPACE, go_time, int64, is_quantity
 from reconciler.core.index_fast import parse_common
 from reconciler.core.model import Checkpoint, FileRef, Index, Unreadable
@@ -109,7 +102,7 @@ def parse_index(data: bytes | str, *, max_bytes: int = MAX_INDEX_BYTES) -> Index
     if values > MAX_INDEX_VALUES:
         return Unreadable(f"index holds up to {values:,} values in {len(raw):,} bytes, over the "
                           f"{MAX_INDEX_VALUES:,} limit; no index the controller writes comes near")
-    text = _decode_utf8(raw)
+    text = decode_utf8(raw)
     index = parse_common(text)
     return index if index is not None else _decode_exact(text)
 
@@ -117,8 +110,8 @@ def parse_index(data: bytes | str, *, max_bytes: int = MAX_INDEX_BYTES) -> Index
 def _decode_exact(text: str) -> Index | Unreadable:
     """Go's decoder, every rule of it: what decides whenever ``parse_common`` declines."""
     try:
-        document = _parse(text)
-    except _SyntaxError as error:
+        document = parse(text)
+    except GoSyntaxError as error:
         return Unreadable(error.describe(text))
     try:
         decoded = _decode_struct(_GoIndex(), document, _INDEX_FIELDS)
@@ -132,248 +125,6 @@ def _size(n: int) -> str:
         if n >= factor and n % factor == 0:
             return f"{n // factor} {unit}"
     return f"{n} bytes"
-
-
-_ESCAPED_BYTE = compile("[\udc80-\udcff]")
-
-
-def _decode_utf8(raw: bytes) -> str:
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError:
-        # surrogateescape maps each byte of an invalid sequence to one lone surrogate, which is
-        # exactly where Go's utf8.DecodeRune yields (RuneError, 1): one U+FFFD per byte.
-        return _ESCAPED_BYTE.sub("\ufffd", raw.decode("utf-8", "surrogateescape"))
-
-
-# ---------------------------------------------------------------------------------- syntax
-# An iterative parser with Go's grammar. Objects keep every member in order (duplicates
-# included); strings written with escapes keep their raw text; numbers keep their literal.
-
-_MAX_DEPTH: Final = 10_000  # encoding/json's maxNestingDepth
-_EOF: Final = "unexpected end of JSON input"
-_WHITESPACE: Final = " \t\n\r"
-_SPACES = compile(r"[ \t\n\r]*")
-_CHARS: Final = r'[^"\\\x00-\x1f]*'
-_PLAIN_STRING = compile(rf'"({_CHARS})"')
-_STRING_PREFIX = compile(rf'"{_CHARS}(?:\\(?:["\\/bfnrt]|u[0-9a-fA-F]{{4}}){_CHARS})*')
-_NUMBER = compile(r"-?(?:0|[1-9][0-9]*)(\.[0-9]+)?([eE][-+]?[0-9]+)?")
-_LONE_SURROGATE = compile("[\ud800-\udfff]")
-_HEX: Final = frozenset("0123456789abcdefABCDEF")
-
-
-class _Obj(list[tuple[str, object]]):
-    """A JSON object: its members in document order, duplicate keys kept."""
-
-    __slots__ = ()
-
-
-@dataclass(slots=True)  # not frozen: it is built once per number, and frozen init is slower
-class _Num:
-    """A JSON number, as its literal text."""
-
-    text: str
-
-
-@dataclass(frozen=True, slots=True)
-class _Esc:
-    """A JSON string written with escapes: its decoded text and its raw text between the quotes."""
-
-    raw: str
-    text: str
-
-
-class _SyntaxError(Exception):
-    def __init__(self, pos: int, message: str) -> None:
-        super().__init__(message)
-        self.pos = pos
-        self.message = message
-
-    def describe(self, text: str) -> str:
-        line = text.count("\n", 0, self.pos) + 1
-        column = self.pos - text.rfind("\n", 0, self.pos)
-        return f"invalid JSON at line {line} column {column}: {self.message}"
-
-
-def _skip(text: str, pos: int) -> int:
-    if pos < len(text) and text[pos] not in _WHITESPACE:
-        return pos
-    match = _SPACES.match(text, pos)
-    assert match is not None  # the pattern matches the empty string
-    return match.end()
-
-
-def _char(c: str) -> str:
-    if c.isascii() and c.isprintable() and c != "'":
-        return f"'{c}'"
-    return "'" + c.encode("unicode_escape").decode("ascii").replace("'", "\\'") + "'"
-
-
-def _parse(text: str) -> object:
-    # Fast path: the C scanner, where it cannot disagree with Go. Without a backslash there are
-    # no escapes, so strings are their raw text; numbers keep their literal through the hooks;
-    # NaN and Infinity are refused; and its nesting is bounded by the recursion limit, which must
-    # not exceed Go's 10 000 levels. Whenever it fails, the exact parser gives Go's verdict.
-    if "\\" not in text and sys.getrecursionlimit() <= _MAX_DEPTH:
-        with suppress(ValueError, RecursionError):
-            return _C_SCANNER.decode(text)
-    return _parse_exact(text)
-
-
-def _no_constant(name: str) -> object:
-    raise ValueError(name)
-
-
-_C_SCANNER: Final = JSONDecoder(
-    object_pairs_hook=_Obj, parse_float=_Num, parse_int=_Num, parse_constant=_no_constant
-)
-_JSON_STRING: Final = JSONDecoder()
-
-
-def _parse_exact(text: str) -> object:
-    n = len(text)
-    stack: list[list[Any]] = []  # the open arrays and objects, innermost last
-    keys: list[str] = []  # for each open object, the key whose value is being read
-    value: object
-    pos = _skip(text, 0)
-    while True:
-        # A value starts at pos.
-        if pos >= n:
-            raise _SyntaxError(pos, _EOF)
-        c = text[pos]
-        if c in "{[":
-            if len(stack) >= _MAX_DEPTH:
-                raise _SyntaxError(pos, "exceeded max depth")
-            pos = _skip(text, pos + 1)
-            container: list[Any] = _Obj() if c == "{" else []
-            if pos < n and text[pos] == ("}" if c == "{" else "]"):
-                value, pos = container, pos + 1
-            else:
-                stack.append(container)
-                if c == "{":
-                    key, pos = _key(text, pos)
-                    keys.append(key)
-                continue
-        else:
-            value, pos = _scalar(text, pos)
-        # The value is complete: add it to its container, and close what it completes.
-        while True:
-            pos = _skip(text, pos)
-            if not stack:
-                if pos < n:
-                    raise _SyntaxError(
-                        pos, f"invalid character {_char(text[pos])} after top-level value"
-                    )
-                return value
-            top = stack[-1]
-            is_object = isinstance(top, _Obj)
-            top.append((keys.pop(), value) if is_object else value)
-            c = text[pos] if pos < n else ""
-            if c == ",":
-                pos = _skip(text, pos + 1)
-                if is_object:
-                    key, pos = _key(text, pos)
-                    keys.append(key)
-                break
-            if c and c == ("}" if is_object else "]"):
-                value, pos = stack.pop(), pos + 1
-                continue
-            if not c:
-                raise _SyntaxError(pos, _EOF)
-            where = "after object key:value pair" if is_object else "after array element"
-            raise _SyntaxError(pos, f"invalid character {_char(c)} {where}")
-
-
-def _key(text: str, pos: int) -> tuple[str, int]:
-    """Read `"key" :` at pos; return the decoded key and the position of its value."""
-    if pos >= len(text):
-        raise _SyntaxError(pos, _EOF)
-    if text[pos] != '"':
-        c = _char(text[pos])
-        raise _SyntaxError(pos, f"invalid character {c} looking for beginning of object key string")
-    key, pos = _string(text, pos)
-    pos = _skip(text, pos)
-    if pos >= len(text):
-        raise _SyntaxError(pos, _EOF)
-    if text[pos] != ":":
-        raise _SyntaxError(pos, f"invalid character {_char(text[pos])} after object key")
-    return (key.text if isinstance(key, _Esc) else key), _skip(text, pos + 1)
-
-
-def _scalar(text: str, pos: int) -> tuple[object, int]:
-    c = text[pos]
-    if c == '"':
-        return _string(text, pos)
-    if c == "-" or "0" <= c <= "9":
-        return _number(text, pos)
-    for word, value in (("true", True), ("false", False), ("null", None)):
-        if text.startswith(word, pos):
-            return value, pos + len(word)
-        if c == word[0]:
-            k = 1
-            while pos + k < len(text) and text[pos + k] == word[k]:
-                k += 1
-            if pos + k >= len(text):
-                raise _SyntaxError(pos + k, _EOF)
-            bad, want = _char(text[pos + k]), _char(word[k])
-            message = f"invalid character {bad} in literal {word} (expecting {want})"
-            raise _SyntaxError(pos + k, message)
-    raise _SyntaxError(pos, f"invalid character {_char(c)} looking for beginning of value")
-
-
-def _string(text: str, pos: int) -> tuple[str | _Esc, int]:
-    plain = _PLAIN_STRING.match(text, pos)
-    if plain is not None:
-        return plain.group(1), plain.end()
-    prefix = _STRING_PREFIX.match(text, pos)
-    assert prefix is not None  # text[pos] is the opening quote
-    end = prefix.end()
-    if end < len(text) and text[end] == '"':
-        raw = text[pos + 1 : end]
-        # The escapes are valid, so the C scanner decodes them; it joins surrogate pairs as Go
-        # does, and the surrogates left over were lone escapes, which Go turns into U+FFFD.
-        decoded: str = _JSON_STRING.decode(text[pos : end + 1])
-        return _Esc(raw, _LONE_SURROGATE.sub("\ufffd", decoded)), end + 1
-    # The string is malformed at `end`: a control character, a bad escape, or the end of input.
-    if end >= len(text):
-        raise _SyntaxError(end, _EOF)
-    if text[end] != "\\":
-        raise _SyntaxError(end, f"invalid character {_char(text[end])} in string literal")
-    if end + 1 >= len(text):
-        raise _SyntaxError(end + 1, _EOF)
-    if text[end + 1] != "u":
-        c = _char(text[end + 1])
-        raise _SyntaxError(end + 1, f"invalid character {c} in string escape code")
-    for i in range(end + 2, end + 6):
-        if i >= len(text):
-            raise _SyntaxError(i, _EOF)
-        if text[i] not in _HEX:
-            c = _char(text[i])
-            raise _SyntaxError(i, f"invalid character {c} in \\u hexadecimal character escape")
-    raise AssertionError("unreachable: the escape is valid")  # pragma: no cover
-
-
-def _number(text: str, pos: int) -> tuple[_Num, int]:
-    match = _NUMBER.match(text, pos)
-    if match is None:  # a minus sign with no digit after it
-        if pos + 1 >= len(text):
-            raise _SyntaxError(pos + 1, _EOF)
-        c = _char(text[pos + 1])
-        raise _SyntaxError(pos + 1, f"invalid character {c} in numeric literal")
-    end = match.end()
-    fraction, exponent = match.groups()
-    if end < len(text) and exponent is None and text[end] in ".eE":
-        if text[end] == "." and fraction is None:
-            where, at = "after decimal point in", end + 1
-        elif text[end] in "eE":
-            where = "in exponent of"
-            at = end + 2 if end + 1 < len(text) and text[end + 1] in "+-" else end + 1
-        else:
-            return _Num(match.group()), end  # "1.5." : the second '.' is an error after the value
-        if at >= len(text):
-            raise _SyntaxError(at, _EOF)
-        raise _SyntaxError(at, f"invalid character {_char(text[at])} {where} numeric literal")
-    return _Num(match.group()), end
 
 
 # ----------------------------------------------------------------------- decoding into Go
@@ -464,32 +215,14 @@ def _fold(key: str) -> str:
     return "".join(c.upper() if c.isascii() else c for c in key.translate(_NON_ASCII_FOLDS))
 
 
-def _kind(value: object) -> str:
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, _Num):
-        return "number"
-    if isinstance(value, str | _Esc):
-        return "string"
-    if isinstance(value, _Obj):
-        return "object"
-    return "array" if isinstance(value, list) else "null"
-
-
 def _type_error(expected: str, value: object) -> _FieldError:
-    return _FieldError(f"expected {expected}, got {_kind(value)}")
-
-
-def _source(value: str | _Esc, limit: int = 64) -> str:
-    """The string as written in the document, shortened for messages."""
-    raw = value.raw if isinstance(value, _Esc) else value
-    return f'"{raw[:limit]}..."' if len(raw) > limit else f'"{raw}"'
+    return _FieldError(f"expected {expected}, got {kind(value)}")
 
 
 def _decode_struct(target: _S, value: object, fields: Mapping[str, _Field]) -> _S:
     if value is None:
         return target  # null leaves a struct as it is
-    if not isinstance(value, _Obj):
+    if not isinstance(value, Obj):
         raise _type_error("object", value)
     for key, item in value:
         f = fields.get(key) or fields.get(_fold(key))
@@ -540,7 +273,7 @@ def _string_value(current: str, value: object) -> str:
         return current
     if isinstance(value, str):
         return value
-    if isinstance(value, _Esc):
+    if isinstance(value, Esc):
         return value.text
     raise _type_error("string", value)
 
@@ -556,7 +289,7 @@ def _bool_value(current: bool, value: object) -> bool:
 def _int64_value(current: int, value: object) -> int:
     if value is None:
         return current
-    if not isinstance(value, _Num):
+    if not isinstance(value, Num):
         raise _type_error("integer (int64)", value)
     n = int64(value.text)  # JSON number syntax has no '+' and no leading zeros
     if n is None:
@@ -568,24 +301,24 @@ def _int64_value(current: int, value: object) -> int:
 def _time_value(current: datetime | None, value: object) -> datetime | None:
     if value is None:
         return current  # Time.UnmarshalJSON ignores null
-    if not isinstance(value, str | _Esc):
-        raise _FieldError(f"expected RFC 3339 string, got {_kind(value)}")
+    if not isinstance(value, str | Esc):
+        raise _FieldError(f"expected RFC 3339 string, got {kind(value)}")
     try:
-        if isinstance(value, _Esc):  # Go parses the raw text: a backslash is never valid
+        if isinstance(value, Esc):  # Go parses the raw text: a backslash is never valid
             raise ValueError
         return go_time(value)
     except ValueError:
-        raise _FieldError(f"not RFC 3339: {_source(value)}") from None
+        raise _FieldError(f"not RFC 3339: {source(value)}") from None
 
 
 def _quantity_value(current: None, value: object) -> None:
     """Validate one resource.Quantity; its value is not kept (null or not, it stays None)."""
-    if isinstance(value, _Num):
+    if isinstance(value, Num):
         text, shown = value.text, value.text[:64]
-    elif isinstance(value, str | _Esc):
-        text, shown = (value.raw if isinstance(value, _Esc) else value), _source(value)
+    elif isinstance(value, str | Esc):
+        text, shown = (value.raw if isinstance(value, Esc) else value), source(value)
     elif value is not None:
-        raise _FieldError(f"expected quantity (string or number), got {_kind(value)}")
+        raise _FieldError(f"expected quantity (string or number), got {kind(value)}")
     else:
         return
     if not is_quantity(text.strip(GO_SPACE)):

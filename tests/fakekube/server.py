@@ -48,10 +48,12 @@ class Fault:
     The first ``skip`` matching requests pass through, then the fault fires ``times`` times
     (``None``: forever).
 
-    Behaviour: wait ``delay`` seconds, then either close the connection without an answer
-    (``drop``), or answer ``status`` with a Status body (or ``body``: a dict is sent as JSON,
-    a string as text/plain) plus ``retry_after`` / ``headers``. With neither ``drop`` nor
-    ``status`` the request is merely slowed down and then served normally.
+    Behaviour: wait ``delay`` seconds, and until the event ``hold`` is set (if given), then
+    either close the connection without an answer (``drop``), or answer ``status`` with a Status
+    body (or ``body``: a dict is sent as JSON, a string as text/plain) plus ``retry_after`` /
+    ``headers``. With neither ``drop`` nor ``status`` the request is merely held back and then
+    served normally. ``hold`` lets a test decide when the server goes on (after the client gave
+    up, say) instead of guessing a delay; a held request still ends when the server stops.
     """
 
     method: str | None = None
@@ -68,6 +70,7 @@ class Fault:
     retry_after: int | None = None
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0
+    hold: threading.Event | None = None
     drop: bool = False
     times: int | None = 1
     skip: int = 0
@@ -76,8 +79,8 @@ class Fault:
     _path_re: re.Pattern[str] | None = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        if self.status is None and not self.drop and self.delay <= 0:
-            raise ValueError("a fault needs a status, drop=True or a delay")
+        if self.status is None and not self.drop and self.delay <= 0 and self.hold is None:
+            raise ValueError("a fault needs a status, drop=True, a delay or a hold")
         self._path_re = re.compile(self.path) if self.path else None
 
     @property
@@ -140,6 +143,7 @@ class RecordedRequest:
     dropped: bool = False
     detail: str = ""
     duration: float = 0.0
+    done: threading.Event = field(default_factory=threading.Event)  # set once answered or dropped
 
     @property
     def is_resource(self) -> bool:
@@ -602,6 +606,9 @@ class FakeKubeServer:
             if fault.delay > 0 and self._stopping.wait(fault.delay):
                 self._drop(handler, record)
                 return
+            if fault.hold is not None and not self._held(fault.hold):
+                self._drop(handler, record)
+                return
             if fault.drop:
                 self._drop(handler, record)
                 return
@@ -618,6 +625,13 @@ class FakeKubeServer:
             self._finish(handler, record, Response(err.code, err.status, err.headers))
             return
         self._finish(handler, record, self.api.handle(info, headers, raw_body))
+
+    def _held(self, hold: threading.Event) -> bool:
+        """Wait until `hold` is set: True; or until the server stops: False."""
+        while not hold.wait(0.05):
+            if self._stopping.is_set():
+                return False
+        return True
 
     def _finish(self, handler: _Handler, record: RecordedRequest, response: Response) -> None:
         record.status = response.status
@@ -642,6 +656,8 @@ class FakeKubeServer:
             handler.wfile.write(data)
         except OSError:
             handler.close_connection = True
+        finally:
+            record.done.set()
 
     def _drop(self, handler: _Handler, record: RecordedRequest) -> None:
         record.dropped = True
@@ -649,6 +665,7 @@ class FakeKubeServer:
         handler.close_connection = True
         with contextlib.suppress(OSError):
             handler.connection.shutdown(socket.SHUT_RDWR)
+        record.done.set()
 
 
 def _flatten(documents: Iterable[Any]) -> Iterable[dict[str, Any]]:
