@@ -13,8 +13,9 @@ from hypothesis import strategies as st
 
 from reconciler.core import gojson
 from reconciler.core import index as index_module
+from reconciler.core.chain import compute_chain
 from reconciler.core.index import MAX_INDEX_BYTES, RawIndex, parse_index
-from reconciler.core.model import Checkpoint, FileRef, Index, Unreadable
+from reconciler.core.model import ChainState, Checkpoint, FetchFailed, FileRef, Index, Unreadable
 from tests.indexdocs import documents, field_shaped, json_values, typed_positions
 
 # ------------------------------------------------------------------------------ builders
@@ -81,13 +82,19 @@ def decode(value: object) -> Index | Unreadable:
     return parse_index(json.dumps(value).encode())
 
 
-def ok(result: Index | Unreadable) -> Index:
+def ok(result: Index | Unreadable | FetchFailed) -> Index:
     assert isinstance(result, Index), result
     return result
 
 
-def unreadable(result: Index | Unreadable) -> str:
+def unreadable(result: Index | Unreadable | FetchFailed) -> str:
     assert isinstance(result, Unreadable), result
+    return result.reason
+
+
+def too_large(result: Index | Unreadable | FetchFailed) -> str:
+    """Past the job's own bounds: no decision for the VM (error), never the full an unreadable index means."""
+    assert isinstance(result, FetchFailed) and result.code == "index-too-large", result
     return result.reason
 
 
@@ -770,38 +777,39 @@ def test_quantity_must_be_a_string_or_number(raw: str) -> None:
 # ----------------------------------------------------------------------------- size guard
 
 
-def test_oversized_document_is_unreadable_without_parsing() -> None:
-    """A document over the limit (16 MiB by default) is refused before it is parsed."""
+def test_oversized_document_is_refused_without_parsing_and_decides_nothing() -> None:
+    """A document over the job's limit (16 MiB by default) is refused before it is parsed; the controller
+    may still read it, so it is index-too-large (the VM in error), not an unreadable index."""
     data = b"\x00" * (MAX_INDEX_BYTES + 1)
-    assert unreadable(parse_index(data)) == "index is 16777217 bytes, over the 16 MiB limit"
+    assert too_large(parse_index(data)) == ("index is 16777217 bytes, over this job's 16 MiB limit; the controller "
+                                            "may still read it, so nothing is decided for this VM")
+    chain = compute_chain(parse_index(data))
+    assert chain.state is ChainState.UNKNOWN and chain.error_code == "index-too-large"
 
 
 def test_document_at_the_limit_is_parsed() -> None:
     """max_bytes is inclusive: a document of exactly that size is decoded."""
     data = json.dumps(doc()).encode()
     assert ok(parse_index(data, max_bytes=len(data))).vm_name == "vm"
-    reason = unreadable(parse_index(data, max_bytes=len(data) - 1))
-    assert reason == f"index is {len(data)} bytes, over the {len(data) - 1} bytes limit"
-    assert unreadable(parse_index(b"{}" * 1024, max_bytes=1024)).endswith("over the 1 KiB limit")
+    reason = too_large(parse_index(data, max_bytes=len(data) - 1))
+    assert reason.startswith(f"index is {len(data)} bytes, over this job's {len(data) - 1} bytes limit")
+    assert "over this job's 1 KiB limit" in too_large(parse_index(b"{}" * 1024, max_bytes=1024))
 
 
-def test_document_of_too_many_values_is_unreadable_without_parsing(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Memory goes with the number of values, so a small document of empty ones is refused too."""
+def test_document_of_too_many_values_is_refused_without_parsing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Memory goes with the number of values, so a small document of empty ones is refused too (index-too-large)."""
     monkeypatch.setattr(index_module, "MAX_INDEX_VALUES", 100)
     assert len(ok(parse_index('{"checkpoints": [' + ",".join(["{}"] * 50) + "]}")).checkpoints) == 50
     text = '{"checkpoints": [' + ",".join(["{}"] * 51) + "]}"  # 52 braces, 50 commas
-    assert unreadable(parse_index(text)) == (
-        f"index holds up to 102 values in {len(text)} bytes, over the 100 limit; "
-        "no index the controller writes comes near")
+    assert too_large(parse_index(text)) == (
+        f"index holds up to 102 values in {len(text)} bytes, over this job's 100 limit; "
+        "the controller may still read it, so nothing is decided for this VM")
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "the uploader's propagateReferencedBy (pkg/uploader/run.go) adds every backup's name to every "
-    "ancestor's referencedBy, so a long chain's index is mostly short strings: 11.5 bytes a value with "
-    "names like b-12 (a 16 MiB one holds ~1.45 million values, past MAX_INDEX_VALUES) and 26.7 with "
-    "Velero-style names (~629,000); the bound and its comment in core/index.py assume over 30"))
-def test_controller_written_index_at_the_size_limit_stays_under_the_values_limit() -> None:
-    """What the controller writes costs over 30 bytes a value: a 16 MiB one is far from the bound."""
+def test_a_controller_written_index_can_pass_the_values_bound_so_the_bound_decides_nothing() -> None:
+    """The uploader names every backup on every ancestor, so a long chain's index is mostly short strings:
+    a 16 MiB one can hold more values than the job's bound. That is why past the bound the VM is in
+    error (nothing written) rather than predicted as the full an unreadable index would mean."""
     from reconciler.sim.upstream import append_checkpoint  # noqa: PLC0415 - only this test builds one
 
     document: dict[str, Any] | None = None
@@ -811,15 +819,15 @@ def test_controller_written_index_at_the_size_limit_stays_under_the_values_limit
                                         disk_sizes={"rootdisk": 1 << 30})
     raw = json.dumps(document, separators=(",", ":")).encode()
     per_value = len(raw) / (raw.count(b",") + raw.count(b"{"))
-    assert per_value > 30
-    assert MAX_INDEX_BYTES / per_value < index_module.MAX_INDEX_VALUES / 2
+    assert MAX_INDEX_BYTES / per_value > index_module.MAX_INDEX_VALUES  # the bound can be reached by real data
+    assert index_module.TOO_LARGE == "index-too-large"
 
 
 def test_size_limit_counts_the_utf8_bytes_of_str_input() -> None:
     """For str input the limit applies to its UTF-8 encoding, not its length in characters."""
     text = json.dumps({"vmName": "é" * 600}, ensure_ascii=False)
     assert len(text) < 1024 < len(text.encode())
-    assert unreadable(parse_index(text, max_bytes=1024)).startswith("index is ")
+    assert too_large(parse_index(text, max_bytes=1024)).startswith("index is ")
 
 
 # ------------------------------------------------------------------------------ properties

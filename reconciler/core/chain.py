@@ -184,7 +184,7 @@ def compute_chain(result: IndexResult, listing: Listing | None = None) -> Chain:
     if isinstance(result, Unreadable):
         return Chain(ChainState.UNREADABLE, detail=result.reason)
     if isinstance(result, FetchFailed):
-        return Chain(ChainState.UNKNOWN, detail=result.reason)
+        return Chain(ChainState.UNKNOWN, detail=result.reason, error_code=result.code)
     assert isinstance(result, Index)
     if not result.checkpoints:
         return Chain(ChainState.EMPTY, detail="index.json lists no checkpoints")

@@ -37,16 +37,19 @@ from typing import Any, Final, NotRequired, TypedDict, TypeVar
 from reconciler.core.gojson import Esc, GoSyntaxError, Num, Obj, decode_utf8, kind, parse, source
 from reconciler.core.gotext import GO_SPACE, go_time, int64, is_quantity
 from reconciler.core.index_fast import parse_common
-from reconciler.core.model import Checkpoint, FileRef, Index, Unreadable
+from reconciler.core.model import Checkpoint, FetchFailed, FileRef, Index, Unreadable
 
 __all__ = ["MAX_INDEX_BYTES", "MAX_INDEX_VALUES", "RawCheckpoint", "RawFile", "RawIndex", "parse_index"]
 
 MAX_INDEX_BYTES: Final = 16 * 1024 * 1024
 # Parsing costs memory per value, not per byte: 16 MiB of `{},{},...` is 5.6 million objects and
-# took 1.3-2.1 GB; at this bound the worst measured was 170 MiB. A controller-written index spends
-# over 30 bytes per value (a 16 MiB one would hold under 560,000), so only a document of mostly
-# empty values reaches it.
+# took 1.3-2.1 GB; at this bound the worst measured was 170 MiB. Both bounds are this job's own,
+# not the controller's: Go decodes such a document. The uploader adds every backup's name to every
+# ancestor's referencedBy, so a chain of over a thousand backups can pass them (11.5 bytes a value
+# with names like b-12). Past a bound the job therefore decides nothing for that VM (`error`,
+# reason index-too-large) rather than predict the full an unreadable index would mean.
 MAX_INDEX_VALUES: Final = 1_000_000
+TOO_LARGE: Final = "index-too-large"
 
 
 # --------------------------------------------------------------------------------- wire shape
@@ -92,16 +95,19 @@ class RawIndex(TypedDict):
 # ------------------------------------------------------------------------------------ entry
 
 
-def parse_index(data: bytes | str, *, max_bytes: int = MAX_INDEX_BYTES) -> Index | Unreadable:
-    """Decode ``index.json`` as the controller does; ``Unreadable`` wherever Go returns an error."""
+def parse_index(data: bytes | str, *, max_bytes: int = MAX_INDEX_BYTES) -> Index | Unreadable | FetchFailed:
+    """Decode ``index.json`` as the controller does; ``Unreadable`` wherever Go returns an error, and
+    ``FetchFailed`` (index-too-large) past this job's own memory bounds, where Go would still decode it."""
     raw = data if isinstance(data, bytes) else data.encode("utf-8", "surrogatepass")
     if len(raw) > max_bytes:
-        return Unreadable(f"index is {len(raw)} bytes, over the {_size(max_bytes)} limit")
+        return FetchFailed(f"index is {len(raw)} bytes, over this job's {_size(max_bytes)} limit; the "
+                           "controller may still read it, so nothing is decided for this VM", TOO_LARGE)
     # Counting costs 20 us for a 25 KB index; a document of fewer bytes cannot hold more values.
     values = raw.count(b",") + raw.count(b"{") if len(raw) > MAX_INDEX_VALUES else 0  # an upper bound
     if values > MAX_INDEX_VALUES:
-        return Unreadable(f"index holds up to {values:,} values in {len(raw):,} bytes, over the "
-                          f"{MAX_INDEX_VALUES:,} limit; no index the controller writes comes near")
+        return FetchFailed(f"index holds up to {values:,} values in {len(raw):,} bytes, over this job's "
+                           f"{MAX_INDEX_VALUES:,} limit; the controller may still read it, so nothing is decided "
+                           "for this VM", TOO_LARGE)
     text = decode_utf8(raw)
     index = parse_common(text)
     return index if index is not None else _decode_exact(text)

@@ -74,9 +74,14 @@ NO_INDEX = NoIndex()
 
 @dataclass(frozen=True)
 class FetchFailed:
-    """The index could not be fetched for a reason other than "not found"."""
+    """The index could not be fetched (any failure but "not found"), or the job would not read it.
+
+    Either way the job cannot say what the controller will decide: the VM is `error`, never a
+    predicted full. `code` is the decision's reason ("" = index-fetch-failed).
+    """
 
     reason: str
+    code: str = ""
 
 
 IndexResult = Index | Unreadable | NoIndex | FetchFailed
