@@ -217,6 +217,10 @@ class VeleroCron:
         object.__setattr__(self, "_zone", _Zone(zone))
         object.__setattr__(self, "_spans", _Spans())
 
+    def local_date(self, t: datetime) -> date:
+        """The calendar date of the instant ``t`` on this schedule's wall clock (its ``location``)."""
+        return t.astimezone(self._zone.tz).date()
+
     def is_every(self) -> bool:
         """True for ``@every <duration>`` schedules (a constant delay, no fixed grid)."""
         return self.every is not None

@@ -25,6 +25,7 @@ from reconciler.core.cron import VeleroCron
 from reconciler.core.model import VM, Action, Bsl, ChainState, Policy, Schedule
 from reconciler.core.policy import effective, format_duration, strictest, vm_override, vm_warnings
 from reconciler.core.reason import PlanWarning, Reason
+from reconciler.core.rules import calendar_rule, growth_rule
 from reconciler.core.state import Desired, OwnerState, baseline, controller_limit, merge_patch, parse_state
 from reconciler.core.timefmt import format_time
 
@@ -280,8 +281,13 @@ def _decide(vm: VM, views: Sequence[ScheduleView], chain: Chain, *, now: datetim
         desired = Desired.value(steady.max_incremental) if correct else None
         return replace(base, action=Action.FULL_ANYWAY, desired=desired,
                        reasons=tuple(r for r in (limit, mismatch) if r is not None))
-    due = [r for r in (count_rule(chain, policy),
-                       age_rule(chain, policy, numbers=numbers)) if r is not None]
+    runs_next = min(active, key=lambda v: (v.next_run, v.ref))
+    assert runs_next.cron is not None  # triage: every view is usable
+    last_full = chain.last_full_at
+    last_window = None if last_full is None else nominal_time(last_full, views) or last_full
+    calendar = calendar_rule(chain, policy, window=next_run, cron=runs_next.cron, last_full_window=last_window)
+    due = [r for r in (count_rule(chain, policy), age_rule(chain, policy, numbers=numbers),
+                       calendar, growth_rule(chain, policy)) if r is not None]
     landed = owner is not None and owner.forcing and owner.forced_root != root.id
     if due and chain.incrementals >= 1:
         codes = tuple(r.code for r in due)
