@@ -41,6 +41,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 
+from reconciler import keys
 from reconciler.core.cron import CronError, VeleroCron
 from reconciler.core.decide import Decision, ScheduleView, nominal_time
 from reconciler.core.model import Action, Policy
@@ -204,9 +205,15 @@ def pull_forward(d: Decision, *, now: datetime, numbers: dict[str, object] | Non
     root = d.chain.root
     assert root is not None
     state = OwnerState(d.desired.state.original, format_time(now), root.id, (STAGGERED,))
+    forced = Desired(str(d.chain.incrementals), state, due_label=True)
+    if d.signal:
+        # The value found before: what the keep decision would have put back, else the VM's own.
+        found = d.desired.signal if d.desired.signal_touch else d.vm.annotations.get(keys.FORCE_SIGNAL)
+        forced = forced.signalled(owner=None, found=found, on=True)
+    else:
+        forced = replace(forced, signal=d.desired.signal, signal_touch=d.desired.signal_touch)
     return replace(d, action=Action.FORCE_FULL,
-                   reasons=(Reason(STAGGERED, text, dict(numbers or {})),),
-                   desired=Desired(str(d.chain.incrementals), state, due_label=True))
+                   reasons=(Reason(STAGGERED, text, dict(numbers or {})),), desired=forced)
 
 
 @dataclass(frozen=True)
