@@ -232,3 +232,12 @@ def test_growth_due_exactly_when_bytes_reach_the_share(full: int, grown: list[in
     """For any sizes and whole percentage, due iff 100 x incremental bytes >= percent x full bytes."""
     reason = growth_rule(sized(full, *grown), Policy(max_growth=percent / 100))
     assert (reason is not None) is (100 * sum(grown) >= percent * full)
+
+
+def test_calendar_past_the_year_9999_is_never_due() -> None:
+    """A window late on 9999-12-31 UTC is in the year 10000 in Tokyo: on no calendar, and no crash."""
+    cron = "CRON_TZ=Asia/Tokyo 30 0 * * *"
+    at = datetime(9999, 12, 31, 15, 30, tzinfo=UTC)
+    assert parse_cron(cron).local_date(at) is None
+    d = decide(vm(), [view(days("Mon-Sun"), cron=cron, next_run=at)], chain_before(at), now=at - timedelta(hours=2))
+    assert d.action is Action.KEEP

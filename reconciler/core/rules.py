@@ -34,8 +34,8 @@ def calendar_due(policy: Policy, *, window: datetime, cron: VeleroCron,
     if policy.days is None:
         return False
     day = cron.local_date(window)
-    if not policy.days.falls_on(day):
-        return False
+    if day is None or not policy.days.falls_on(day):
+        return False  # a day past 9999 is on no calendar
     return last_full_window is None or cron.local_date(last_full_window) != day
 
 
@@ -47,6 +47,7 @@ def calendar_rule(chain: Chain, policy: Policy, *, window: datetime, cron: Veler
     if not calendar_due(policy, window=window, cron=cron, last_full_window=last_full_window):
         return None
     day = cron.local_date(window)
+    assert day is not None  # calendar_due found it on a listed day
     weekday = WEEKDAYS[day.weekday()].capitalize()
     return Reason(
         "calendar",
