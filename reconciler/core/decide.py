@@ -23,9 +23,9 @@ from reconciler.core.controller import (
 )
 from reconciler.core.cron import VeleroCron
 from reconciler.core.model import VM, Action, Bsl, ChainState, Policy, Schedule
-from reconciler.core.policy import effective, format_duration, strictest, vm_override, vm_warnings
+from reconciler.core.policy import effective, format_duration, format_growth, strictest, vm_override, vm_warnings
 from reconciler.core.reason import PlanWarning, Reason
-from reconciler.core.rules import calendar_rule, growth_rule
+from reconciler.core.rules import calendar_rule, growth_ratio, growth_rule
 from reconciler.core.state import Desired, OwnerState, baseline, controller_limit, merge_patch, parse_state
 from reconciler.core.timefmt import format_time
 
@@ -367,6 +367,12 @@ def _keep_reason(chain: Chain, policy: Policy, numbers: dict[str, Any]) -> Reaso
         age = timedelta(seconds=numbers["ageAtNextRunSeconds"])
         parts.append(f"last full {format_duration(age)} old at the next run, "
                      f"max-age {format_duration(policy.max_age)}")
+    if policy.days is not None:
+        parts.append(f"next run not on a listed day ({policy.days}) or not due that day")
+    if policy.max_growth is not None:
+        ratio = growth_ratio(chain)
+        grown = "no base to weigh" if ratio is None else f"{format_growth(round(ratio, 4))} of the full"
+        parts.append(f"incrementals {grown}, max-growth {format_growth(policy.max_growth)}")
     return Reason("within-policy", ", ".join(parts) or "within policy")
 
 
