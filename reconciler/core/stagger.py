@@ -42,6 +42,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from reconciler import keys
+from reconciler.core.calendar import Days
 from reconciler.core.cron import CronError, VeleroCron
 from reconciler.core.decide import Decision, ScheduleView, nominal_time
 from reconciler.core.model import Action, Policy
@@ -71,6 +72,7 @@ class _Windows:
         self.times = [first]
         self.offsets = [0]  # seconds from the first window
         self._done = False
+        self._listed: dict[Days, list[int]] = {}
 
     def _extend(self) -> bool:
         if self._done or len(self.times) > MAX_HORIZON:
@@ -90,6 +92,19 @@ class _Windows:
                 return None
         return self.times[j]
 
+    def listed(self, days: Days) -> list[int]:
+        """The windows (up to MAX_HORIZON) whose local day is listed: computed once per list, not per VM."""
+        if days not in self._listed:
+            out = []
+            j = 0
+            while (at := self.at(j)) is not None:
+                day = self.cron.local_date(at)
+                if day is not None and days.falls_on(day):
+                    out.append(j)
+                j += 1
+            self._listed[days] = out
+        return self._listed[days]
+
     def first_at_least(self, seconds: int) -> int | None:
         """The first window j whose offset from the first window is >= `seconds` (None: beyond reach)."""
         if seconds <= 0:
@@ -103,11 +118,13 @@ class _Windows:
 def _calendar_window(policy: Policy, windows: _Windows, *, first: int,
                      last_full_window: datetime | None) -> int | None:
     """The first window j >= `first` that the calendar rule finds due (None: none within MAX_HORIZON)."""
-    j = first
-    while (at := windows.at(j)) is not None:
+    assert policy.days is not None
+    listed = windows.listed(policy.days)
+    for j in listed[bisect_left(listed, first):]:
+        at = windows.at(j)
+        assert at is not None
         if calendar_due(policy, window=at, cron=windows.cron, last_full_window=last_full_window):
             return j
-        j += 1
     return None
 
 
