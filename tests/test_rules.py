@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from reconciler.core.calendar import parse_days
+from reconciler.core.calendar import Days, parse_days
 from reconciler.core.chain import Chain, compute_chain
 from reconciler.core.cron import parse_cron
 from reconciler.core.decide import ScheduleView, decide
 from reconciler.core.model import Action, Checkpoint, Policy
-from reconciler.core.rules import growth_rule
+from reconciler.core.rules import calendar_rule, growth_rule
 from tests.builders import bsl, cp, index, linear, listing_for, schedule, vm
 
 DAY = timedelta(days=1)
@@ -241,3 +242,16 @@ def test_calendar_past_the_year_9999_is_never_due() -> None:
     assert parse_cron(cron).local_date(at) is None
     d = decide(vm(), [view(days("Mon-Sun"), cron=cron, next_run=at)], chain_before(at), now=at - timedelta(hours=2))
     assert d.action is Action.KEEP
+
+
+@given(weekdays=st.frozensets(st.integers(0, 6)),
+       minute=st.integers(0, 60 * 24 * 366 * 3),
+       zone=st.sampled_from(["UTC", "Europe/Berlin", "America/New_York", "Pacific/Apia", "Asia/Tokyo"]))
+def test_calendar_due_exactly_on_listed_local_weekdays(weekdays: frozenset[int], minute: int, zone: str) -> None:
+    """For any instant and zone, a weekday calendar fires iff the instant's weekday on that zone's clock is listed."""
+    cron = parse_cron(f"CRON_TZ={zone} * * * * *")
+    at = datetime(2026, 1, 1, tzinfo=UTC) + timedelta(minutes=minute)
+    policy = Policy(days=Days(weekdays))
+    reason = calendar_rule(chain_before(at, 1, every=timedelta(days=3)), policy, window=at, cron=cron,
+                           last_full_window=None)
+    assert (reason is not None) is (at.astimezone(ZoneInfo(zone)).weekday() in weekdays)
