@@ -95,6 +95,7 @@ def chain(
     schedule_name: str = "nightly-prod",
     start: int = 1,
     root_parent: str = "",
+    incremental_size: int | None = None,
 ) -> list[dict[str, Any]]:
     """`count` checkpoints: a full at `first`, then incrementals every `every`, 12 minutes after the window."""
     out = []
@@ -106,7 +107,8 @@ def chain(
         full = i == 0 and not root_parent
         files = []
         for d in disks:
-            size = full_size if full else full_size // 40 + 4096 * i
+            small = full_size // 40 + 4096 * i if incremental_size is None else incremental_size
+            size = full_size if full else small
             files.append(
                 {
                     "filename": f"vmb-{cid}-{d}.qcow2",
@@ -273,6 +275,23 @@ def main() -> None:
             last="2026-11-24T19:17:00Z",
         ),
         schedule("infra-weekly", "@weekly", {}, {"includedNamespaces": ["*"]}, last="2026-11-22T00:00:00Z"),
+        # Calendar: a full every Thursday on Tokyo's calendar. The next window, 00:30 on Thursday in
+        # Tokyo, is 15:30 UTC on Wednesday.
+        schedule(
+            "staging-tokyo",
+            "CRON_TZ=Asia/Tokyo 30 0 * * *",
+            {P + "force-full-backup-days": "Thu", P + "force-full-backup-interval": "14"},
+            {"includedNamespaces": ["staging"], "labelSelector": {"matchLabels": {"policy": "calendar"}}},
+            last="2026-11-24T15:30:00Z",
+        ),
+        # Growth: a full once the incrementals weigh half the full.
+        schedule(
+            "staging-scratch",
+            "0 2 * * *",
+            {P + "force-full-backup-max-growth": "50%", P + "force-full-backup-interval": "14"},
+            {"includedNamespaces": ["staging"], "labelSelector": {"matchLabels": {"policy": "growth"}}},
+            last="2026-11-24T02:00:00Z",
+        ),
     ]
     vms = [
         # prod: nightly-prod (interval 7, max-age 7d); db-1 also under weekly-db.
@@ -314,6 +333,9 @@ def main() -> None:
         vm("dev", "dev-6", labels={"tier": "dev"}, annotations={P + "force-full-backup-interval": "12"}),
         # qa: only under a paused schedule.
         vm("qa", "qa-1"),
+        # staging: one VM under the calendar, one under the growth policy.
+        vm("staging", "builder", labels={"policy": "calendar"}),
+        vm("staging", "scratch", labels={"policy": "growth"}),
     ]
     (OUT / "cluster" / "velero.yaml").write_text(yaml.safe_dump_all([bsl, *schedules], sort_keys=False))
     vm_list = {"apiVersion": "v1", "kind": "List", "items": vms}
@@ -362,6 +384,13 @@ def main() -> None:
         first = dev_window - (count - 1) * sixh
         cps = chain("dev", name, first=first, count=count, every=sixh, schedule_name="dev-every-6h", full_size=8 * GiB)
         write_index("dev", name, cps)
+    tokyo = ts("2026-11-21T15:30:00Z")  # 00:30 on Sunday in Tokyo
+    write_index("staging", "builder",
+                chain("staging", "builder", first=tokyo, count=4, schedule_name="staging-tokyo"))
+    # 3 incrementals of 1.5 GiB per disk on a full of 8 GiB per disk: 56.25 % of the full.
+    write_index("staging", "scratch",
+                chain("staging", "scratch", first=ts("2026-11-21T02:00:00Z"), count=4, schedule_name="staging-scratch",
+                      full_size=8 * GiB, incremental_size=3 * GiB // 2))
     write_index(
         "qa", "qa-1", chain("qa", "qa-1", first=ts("2026-11-01T02:30:00Z"), count=10, schedule_name="qa-nightly")
     )

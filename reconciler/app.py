@@ -55,7 +55,7 @@ def check_evidence(world: World, views: Sequence[ScheduleView], source: Source, 
 
 
 def plan_world(world: World, source: Source, *, now: datetime, only: Sequence[str] = (),
-               release_all: bool = False) -> Plan:
+               release_all: bool = False, signal: bool = False) -> Plan:
     """Decide which indexes to read, read them (grouped by BSL), decide every VM, stagger."""
     views = view_schedules(world.schedules, world.bsls, now=now)
     check_evidence(world, views, source, only=only, release_all=release_all)
@@ -71,21 +71,23 @@ def plan_world(world: World, source: Source, *, now: datetime, only: Sequence[st
     for ref, keys in wanted.items():
         chains.update(source.chains(bsls[ref], keys))
     return build_plan(now=now, views=views, covered=covered, chains=chains, errors=world.errors,
-                      upstream=world.upstream)
+                      upstream=world.upstream, signal=signal)
 
 
-def make_plan(source: Source, *, now: datetime, only: Sequence[str] = (), release_all: bool = False) -> Plan:
-    """The dry run: everything `run` would decide, nothing written."""
-    return plan_world(source.load(), source, now=now, only=only, release_all=release_all)
+def make_plan(source: Source, *, now: datetime, only: Sequence[str] = (), release_all: bool = False,
+              signal: bool = False) -> Plan:
+    """The dry run: everything `run` would decide, nothing written. `signal`: `--signal annotation`."""
+    return plan_world(source.load(), source, now=now, only=only, release_all=release_all, signal=signal)
 
 
 def run(source: Source, kube: Kube, *, now: datetime, only: Sequence[str] = (),
-        release_all: bool = False, writing: Writing = unguarded) -> tuple[Plan, Tally]:
+        release_all: bool = False, signal: bool = False, writing: Writing = unguarded) -> tuple[Plan, Tally]:
     """Decide, then carry the plan out (resourceVersion-guarded patches, then Events).
 
     `writing` marks each VM's writes as one unit (the CLI holds Ctrl-C until it is complete).
     """
-    return apply_plan(make_plan(source, now=now, only=only, release_all=release_all), kube, writing=writing)
+    plan = make_plan(source, now=now, only=only, release_all=release_all, signal=signal)
+    return apply_plan(plan, kube, writing=writing)
 
 
 def explain(source: Source, key: VMKey, *, now: datetime) -> Explanation:

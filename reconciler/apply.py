@@ -93,7 +93,8 @@ def _apply_one(d: Decision, kube: Kube, *, now: datetime, tally: Tally, max_conf
 
 def _decide_again(before: Decision, fresh: VM, *, now: datetime) -> Decision:
     """The core's decision for the re-read VM; a full this plan pulled forward stays pulled."""
-    decision = decide(fresh, before.views, before.chain, now=now, upstream=before.upstream)
+    decision = decide(fresh, before.views, before.chain, now=now, upstream=before.upstream,
+                      signal=before.signal)
     if STAGGERED in before.codes and decision.action is Action.KEEP:
         reason = before.reasons[0]
         decision = pull_forward(decision, now=now, numbers=reason.numbers, text=reason.text)

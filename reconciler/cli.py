@@ -178,7 +178,8 @@ def cmd_plan(args: argparse.Namespace, ctx: Context) -> int:
     now = _now(args, ctx)
     source = _source(args, ctx)
     try:
-        plan = app.make_plan(source, now=now, only=args.schedule or (), release_all=args.release_all)
+        plan = app.make_plan(source, now=now, only=args.schedule or (), release_all=args.release_all,
+                             signal=args.signal == "annotation")
     finally:
         source.close()
     _log_plan(plan)
@@ -199,7 +200,8 @@ def cmd_run(args: argparse.Namespace, ctx: Context) -> int:
         # Ctrl-C is held while a VM is being written: each VM is written with its Events, or not at all.
         with interrupts.held_during_writes() as held:
             plan, tally = app.run(source, source.kube, now=now, only=args.schedule or (),
-                                  release_all=args.release_all, writing=held.writing)
+                                  release_all=args.release_all, signal=args.signal == "annotation",
+                                  writing=held.writing)
     finally:
         source.close()
     _log_plan(plan)
@@ -271,6 +273,12 @@ def _plan_options(p: argparse.ArgumentParser) -> None:
                    help="when no Schedule carries a policy, give back every VM the job manages (else exit 2)")
 
 
+def _signal_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--signal", choices=("none", "annotation"), default="none",
+                   help="annotation: also set the VM annotation kubevirt-datamover.io/force-full-backup=true "
+                        "when forcing a full (and on blocked VMs), for a plugin that copies it (default: none)")
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(
         prog="full-backup-reconciler",
@@ -280,9 +288,11 @@ def parser() -> argparse.ArgumentParser:
     sub = root.add_subparsers(dest="command", required=True, metavar="COMMAND")
     p = sub.add_parser("plan", help="decide and print; write nothing (the dry run)")
     _plan_options(p)
+    _signal_option(p)
     p.set_defaults(func=cmd_plan)
     p = sub.add_parser("run", help="decide and apply (what the CronJob runs)")
     _plan_options(p)
+    _signal_option(p)
     p.add_argument("--dry-run", action="store_true", help="decide and print only, like plan")
     p.add_argument("--pushgateway", metavar="URL", help="push run metrics to this Prometheus Pushgateway")
     p.set_defaults(func=cmd_run)

@@ -26,6 +26,9 @@ VM_NAME_HASH: Final = PREFIX + "vm-name-hash"
 
 # Written by the job on the VirtualMachines it manages (SPEC 5.5, 6).
 DUE_LABEL: Final = PREFIX + "full-backup-due"
+# The forward-compatible signal (SPEC 7b), written only with `--signal annotation`: a one-off full
+# request a future plugin would copy onto the DataUpload.
+FORCE_SIGNAL: Final = PREFIX + "force-full-backup"
 STATE: Final = PREFIX + "full-backup-reconciler"
 
 # Events (SPEC 7).

@@ -63,10 +63,17 @@ def test_example_shows_every_action_and_reason() -> None:
         "prod/web-2": ("force-full", ["age"]),
         "prod/web-3": ("full-anyway", ["tracker-mismatch"]),
         "qa/qa-1": ("skip", ["schedule-paused"]),
+        "staging/builder": ("force-full", ["calendar"]),
+        "staging/scratch": ("force-full", ["growth"]),
     }
+    by_vm = {v["name"]: v["detail"] for v in plan["vms"]}
+    # The calendar reads Tokyo's day: the next window is Wednesday in UTC, Thursday in Tokyo.
+    assert by_vm["builder"]["nextRun"] == "2026-11-25T15:30:00Z"
+    assert (by_vm["builder"]["windowDate"], by_vm["builder"]["timeZone"]) == ("2026-11-26", "Asia/Tokyo")
+    assert (by_vm["scratch"]["incrementalBytes"], by_vm["scratch"]["fullBytes"]) == (9663676416, 17179869184)
     bad = [s for s in plan["schedules"] if s["errors"]]
     assert [s["name"] for s in bad] == ["finance-hourly"]
-    assert plan["summary"] == {"force-full": 3, "blocked": 1, "full-anyway": 6, "release": 2, "keep": 2,
+    assert plan["summary"] == {"force-full": 5, "blocked": 1, "full-anyway": 6, "release": 2, "keep": 2,
                                "skip": 4, "error": 1}
     assert plan["warnings"] == {"size-mismatch": 1}
     assert plan["controller"] == {
@@ -106,7 +113,7 @@ def test_table_is_readable() -> None:
     assert "prod/db-1        force-full" in out
     assert out.splitlines()[1] == ("Controller: --max-incremental-backups=10 (snapshot: deployment "
                                    "velero/oadp-kubevirt-datamover-controller-manager); trackers: 3 (snapshot)")
-    assert out.rstrip().endswith("Summary: 3 force-full, 1 blocked, 6 full-anyway, 2 release, 2 keep, 4 skip, "
+    assert out.rstrip().endswith("Summary: 5 force-full, 1 blocked, 6 full-anyway, 2 release, 2 keep, 4 skip, "
                                  "1 error; warnings: 1 size-mismatch")
 
 

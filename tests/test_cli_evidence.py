@@ -119,7 +119,8 @@ def test_schedule_filter_that_matches_nothing_names_the_schedules() -> None:
     code, doc, err = plan(EXAMPLE, "--schedule", "nightly-vms")
     assert (code, doc) == (2, {})
     assert ("error: --schedule nightly-vms: no policy Schedule of that name in any namespace; policy Schedules: "
-            "velero/dev-every-6h, velero/finance-hourly, velero/nightly-prod, velero/qa-nightly, velero/weekly-db; "
+            "velero/dev-every-6h, velero/finance-hourly, velero/nightly-prod, velero/qa-nightly, "
+            "velero/staging-scratch, velero/staging-tokyo, velero/weekly-db; "
             "other Schedules: velero/infra-weekly") in err
     code, _, err = plan(EXAMPLE, "--schedule", "infra-weekly")  # it exists, but carries no policy
     assert code == 2 and "--schedule infra-weekly: no policy Schedule" in err

@@ -485,8 +485,8 @@ def test_install_guide_commands_match_the_manifests() -> None:
     assert f"SA=system:serviceaccount:{sa['namespace']}:{sa['name']}" in text
     assert f"create job --from=cronjob/{one(objects, 'CronJob')['metadata']['name']} " in text
     for key in re.findall(r"kubevirt-datamover\.io/[\w-]+", text):
-        assert key in {keys.INTERVAL, keys.MAX_AGE, keys.MAX_PER_RUN, keys.DUE_LABEL, keys.MAX_INCREMENTAL,
-                       keys.STATE, keys.VM_NAME_HASH}, key
+        assert key in {keys.INTERVAL, keys.MAX_AGE, keys.MAX_PER_RUN, keys.DAYS, keys.MAX_GROWTH, keys.DUE_LABEL,
+                       keys.MAX_INCREMENTAL, keys.STATE, keys.VM_NAME_HASH, keys.FORCE_SIGNAL}, key
     # Each `kubectl auth can-i` line and the answer under it agree with the rendered RBAC.
     checks = re.findall(r"\$ kubectl auth can-i (\S+) (\S+) (-n \S+|--all-namespaces) --as=\$SA\n(yes|no)\n", text)
     assert len(checks) >= 6

@@ -25,8 +25,13 @@ NOW = LAST + timedelta(hours=19)
 
 
 def views(interval: int | None = 7, budget: int | None = None, *, max_age: str | None = None,
-          name: str = "nightly", cron: str = "0 1 * * *") -> tuple[ScheduleView, ...]:
+          name: str = "nightly", cron: str = "0 1 * * *", days: str | None = None,
+          growth: str | None = None) -> tuple[ScheduleView, ...]:
     annotations = {}
+    if days is not None:
+        annotations[keys.DAYS] = days
+    if growth is not None:
+        annotations[keys.MAX_GROWTH] = growth
     if interval is not None:
         annotations[keys.INTERVAL] = str(interval)
     if max_age is not None:
@@ -215,3 +220,28 @@ def test_pulls_never_make_this_run_busier_than_the_peak_they_relieve(counts: lis
         return
     ahead = Counter(max(interval - d.chain.incrementals, 0) for d in decisions if d.action is Action.KEEP)
     assert fulls(out) < max(ahead.values())
+
+
+def test_calendar_projects_the_first_listed_day() -> None:
+    """days Sat: every VM is projected into Saturday's window (2 ahead of Thursday's), so spare budget pulls from it."""
+    schedule_views = views(None, 2, days="Sat")
+    decided = fleet([1, 2, 3, 4, 5, 6], schedule_views)
+    assert all(d.action is Action.KEEP for d in decided)
+    out = stagger(decided, now=NOW)
+    assert len(pulled(out)) == 2
+    assert {d.reasons[0].numbers["dueInWindows"] for d in out if STAGGERED in d.codes} == {2}
+    assert {d.reasons[0].numbers["dueWindow"] for d in out if STAGGERED in d.codes} == {"2026-11-14T01:00:00Z"}
+
+
+def test_calendar_with_days_of_the_month_projects_over_a_month() -> None:
+    """days L: the month's last day is 18 windows ahead of Nov 12, within the month-long cycle, so it is pulled from."""
+    out = stagger(fleet([1, 2, 3, 4], views(None, 1, days="L")), now=NOW)
+    assert len(pulled(out)) == 1
+    assert {d.reasons[0].numbers["dueWindow"] for d in out if STAGGERED in d.codes} == {"2026-11-30T01:00:00Z"}
+
+
+def test_growth_is_not_projected() -> None:
+    """Growth depends on the change rate: a growth-only schedule projects nothing, so its budget pulls nothing."""
+    decided = fleet([1, 2, 3, 4, 5, 6], views(None, 3, growth="10000%"))
+    assert all(d.action is Action.KEEP for d in decided)
+    assert stagger(decided, now=NOW) == tuple(decided)

@@ -116,6 +116,16 @@ class VeleroCron:
         object.__setattr__(self, "_zone", Zone(zone))
         object.__setattr__(self, "_spans", _Spans())
 
+    def local_date(self, t: datetime) -> date | None:
+        """The calendar date of the instant ``t`` on this schedule's wall clock (its ``location``).
+
+        None past the year 9999 there (an instant late on 9999-12-31 UTC, east of Greenwich).
+        """
+        try:
+            return t.astimezone(self._zone.tz).date()
+        except OverflowError:
+            return None
+
     def is_every(self) -> bool:
         """True for ``@every <duration>`` schedules (a constant delay, no fixed grid)."""
         return self.every is not None

@@ -23,8 +23,9 @@ from reconciler.core.controller import (
 )
 from reconciler.core.cron import VeleroCron
 from reconciler.core.model import VM, Action, Bsl, ChainState, Policy, Schedule
-from reconciler.core.policy import effective, format_duration, strictest, vm_override, vm_warnings
+from reconciler.core.policy import effective, format_duration, format_growth, strictest, vm_override, vm_warnings
 from reconciler.core.reason import PlanWarning, Reason
+from reconciler.core.rules import calendar_rule, growth_ratio, growth_rule
 from reconciler.core.state import Desired, OwnerState, baseline, controller_limit, merge_patch, parse_state
 from reconciler.core.timefmt import format_time
 
@@ -64,6 +65,7 @@ class Decision:
     warnings: tuple[PlanWarning, ...] = ()  # worth a look; they change nothing
     views: tuple[ScheduleView, ...] = field(default=(), repr=False)  # to decide again after a conflict
     upstream: Upstream = field(default=DEFAULT, repr=False)  # likewise
+    signal: bool = field(default=False, repr=False)  # set the signal annotation (SPEC 7b) when forcing
 
     @property
     def codes(self) -> tuple[str, ...]:
@@ -189,7 +191,8 @@ def triage(vm: VM, views: Sequence[ScheduleView]) -> Decision | None:
         return Decision(vm, Action.ERROR, tuple(failed), unknown, refs)
     managed = owner is not None
     original = owner.original if isinstance(owner, OwnerState) else None
-    give_back = Desired(original, None, due_label=False)
+    give_back = Desired(original, None, due_label=False).signalled(
+        owner=owner if isinstance(owner, OwnerState) else None, found=None, on=False)
     if not views:
         if managed:
             return Decision(vm, Action.RELEASE,
@@ -218,19 +221,21 @@ def triage(vm: VM, views: Sequence[ScheduleView]) -> Decision | None:
 
 
 def decide(vm: VM, views: Sequence[ScheduleView], chain: Chain, *, now: datetime,
-           upstream: Upstream = DEFAULT) -> Decision:
+           upstream: Upstream = DEFAULT, signal: bool = False) -> Decision:
     """The full decision for one VM, with every reason that fired and the numbers behind it.
 
     Order: the chain the controller cannot build on (unknown -> error; invalid -> full-anyway),
     then the fulls the controller takes by itself (its max-incremental limit, its tracker), then
-    the policy rules.
+    the policy rules. `signal`: also set the signal annotation (SPEC 7b) on every VM this forces,
+    and on a `blocked` one.
     """
-    decision = _decide(vm, views, chain, now=now, upstream=upstream)
+    decision = replace(_decide(vm, views, chain, now=now, upstream=upstream, signal=signal), signal=signal)
     extra = vm_warnings(vm.ref, vm.annotations)
     return replace(decision, warnings=(*decision.warnings, *extra)) if extra else decision
 
 
-def _decide(vm: VM, views: Sequence[ScheduleView], chain: Chain, *, now: datetime, upstream: Upstream) -> Decision:
+def _decide(vm: VM, views: Sequence[ScheduleView], chain: Chain, *, now: datetime, upstream: Upstream,
+            signal: bool) -> Decision:
     early = triage(vm, views)
     if early is None and not views:
         # Neither managed nor under a policy any more: given back since it was read (apply's re-read
@@ -264,8 +269,9 @@ def _decide(vm: VM, views: Sequence[ScheduleView], chain: Chain, *, now: datetim
     original = owner.original if owner is not None else vm.annotations.get(keys.MAX_INCREMENTAL)
     root = chain.root
     assert root is not None
+    found = vm.annotations.get(keys.FORCE_SIGNAL)
     steady = Desired(baseline(original, policy.interval, global_limit=upstream.limit.value), OwnerState(original),
-                     due_label=False)
+                     due_label=False).signalled(owner=owner, found=found, on=False)
     limit = controller_limit_reason(chain, original=original, limit=upstream.limit)
     mismatch, disagree = tracker_findings(vm.namespace, vm.name, chain, upstream.trackers)
     if disagree is not None:
@@ -280,30 +286,51 @@ def _decide(vm: VM, views: Sequence[ScheduleView], chain: Chain, *, now: datetim
         desired = Desired.value(steady.max_incremental) if correct else None
         return replace(base, action=Action.FULL_ANYWAY, desired=desired,
                        reasons=tuple(r for r in (limit, mismatch) if r is not None))
-    due = [r for r in (count_rule(chain, policy),
-                       age_rule(chain, policy, numbers=numbers)) if r is not None]
+    runs_next = min(active, key=lambda v: (v.next_run, v.ref))
+    assert runs_next.cron is not None  # triage: every view is usable
+    last_full = chain.last_full_at
+    last_window = None if last_full is None else nominal_time(last_full, views) or last_full
+    calendar = calendar_rule(chain, policy, window=next_run, cron=runs_next.cron, last_full_window=last_window)
+    due = [r for r in (count_rule(chain, policy), age_rule(chain, policy, numbers=numbers),
+                       calendar, growth_rule(chain, policy)) if r is not None]
     landed = owner is not None and owner.forcing and owner.forced_root != root.id
     if due and chain.incrementals >= 1:
         codes = tuple(r.code for r in due)
         keep_since = owner is not None and owner.forced_root == root.id and owner.forced_at
         forced_at = owner.forced_at if keep_since and owner is not None else format_time(now)
         state = OwnerState(original, forced_at, root.id, codes)
+        forced = Desired(str(chain.incrementals), state, due_label=True)
         return replace(base, action=Action.FORCE_FULL, reasons=tuple(due),
-                       desired=Desired(str(chain.incrementals), state, due_label=True))
+                       desired=forced.signalled(owner=owner, found=found, on=signal))
     if due:
         blocked = _reason("head-is-full", f"the chain head {root.id} is a full: the controller's "
                           "max-incremental rule cannot force another full yet")
-        return replace(base, action=Action.BLOCKED, reasons=(*due, blocked))
+        return replace(base, action=Action.BLOCKED, reasons=(*due, blocked),
+                       desired=_blocked_desired(vm, owner, original, found=found, signal=signal))
     if owner is not None and owner.forced_root == root.id and chain.incrementals >= 1:
         # Forced in an earlier run (pulled forward by a budget, or due under a policy changed
         # since) and the full has not landed yet: keep forcing it, so a re-run writes nothing.
         state = OwnerState(original, owner.forced_at or format_time(now), root.id, owner.reasons)
+        still = Desired(str(chain.incrementals), state, due_label=True)
         return replace(base, action=Action.FORCE_FULL, reasons=_pending_reasons(state),
-                       desired=Desired(str(chain.incrementals), state, due_label=True))
+                       desired=still.signalled(owner=owner, found=found, on=signal))
     if landed and owner is not None:
         return replace(base, action=Action.RELEASE, desired=steady, reasons=(_reason(
             "landed", f"the forced full landed: chain root is now {root.id} (was {owner.forced_root})"),))
     return replace(base, desired=steady, reasons=(_keep_reason(chain, policy, base.numbers),))
+
+
+def _blocked_desired(vm: VM, owner: OwnerState | None, original: str | None, *, found: str | None,
+                     signal: bool) -> Desired | None:
+    """A blocked VM changes nothing but the signal annotation: set with `signal` (a plugin that copies it
+    takes the full the controller's rule cannot force), or given back where the job holds it without.
+    The job's other keys stay exactly as they are.
+    """
+    if not signal and (owner is None or not owner.signal_owned):
+        return None
+    current = Desired(vm.annotations.get(keys.MAX_INCREMENTAL), owner or OwnerState(original),
+                      due_label=vm.labels.get(keys.DUE_LABEL) == "true")
+    return current.signalled(owner=owner, found=found, on=signal)
 
 
 def _fires_now(vm: VM, chain: Chain, upstream: Upstream) -> bool:
@@ -340,6 +367,12 @@ def _keep_reason(chain: Chain, policy: Policy, numbers: dict[str, Any]) -> Reaso
         age = timedelta(seconds=numbers["ageAtNextRunSeconds"])
         parts.append(f"last full {format_duration(age)} old at the next run, "
                      f"max-age {format_duration(policy.max_age)}")
+    if policy.days is not None:
+        parts.append(f"next run not on a listed day ({policy.days}) or not due that day")
+    if policy.max_growth is not None:
+        ratio = growth_ratio(chain)
+        grown = "no base to weigh" if ratio is None else f"{format_growth(round(ratio, 4))} of the full"
+        parts.append(f"incrementals {grown}, max-growth {format_growth(policy.max_growth)}")
     return Reason("within-policy", ", ".join(parts) or "within policy")
 
 

@@ -119,10 +119,11 @@ def build_plan(
     chains: Mapping[VMKey, Chain],
     errors: Sequence[str] = (),
     upstream: Upstream = DEFAULT,
+    signal: bool = False,
 ) -> Plan:
     decisions = tuple(
         decide(vm, mine, chains.get(vm.key, Chain(ChainState.UNKNOWN, detail="index not read")), now=now,
-               upstream=upstream)
+               upstream=upstream, signal=signal)
         for vm, mine in covered
     )
     return Plan(now, views, stagger(decisions, now=now), tuple(errors), upstream)

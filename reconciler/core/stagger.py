@@ -8,7 +8,12 @@ budget `force-full-backup-max-per-run` B:
   they count against B;
 * every other VM's next due window is projected over one cycle of the schedule (count: the window
   at which its chain reaches the interval; age: the first window at which its last full's window
-  is max-age old), giving a projected load per future window;
+  is max-age old; calendar: the first window on a listed local day by which the chain has an
+  incremental, not on the local day of its last full), giving a projected load per future window;
+  a calendar policy's cycle spans a week of windows (weekdays only) or a month (days of the month);
+* the growth policy is not projected: when the incrementals reach their share of the full depends
+  on how fast the VM's disks change, which no index foretells. A growth full counts against B in
+  the run it is due, like any due full, and never loads a future window;
 * spare budget then pulls one full at a time from the future window with the highest projected
   load among those holding a VM that can be pulled (ties: the soonest window, then a stable hash of
   namespace/name), and moves it into this run. It stops at B fulls, or once one more full would
@@ -36,10 +41,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 
+from reconciler import keys
+from reconciler.core.calendar import Days
 from reconciler.core.cron import CronError, VeleroCron
-from reconciler.core.decide import Decision, ScheduleView
+from reconciler.core.decide import Decision, ScheduleView, nominal_time
 from reconciler.core.model import Action, Policy
 from reconciler.core.reason import Reason
+from reconciler.core.rules import calendar_due
 from reconciler.core.state import Desired, OwnerState
 from reconciler.core.timefmt import format_time
 
@@ -60,16 +68,17 @@ class _Windows:
     """The fire times of one schedule from its next run on, computed as far as they are asked for."""
 
     def __init__(self, cron: VeleroCron, first: datetime) -> None:
-        self._cron = cron
+        self.cron = cron
         self.times = [first]
         self.offsets = [0]  # seconds from the first window
         self._done = False
+        self._listed: dict[Days, list[int]] = {}
 
     def _extend(self) -> bool:
         if self._done or len(self.times) > MAX_HORIZON:
             return False
         try:
-            later = self._cron.next_after(self.times[-1])
+            later = self.cron.next_after(self.times[-1])
         except CronError:  # never fires again within robfig's horizon
             self._done = True
             return False
@@ -83,6 +92,19 @@ class _Windows:
                 return None
         return self.times[j]
 
+    def listed(self, days: Days) -> list[int]:
+        """The windows (up to MAX_HORIZON) whose local day is listed: computed once per list, not per VM."""
+        if days not in self._listed:
+            out = []
+            j = 0
+            while (at := self.at(j)) is not None:
+                day = self.cron.local_date(at)
+                if day is not None and days.falls_on(day):
+                    out.append(j)
+                j += 1
+            self._listed[days] = out
+        return self._listed[days]
+
     def first_at_least(self, seconds: int) -> int | None:
         """The first window j whose offset from the first window is >= `seconds` (None: beyond reach)."""
         if seconds <= 0:
@@ -93,8 +115,21 @@ class _Windows:
         return bisect_left(self.offsets, seconds)
 
 
+def _calendar_window(policy: Policy, windows: _Windows, *, first: int,
+                     last_full_window: datetime | None) -> int | None:
+    """The first window j >= `first` that the calendar rule finds due (None: none within MAX_HORIZON)."""
+    assert policy.days is not None
+    listed = windows.listed(policy.days)
+    for j in listed[bisect_left(listed, first):]:
+        at = windows.at(j)
+        assert at is not None
+        if calendar_due(policy, window=at, cron=windows.cron, last_full_window=last_full_window):
+            return j
+    return None
+
+
 def _cycle(policy: Policy, windows: _Windows) -> int | None:
-    """Windows from one full to the next one that is due: the rhythm of a VM under this policy."""
+    """Windows from a full taken in this run to the next one that is due under this policy."""
     ends = []
     if policy.interval is not None:
         ends.append(policy.interval + 1)  # the full, then `interval` incrementals, then due
@@ -102,7 +137,27 @@ def _cycle(policy: Policy, windows: _Windows) -> int | None:
         j = windows.first_at_least(int(policy.max_age.total_seconds()))
         if j is not None:
             ends.append(max(j, 1))
+    if policy.days is not None:
+        j = _calendar_window(policy, windows, first=1, last_full_window=windows.at(0))
+        if j is not None:
+            ends.append(j)
     return min(ends) if ends else None
+
+
+def _span(policy: Policy, windows: _Windows) -> int | None:
+    """How many windows one cycle of this policy spans: the projection's horizon.
+
+    Count and age: the cycle itself. Calendar: the windows within a week (weekdays only) or a
+    month (any day of the month or `L`), however soon the next listed day comes.
+    """
+    cycle = _cycle(policy, windows)
+    days = policy.days
+    if days is None:
+        return cycle
+    week_only = not days.monthdays and not days.last
+    j = windows.first_at_least((7 if week_only else 31) * 86400)
+    spans = [n for n in (cycle, j) if n is not None]
+    return max(spans) if spans else None
 
 
 def _due_in(d: Decision, windows: _Windows) -> int | None:
@@ -121,6 +176,13 @@ def _due_in(d: Decision, windows: _Windows) -> int | None:
             j = windows.first_at_least(int(policy.max_age.total_seconds()) - age)
             if j is not None:
                 ends.append(j)
+    if policy.days is not None:
+        last_full = d.chain.last_full_at
+        last_window = None if last_full is None else nominal_time(last_full, d.views) or last_full
+        # Each window adds one incremental: a full head has one by the next window.
+        j = _calendar_window(policy, windows, first=max(1 - d.chain.incrementals, 0), last_full_window=last_window)
+        if j is not None:
+            ends.append(j)
     return min(ends) if ends else None
 
 
@@ -160,9 +222,15 @@ def pull_forward(d: Decision, *, now: datetime, numbers: dict[str, object] | Non
     root = d.chain.root
     assert root is not None
     state = OwnerState(d.desired.state.original, format_time(now), root.id, (STAGGERED,))
+    forced = Desired(str(d.chain.incrementals), state, due_label=True)
+    if d.signal:
+        # The value found before: what the keep decision would have put back, else the VM's own.
+        found = d.desired.signal if d.desired.signal_touch else d.vm.annotations.get(keys.FORCE_SIGNAL)
+        forced = forced.signalled(owner=None, found=found, on=True)
+    else:
+        forced = replace(forced, signal=d.desired.signal, signal_touch=d.desired.signal_touch)
     return replace(d, action=Action.FORCE_FULL,
-                   reasons=(Reason(STAGGERED, text, dict(numbers or {})),),
-                   desired=Desired(str(d.chain.incrementals), state, due_label=True))
+                   reasons=(Reason(STAGGERED, text, dict(numbers or {})),), desired=forced)
 
 
 @dataclass(frozen=True)
@@ -177,13 +245,19 @@ def _level(view: ScheduleView, members: Sequence[tuple[int, Decision]], *, now: 
     assert view.cron is not None and view.next_run is not None
     windows = _Windows(view.cron, view.next_run)
     cycles: dict[Policy, int | None] = {}
+    spans: dict[Policy, int | None] = {}
 
     def cycle(policy: Policy) -> int | None:
         if policy not in cycles:
             cycles[policy] = _cycle(policy, windows)
         return cycles[policy]
 
-    horizon = max((n for _, d in members if d.policy is not None and (n := cycle(d.policy)) is not None),
+    def span(policy: Policy) -> int | None:
+        if policy not in spans:
+            spans[policy] = _span(policy, windows)
+        return spans[policy]
+
+    horizon = max((n for _, d in members if d.policy is not None and (n := span(d.policy)) is not None),
                   default=0)
     horizon = min(horizon, MAX_HORIZON)
     load: Counter[int] = Counter()

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from reconciler import keys
@@ -22,6 +22,11 @@ class OwnerState:
     forced_at: str | None = None
     forced_root: str | None = None
     reasons: tuple[str, ...] = ()
+    # The signal annotation (SPEC 7b): owned while the job holds it at "true", with the value found
+    # before. Written as "signalOriginal" only while owned, so states of runs without the signal
+    # (and of older versions) keep their exact text.
+    signal_owned: bool = False
+    signal_original: str | None = None
 
     @property
     def forcing(self) -> bool:
@@ -29,13 +34,16 @@ class OwnerState:
 
     def dump(self) -> str:
         """Compact JSON with the keys in the documented order: stable text, so re-runs compare equal."""
+        doc: dict[str, Any] = {
+            "original": self.original,
+            "forcedAt": self.forced_at,
+            "forcedRoot": self.forced_root,
+            "reasons": list(self.reasons),
+        }
+        if self.signal_owned:
+            doc["signalOriginal"] = self.signal_original
         return json.dumps(
-            {
-                "original": self.original,
-                "forcedAt": self.forced_at,
-                "forcedRoot": self.forced_root,
-                "reasons": list(self.reasons),
-            },
+            doc,
             separators=(",", ":"),
             ensure_ascii=False,
         )
@@ -54,13 +62,17 @@ def parse_state(text: str) -> OwnerState | str:
     original, forced_at, root, reasons = (
         raw.get("original"), raw.get("forcedAt"), raw.get("forcedRoot"), raw.get("reasons", [])
     )
-    for name, value in (("original", original), ("forcedAt", forced_at), ("forcedRoot", root)):
+    signal = raw.get("signalOriginal")  # absent in states written without the signal
+    checks = (("original", original), ("forcedAt", forced_at), ("forcedRoot", root), ("signalOriginal", signal))
+    for name, value in checks:
         if value is not None and not isinstance(value, str):
             return f"{name}: expected string or null, got {type(value).__name__}"
     if not isinstance(reasons, list) or not all(isinstance(r, str) for r in reasons):
         return "reasons: expected a list of strings"
-    return OwnerState(original, forced_at, root, tuple(reasons))
+    return OwnerState(original, forced_at, root, tuple(reasons), "signalOriginal" in raw, signal)
 
+
+SIGNAL_ON = "true"
 
 _GO_INT = re.compile(r"[+-]?[0-9]+")
 _INT64_MAX = (1 << 63) - 1
@@ -106,6 +118,8 @@ class Desired:
     state: OwnerState | None
     due_label: bool
     value_only: bool = False
+    signal: str | None = None  # the signal annotation's wished value, where `signal_touch`
+    signal_touch: bool = False  # False: the signal annotation is left as it is
 
     @classmethod
     def value(cls, max_incremental: str | None) -> Desired:
@@ -114,10 +128,31 @@ class Desired:
     def annotations(self) -> dict[str, str | None]:
         if self.value_only:
             return {keys.MAX_INCREMENTAL: self.max_incremental}
-        return {
+        wished = {
             keys.MAX_INCREMENTAL: self.max_incremental,
             keys.STATE: self.state.dump() if self.state is not None else None,
         }
+        if self.signal_touch:
+            wished[keys.FORCE_SIGNAL] = self.signal
+        return wished
+
+    def signalled(self, *, owner: OwnerState | None, found: str | None, on: bool) -> Desired:
+        """These wishes with the signal annotation (SPEC 7b) set to "true" (`on`), or given back.
+
+        `on`: "true", and the state records the value found before the job took the annotation
+        over (kept from `owner` while it holds it; else `found`, the VM's current value). Not on:
+        where `owner` holds the annotation, its recorded value is put back (None: removed) and the
+        state forgets it; otherwise the annotation is not touched at all.
+        """
+        owned = owner is not None and owner.signal_owned
+        if on:
+            original = owner.signal_original if owner is not None and owned else found
+            state = None if self.state is None else replace(self.state, signal_owned=True, signal_original=original)
+            return replace(self, state=state, signal=SIGNAL_ON, signal_touch=True)
+        if owner is None or not owned:
+            return self
+        state = None if self.state is None else replace(self.state, signal_owned=False, signal_original=None)
+        return replace(self, state=state, signal=owner.signal_original, signal_touch=True)
 
     def labels(self) -> dict[str, str | None]:
         return {} if self.value_only else {keys.DUE_LABEL: "true" if self.due_label else None}
