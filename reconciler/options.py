@@ -78,6 +78,15 @@ def _plan_options(p: argparse.ArgumentParser) -> None:
                    "decisions and writes are the same with or without it")
 
 
+class _Formatter(argparse.HelpFormatter):
+    """The description wrapped to the terminal like the options; the examples kept line by line."""
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        if text.startswith("examples:"):
+            return "".join(indent + line for line in text.splitlines(keepends=True))
+        return super()._fill_text(text, width, indent)
+
+
 class _Subcommand(argparse.ArgumentParser):
     """A subcommand's parser: an option it does not know is reported with its own usage, not the
     top-level one (argparse would hand the leftovers up to the root parser)."""
@@ -120,7 +129,7 @@ def _subparser(sub: Any, name: str) -> argparse.ArgumentParser:
     short, description, examples = _HELP[name]
     p: argparse.ArgumentParser = sub.add_parser(
         name, help=short, description=description, allow_abbrev=False,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=_Formatter,
         epilog="examples:\n" + "".join(f"  {e}\n" for e in examples))
     return p
 
@@ -130,7 +139,7 @@ def build(commands: Mapping[str, Callable[..., int]]) -> argparse.ArgumentParser
     root = argparse.ArgumentParser(
         prog="full-backup-reconciler", allow_abbrev=False,
         description="Force periodic full backups of KubeVirt VMs backed up by Velero and the kubevirt-datamover.",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=_Formatter,
         epilog="examples:\n  full-backup-reconciler plan\n  full-backup-reconciler COMMAND --help\n",
     )
     root.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
@@ -154,7 +163,7 @@ def build(commands: Mapping[str, Callable[..., int]]) -> argparse.ArgumentParser
                    help="text (default), or the plan's vms[] element for this VM with its chain members")
     p.add_argument("vm", metavar="NAMESPACE/VM")
     p.set_defaults(func=commands["explain"])
-    log_options(simulate.add_parser(sub))
+    log_options(simulate.add_parser(sub, formatter_class=_Formatter))
     return root
 
 

@@ -50,19 +50,21 @@ def pad(text: str, width: int) -> str:
 
 
 def wrap(text: str, width: int | None, *, indent: str = "  ") -> list[str]:
-    """`text` broken at spaces into lines of at most `width` columns, the later ones indented
-    (None: one line). A word longer than a line is cut."""
+    """`text` broken at spaces into lines of at most `width` columns (None: one line); the later
+    lines keep the first one's leading spaces plus `indent`. A word longer than a line is cut."""
     if width is None or display_width(text) <= width:
         return [text]
+    body = text.lstrip(" ")
+    lead = text[:len(text) - len(body)]
+    words = body.split(" ")
     lines: list[str] = []
-    line = ""
-    for word in text.split(" "):
-        candidate = f"{line} {word}" if line.strip() else f"{line}{word}"
-        if display_width(candidate) <= width or not line.strip():
-            line = candidate
+    line = lead + words[0]
+    for word in words[1:]:
+        if display_width(f"{line} {word}") <= width:
+            line = f"{line} {word}"
         else:
             lines.append(line)
-            line = indent + word
+            line = lead + indent + word
     lines.append(line)
     return [cut(part, width) for part in lines]
 

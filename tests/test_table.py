@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from reconciler.cli import main
-from reconciler.termtable import cut, display_width, table
+from reconciler.termtable import cut, display_width, table, wrap
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "snapshot"
 GOLDEN = Path(__file__).resolve().parent / "golden"
@@ -145,3 +145,9 @@ def test_cut_ends_in_an_ellipsis_within_the_width() -> None:
 def test_table_pads_by_display_width() -> None:
     lines = table([["A", "B"], ["网站", "x"], ["ab", "y"]])
     assert lines == ["A     B", "网站  x", "ab    y"]
+
+
+def test_wrap_keeps_the_indent_of_a_listed_line() -> None:
+    """A long line of a list ("  Schedule x: ...") wraps under itself, indented further."""
+    assert wrap("  one two three four", 12, indent="  ") == ["  one two", "    three", "    four"]
+    assert wrap("short", 12) == ["short"] and wrap("no width at all here", None) == ["no width at all here"]

@@ -68,15 +68,17 @@ def _duration(text: str) -> timedelta:
     return value
 
 
-def add_parser(subparsers: Any) -> argparse.ArgumentParser:
-    """Register `simulate` on the CLI's subparsers."""
+def add_parser(subparsers: Any, *,
+               formatter_class: type[argparse.HelpFormatter] = argparse.RawDescriptionHelpFormatter,
+               ) -> argparse.ArgumentParser:
+    """Register `simulate` on the CLI's subparsers (with the CLI's help formatter)."""
     p: argparse.ArgumentParser = subparsers.add_parser(
         "simulate", help="what-if: fulls, bytes and chain lengths over many windows, with the real decisions",
         description="Simulate W backup windows of V VMs on one schedule: the reconciler decides before each "
                     "window, a model of the kubevirt-datamover controller takes the backups. Prints fulls, "
                     "bytes and chain lengths per window, with and without --budget, to choose a policy before "
                     "annotating a Schedule.",
-        allow_abbrev=False, formatter_class=argparse.RawDescriptionHelpFormatter,
+        allow_abbrev=False, formatter_class=formatter_class,
         epilog="examples:\n  full-backup-reconciler simulate --vms 300 --interval 6\n"
                "  full-backup-reconciler simulate --vms 3000 --max-age 7d --budget 450 --join spread "
                "--plot load.png\n")
