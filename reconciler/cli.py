@@ -90,6 +90,7 @@ class Context:
         self.stdout = stdout
         self.console = console  # stderr when a person reads it (console logs), else None
         self.stdout_tty = stdout_tty
+        self.count_line = True  # the "N VMs decided, M errors" line on the console (-qq: not even that)
         self.stderr = stderr  # where a progress bar is drawn, if it is a terminal
         self.clock = clock
         self.sleep = sleep
@@ -160,7 +161,7 @@ def _log_plan(plan: Plan, ctx: Context) -> None:
     shows each warning and error, so they are info there too: one count line says how many."""
     log = structlog.get_logger("reconciler")
     warning, error = (log.info, log.info) if ctx.console is not None else (log.warning, log.error)
-    if ctx.console is not None:
+    if ctx.console is not None and ctx.count_line:
         _say(ctx.console, _count_line(plan))
     limit, trackers = plan.upstream.limit, plan.upstream.trackers
     if not limit.known:  # said once per run; the plan's header and JSON say it too
@@ -303,12 +304,14 @@ def main(
         return EXIT_OK if exc.code == 0 else EXIT_USAGE
     in_cluster = "KUBERNETES_SERVICE_HOST" in environ
     log_format = args.log_format or ("json" if in_cluster else "console")
-    logs.configure(log_format, stream=err, level=options.log_level(args, log_format))
+    level = options.log_level(args, log_format)
+    logs.configure(log_format, stream=err, level=level)
     stream = stdout or sys.stdout
     out = _Stdout(stream)
     ctx = Context(environ=environ, stdout=out, clock=clock or (lambda: datetime.now(UTC)),
                   sleep=sleep or time.sleep, console=err if log_format == "console" else None,
                   stdout_tty=is_terminal(stream), stderr=err)
+    ctx.count_line = level != "error"
     func: Command = args.func
     try:
         code = func(args, ctx)

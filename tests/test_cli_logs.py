@@ -90,3 +90,10 @@ def test_console_values_are_json() -> None:
     structlog.get_logger("reconciler").info("x", a=None, b=True, c={"k": [1, "two"]}, d="plain", e="two words")
     line = buf.getvalue().strip()
     assert line.endswith('x a=null b=true c={"k": [1, "two"]} d=plain e="two words"')
+
+
+def test_errors_only_drops_the_count_line_too() -> None:
+    """-qq (errors only): a console plan writes nothing on stderr; the table still lists the errors."""
+    code, out, err = cli("plan", "--snapshot", str(EXAMPLE), "--now", NOW, "-qq")
+    assert (code, err) == (1, "")
+    assert "\nErrors:\n" in out
