@@ -64,3 +64,13 @@ def test_every_parser_refuses_abbreviations() -> None:
     subs = next(a for a in root._actions if a.choices and isinstance(a.choices, dict))
     assert not root.allow_abbrev
     assert all(not p.allow_abbrev for p in subs.choices.values())  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("command", ("plan", "run", "explain", "simulate"))
+def test_every_output_option_has_help(command: str) -> None:
+    """`-o` says what each of its formats is, on every command that prints something."""
+    _, out, _ = run(command, "--help")
+    lines = out[out.index("\n  -o ") + 1:].splitlines()
+    _spec, _, rest = lines[0].strip().partition("  ")  # the help follows the option's spec, or starts below it
+    below = lines[1].strip() if lines[1].startswith(" " * 8) else ""  # a wrapped or a moved help line
+    assert len(f"{rest} {below}".split()) >= 4, lines[:3]

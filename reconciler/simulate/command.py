@@ -101,7 +101,8 @@ def add_parser(subparsers: Any, *,
     p.add_argument("--seed", type=int, default=0, metavar="N", help="seed of the failure choice (default 0)")
     p.add_argument("--start", metavar="RFC3339", default=format_time(DEFAULT_START),
                    help="when the VMs are created (default %(default)s)")
-    p.add_argument("-o", "--output", choices=("table", "json"), default="table")
+    p.add_argument("-o", "--output", choices=("table", "json"), default="table",
+                   help="table (default: a row per window) or json (the same figures, and the run without the budget)")
     p.add_argument("--plot", metavar="FILE.png", help="draw fulls and longest chain per window, with and "
                    "without the budget, into this PNG (needs matplotlib)")
     p.set_defaults(func=cmd_simulate, log_format=None)  # main() reads it; simulate logs nothing
