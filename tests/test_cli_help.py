@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import io
+import os
+import subprocess
+import sys
 
 import pytest
 
@@ -74,3 +77,14 @@ def test_every_output_option_has_help(command: str) -> None:
     _spec, _, rest = lines[0].strip().partition("  ")  # the help follows the option's spec, or starts below it
     below = lines[1].strip() if lines[1].startswith(" " * 8) else ""  # a wrapped or a moved help line
     assert len(f"{rest} {below}".split()) >= 4, lines[:3]
+
+
+def test_the_shell_completes_options() -> None:
+    """The completion hook answers bash/zsh (argcomplete's protocol: the request in the environment,
+    the answer on file descriptor 8) with the options that match."""
+    line = "full-backup-reconciler plan --no-h"
+    env = {**os.environ, "COMP_LINE": line, "COMP_POINT": str(len(line)), "_ARGCOMPLETE": "1",
+           "_ARGCOMPLETE_IFS": " "}
+    done = subprocess.run(["bash", "-c", f'"{sys.executable}" -m reconciler 8>&1 9>/dev/null'], env=env,
+                          capture_output=True, text=True, timeout=60, check=False)
+    assert (done.returncode, done.stdout.split()) == (0, ["--no-headers"]), done.stderr
