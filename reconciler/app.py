@@ -8,7 +8,7 @@ through the `Source` protocol with their options already set; this module never 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 
 from reconciler.apply import Tally, Writing, apply_plan, unguarded
@@ -54,8 +54,17 @@ def check_evidence(world: World, views: Sequence[ScheduleView], source: Source, 
                          f"policy Schedules: {policy}; other Schedules: {others}")
 
 
+Progress = Callable[[int, int], None]
+"""Told (VMs whose chain was read, VMs whose chain is to be read) before the reads and after each
+BSL's batch: the CLI draws a bar with it; the flow itself stays the same without one."""
+
+
+def no_progress(_done: int, _total: int) -> None:
+    """The default: nobody is watching."""
+
+
 def plan_world(world: World, source: Source, *, now: datetime, only: Sequence[str] = (),
-               release_all: bool = False, signal: bool = False) -> Plan:
+               release_all: bool = False, signal: bool = False, progress: Progress = no_progress) -> Plan:
     """Decide which indexes to read, read them (grouped by BSL), decide every VM, stagger."""
     views = view_schedules(world.schedules, world.bsls, now=now)
     check_evidence(world, views, source, only=only, release_all=release_all)
@@ -68,25 +77,31 @@ def plan_world(world: World, source: Source, *, now: datetime, only: Sequence[st
             bsls[(bsl.namespace, bsl.name)] = bsl
             wanted[(bsl.namespace, bsl.name)].append(vm.key)
     chains: dict[VMKey, Chain] = {}
+    total, done = sum(len(keys) for keys in wanted.values()), 0
+    progress(done, total)
     for ref, keys in wanted.items():
         chains.update(source.chains(bsls[ref], keys))
+        done += len(keys)
+        progress(done, total)
     return build_plan(now=now, views=views, covered=covered, chains=chains, errors=world.errors,
                       upstream=world.upstream, signal=signal)
 
 
 def make_plan(source: Source, *, now: datetime, only: Sequence[str] = (), release_all: bool = False,
-              signal: bool = False) -> Plan:
+              signal: bool = False, progress: Progress = no_progress) -> Plan:
     """The dry run: everything `run` would decide, nothing written. `signal`: `--signal annotation`."""
-    return plan_world(source.load(), source, now=now, only=only, release_all=release_all, signal=signal)
+    return plan_world(source.load(), source, now=now, only=only, release_all=release_all, signal=signal,
+                      progress=progress)
 
 
 def run(source: Source, kube: Kube, *, now: datetime, only: Sequence[str] = (),
-        release_all: bool = False, signal: bool = False, writing: Writing = unguarded) -> tuple[Plan, Tally]:
+        release_all: bool = False, signal: bool = False, writing: Writing = unguarded,
+        progress: Progress = no_progress) -> tuple[Plan, Tally]:
     """Decide, then carry the plan out (resourceVersion-guarded patches, then Events).
 
     `writing` marks each VM's writes as one unit (the CLI holds Ctrl-C until it is complete).
     """
-    plan = make_plan(source, now=now, only=only, release_all=release_all, signal=signal)
+    plan = make_plan(source, now=now, only=only, release_all=release_all, signal=signal, progress=progress)
     return apply_plan(plan, kube, writing=writing)
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import shutil
 import sys
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -18,15 +19,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol, TextIO
 
+import argcomplete
 import structlog
 
-from reconciler import __version__, app, interrupts, logs, metrics, simulate
+from reconciler import app, interrupts, logs, metrics, options
 from reconciler.core.model import Bsl
 from reconciler.core.plan import Plan
 from reconciler.core.timefmt import parse_time
 from reconciler.errors import ForbiddenError, ReconcilerError, UsageError
 from reconciler.explain import render_explanation
-from reconciler.report import RENDERERS, decision_doc
+from reconciler.progress import Bar, is_terminal
+from reconciler.report import TableView, decision_doc, render
 from reconciler.sources.base import Source
 from reconciler.sources.kube import Kube, connect, default_velero_namespace
 from reconciler.sources.live import LiveSource, Recorder, senders
@@ -81,15 +84,19 @@ class Context:
     """The world outside the program, injected so tests call `main` like a function."""
 
     def __init__(self, *, environ: Mapping[str, str], stdout: Output, clock: Callable[[], datetime],
-                 sleep: Callable[[float], None]) -> None:
+                 sleep: Callable[[float], None], stderr: TextIO = sys.stderr, console: TextIO | None = None,
+                 stdout_tty: bool = False) -> None:
         self.environ = environ
         self.stdout = stdout
+        self.console = console  # stderr when a person reads it (console logs), else None
+        self.stdout_tty = stdout_tty
+        self.count_line = True  # the "N VMs decided, M errors" line on the console (-qq: not even that)
+        self.stderr = stderr  # where a progress bar is drawn, if it is a terminal
         self.clock = clock
         self.sleep = sleep
 
 
 EARLIEST_NOW, LATEST_NOW = datetime(1970, 1, 1, tzinfo=UTC), datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC)
-MAX_CONCURRENCY = 256
 
 
 def _now(args: argparse.Namespace, ctx: Context) -> datetime:
@@ -102,17 +109,6 @@ def _now(args: argparse.Namespace, ctx: Context) -> datetime:
     if parsed is None:
         raise UsageError(f"--now {args.now!r}: not an RFC 3339 time (e.g. 2026-11-24T20:00:00Z)")
     return parsed
-
-
-def _concurrency(text: str) -> int:
-    """argparse type: index reads in flight, 1 to 256 (more only queues on the S3 connection pool)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if not 1 <= value <= MAX_CONCURRENCY:
-        raise argparse.ArgumentTypeError(f"{value} is out of range: from 1 to {MAX_CONCURRENCY}")
-    return value
 
 
 def _controller(args: argparse.Namespace) -> ControllerOptions:
@@ -152,39 +148,66 @@ def _source(args: argparse.Namespace, ctx: Context, *, keep_members: bool = Fals
     return _live(args, ctx, keep_members=keep_members)
 
 
-def _log_plan(plan: Plan) -> None:
+def _count_line(plan: Plan) -> str:
+    """The one line a person sees before the table: how many VMs were decided, how many errors."""
+    errors = (len(plan.errors) + sum(len(v.errors) for v in plan.schedules)
+              + sum(1 for d in plan.decisions if str(d.action) == "error"))
+    vms = len(plan.decisions)
+    return f"{vms} VM{'s' if vms != 1 else ''} decided, {errors} error{'s' if errors != 1 else ''}"
+
+
+def _log_plan(plan: Plan, ctx: Context) -> None:
+    """One record per decision (info) and per warning or error. On a console the output already
+    shows each warning and error, so they are info there too: one count line says how many."""
     log = structlog.get_logger("reconciler")
+    warning, error = (log.info, log.info) if ctx.console is not None else (log.warning, log.error)
+    if ctx.console is not None and ctx.count_line:
+        _say(ctx.console, _count_line(plan))
     limit, trackers = plan.upstream.limit, plan.upstream.trackers
     if not limit.known:  # said once per run; the plan's header and JSON say it too
-        log.warning("controller-limit-unknown", note=limit.note,
-                    consequence="no baseline written where it would depend on the global value; only due fulls "
-                    "forced")
+        warning("controller-limit-unknown", note=limit.note,
+                consequence="no baseline written where it would depend on the global value; only due fulls "
+                "forced")
     if not trackers.known:
-        log.warning("trackers-unknown", note=trackers.note, consequence="tracker check skipped")
+        warning("trackers-unknown", note=trackers.note, consequence="tracker check skipped")
     for view in plan.schedules:
-        for error in view.errors:
-            log.error("invalid-schedule", schedule=view.ref, error=error)
-    for error in plan.errors:
-        log.error("unreadable-object", error=error)
+        for problem in view.errors:
+            error("invalid-schedule", schedule=view.ref, error=problem)
+    for problem in plan.errors:
+        error("unreadable-object", error=problem)
     for d in plan.decisions:
-        for warning in d.warnings:  # one line each: they change nothing, but someone should look
-            log.warning(warning.code, vm=d.vm.ref, warning=warning.text)
+        for w in d.warnings:  # one line each: they change nothing, but someone should look
+            warning(w.code, vm=d.vm.ref, warning=w.text)
         doc = decision_doc(d)
         log.info("decision", vm=d.vm.ref, action=doc["action"], reasons=doc["reasons"],
                  chain=doc["chain"], detail={k: v for k, v in doc["detail"].items() if k != "patch"})
+
+
+def _width(ctx: Context) -> int | None:
+    """The columns the table may take: $COLUMNS, else the terminal's; None when stdout is no terminal."""
+    columns = ctx.environ.get("COLUMNS", "")
+    if columns.isdigit() and int(columns) > 0:
+        return int(columns)
+    return shutil.get_terminal_size().columns if ctx.stdout_tty else None
+
+
+def _view(args: argparse.Namespace, ctx: Context) -> TableView:
+    return TableView(width=_width(ctx), headers=not args.no_headers, namespaces=tuple(args.vm_namespace or ()),
+                     actions=tuple(args.action or ()))
 
 
 def cmd_plan(args: argparse.Namespace, ctx: Context) -> int:
     now = _now(args, ctx)
     source = _source(args, ctx)
     try:
-        plan = app.make_plan(source, now=now, only=args.schedule or (), release_all=args.release_all,
-                             signal=args.signal == "annotation")
+        with Bar(ctx.stderr, label="VM chains read") as bar:
+            plan = app.make_plan(source, now=now, only=args.schedule or (), release_all=args.release_all,
+                                 signal=args.signal == "annotation", progress=bar)
     finally:
         source.close()
-    _log_plan(plan)
+    _log_plan(plan, ctx)
     structlog.get_logger("reconciler").info("plan-done", summary=plan.summary, requests=source.stats())
-    ctx.stdout.write(RENDERERS[args.output](plan))
+    ctx.stdout.write(render(plan, args.output, _view(args, ctx)))
     return EXIT_ERRORS if plan.failed else EXIT_OK
 
 
@@ -198,33 +221,33 @@ def cmd_run(args: argparse.Namespace, ctx: Context) -> int:
     source = _live(args, ctx)
     try:
         # Ctrl-C is held while a VM is being written: each VM is written with its Events, or not at all.
-        with interrupts.held_during_writes() as held:
+        with interrupts.held_during_writes() as held, Bar(ctx.stderr, label="VM chains read") as bar:
             plan, tally = app.run(source, source.kube, now=now, only=args.schedule or (),
                                   release_all=args.release_all, signal=args.signal == "annotation",
-                                  writing=held.writing)
+                                  writing=held.writing, progress=bar)
     finally:
         source.close()
-    _log_plan(plan)
+    _log_plan(plan, ctx)
     structlog.get_logger("reconciler").info(
         "run-done", summary=plan.summary, patches=tally.patches, conflicts=tally.conflicts,
         events=tally.events, event_failures=tally.event_failures, requests=source.stats())
     if args.pushgateway:
         metrics.push(plan, args.pushgateway, duration_s=time.monotonic() - started)
-    ctx.stdout.write(RENDERERS[args.output](plan))
+    ctx.stdout.write(render(plan, args.output, _view(args, ctx)))
     # An Event that could not be created is a report lost: the run says so in its exit status.
     return EXIT_ERRORS if plan.failed or tally.event_failures else EXIT_OK
 
 
 def cmd_snapshot(args: argparse.Namespace, ctx: Context) -> int:
-    if args.snapshot is not None:
-        raise UsageError("snapshot reads a live cluster; --snapshot is not allowed here")
     out = Path(args.out)
     # Plan live while recording every object and index read, so `plan --snapshot` decides the same.
     now = _now(args, ctx)
     recorder = DiskRecorder(out)
     source = _live(args, ctx, recorder=recorder)
     try:
-        plan = app.make_plan(source, now=now, only=args.schedule or (), release_all=args.release_all)
+        with Bar(ctx.stderr, label="VM chains recorded") as bar:
+            plan = app.make_plan(source, now=now, only=args.schedule or (), release_all=args.release_all,
+                                 progress=bar)
     finally:
         source.close()
     structlog.get_logger("reconciler").info("snapshot-written", dir=str(out), files=recorder.files,
@@ -248,74 +271,19 @@ def cmd_explain(args: argparse.Namespace, ctx: Context) -> int:
     return EXIT_OK if ok else EXIT_ERRORS
 
 
-def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--kubeconfig", help="kubeconfig file (default: in-cluster, then $KUBECONFIG, then ~/.kube/config)")
-    p.add_argument("--context", help="kubeconfig context")
-    p.add_argument("--velero-namespace", help="namespace of Velero's Schedules and BSLs "
-                   "(default: the pod's namespace in-cluster, else velero; OADP: openshift-adp)")
-    p.add_argument("--snapshot", metavar="DIR", help="decide from an offline snapshot instead of a cluster")
-    p.add_argument("--now", metavar="RFC3339", help="decide as of this instant instead of the clock")
-    p.add_argument("--log-format", choices=("json", "console"), help="default: json in-cluster, else console")
-    p.add_argument("--controller-deployment", metavar="NS/NAME",
-                   help="the kubevirt-datamover controller's Deployment, read for its --max-incremental-backups "
-                   "(default: oadp-kubevirt-datamover-controller-manager in the Velero namespace, then "
-                   "kubevirt-datamover-system/kubevirt-datamover-controller-manager)")
-    p.add_argument("--controller-max-incremental", type=int, metavar="N",
-                   help="the controller's global --max-incremental-backups, stated instead of read (0: unlimited)")
-
-
-def _plan_options(p: argparse.ArgumentParser) -> None:
-    _common(p)
-    p.add_argument("--schedule", action="append", metavar="NAME", help="only VMs of this Schedule (repeatable)")
-    p.add_argument("-o", "--output", choices=sorted(RENDERERS), default="table")
-    p.add_argument("--concurrency", type=_concurrency, default=16, help="index reads in flight, 1-256 (default 16)")
-    p.add_argument("--release-all", action="store_true",
-                   help="when no Schedule carries a policy, give back every VM the job manages (else exit 2)")
-
-
-def _signal_option(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--signal", choices=("none", "annotation"), default="none",
-                   help="annotation: also set the VM annotation kubevirt-datamover.io/force-full-backup=true "
-                        "when forcing a full (and on blocked VMs), for a plugin that copies it (default: none)")
-
-
-def parser() -> argparse.ArgumentParser:
-    root = argparse.ArgumentParser(
-        prog="full-backup-reconciler",
-        description="Force periodic full backups of KubeVirt VMs backed up by Velero and the kubevirt-datamover.",
-    )
-    root.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    sub = root.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    p = sub.add_parser("plan", help="decide and print; write nothing (the dry run)")
-    _plan_options(p)
-    _signal_option(p)
-    p.set_defaults(func=cmd_plan)
-    p = sub.add_parser("run", help="decide and apply (what the CronJob runs)")
-    _plan_options(p)
-    _signal_option(p)
-    p.add_argument("--dry-run", action="store_true", help="decide and print only, like plan")
-    p.add_argument("--pushgateway", metavar="URL", help="push run metrics to this Prometheus Pushgateway")
-    p.set_defaults(func=cmd_run)
-    p = sub.add_parser("snapshot", help="save what a plan needs from the cluster and buckets, for offline use")
-    _plan_options(p)
-    p.add_argument("--out", required=True, metavar="DIR", help="directory to write (created; must be empty)")
-    p.set_defaults(func=cmd_snapshot)
-    p = sub.add_parser("explain", help="one VM's chain, member by member, and its decision")
-    _common(p)
-    p.add_argument("-o", "--output", choices=("text", "json", "yaml"), default="text",
-                   help="text (default), or the plan's vms[] element for this VM with its chain members")
-    p.add_argument("vm", metavar="NAMESPACE/VM")
-    p.set_defaults(func=cmd_explain)
-    simulate.add_parser(sub)
-    return root
-
-
 def _say(err: TextIO, text: str) -> None:
     """A message on stderr, each of its own lines escaped (an incomplete snapshot lists one problem a line,
     and a name in them must not add lines of its own); quiet if stderr is gone too (`2>&1 | head`)."""
     with contextlib.suppress(OSError, ValueError):
         err.write("".join(terminal_safe(line) + "\n" for line in text.split("\n")))
         err.flush()
+
+
+COMMANDS = {"plan": cmd_plan, "run": cmd_run, "snapshot": cmd_snapshot, "explain": cmd_explain}
+
+
+def parser() -> argparse.ArgumentParser:
+    return options.build(COMMANDS)
 
 
 def main(
@@ -329,16 +297,22 @@ def main(
 ) -> int:
     environ = os.environ if environ is None else environ
     err = stderr or sys.stderr
+    root = parser()
+    argcomplete.autocomplete(root)  # answers the shell's completion request and exits; else does nothing
     try:
-        args = parser().parse_args(argv)
+        args = root.parse_args(argv)
     except SystemExit as exc:  # argparse has printed the usage message
         return EXIT_OK if exc.code == 0 else EXIT_USAGE
     in_cluster = "KUBERNETES_SERVICE_HOST" in environ
     log_format = args.log_format or ("json" if in_cluster else "console")
-    logs.configure(log_format, stream=err)
-    out = _Stdout(stdout or sys.stdout)
+    level = options.log_level(args, log_format)
+    logs.configure(log_format, stream=err, level=level)
+    stream = stdout or sys.stdout
+    out = _Stdout(stream)
     ctx = Context(environ=environ, stdout=out, clock=clock or (lambda: datetime.now(UTC)),
-                  sleep=sleep or time.sleep)
+                  sleep=sleep or time.sleep, console=err if log_format == "console" else None,
+                  stdout_tty=is_terminal(stream), stderr=err)
+    ctx.count_line = level != "error"
     func: Command = args.func
     try:
         code = func(args, ctx)

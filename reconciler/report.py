@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
 import yaml
 
+from reconciler import termtable
 from reconciler.core.controller import Upstream
 from reconciler.core.decide import Decision, ScheduleView
 from reconciler.core.model import Policy
@@ -120,16 +122,6 @@ def format_duration_short(seconds: int) -> str:
     return "".join(parts[:2]) or "0s"
 
 
-def _table(rows: list[list[str]]) -> str:
-    rows = [[terminal_safe(cell) for cell in row] for row in rows]  # a name is one cell on one line
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
-    lines = []
-    for row in rows:
-        cells = [c.ljust(w) for c, w in zip(row[:-1], widths, strict=True)]
-        lines.append("  ".join([*cells, row[-1]]).rstrip())
-    return "\n".join(lines)
-
-
 def controller_line(upstream: Upstream) -> str:
     """The table's header line: the global limit the decisions used and where it came from."""
     limit, trackers = upstream.limit, upstream.trackers
@@ -143,40 +135,124 @@ def controller_line(upstream: Upstream) -> str:
     return f"{head}; {tail}"
 
 
-def render_table(plan: Plan) -> str:
-    now = plan.now
-    out = [f"Plan as of {format_time(now)}", controller_line(plan.upstream), ""]
+@dataclass(frozen=True)
+class TableView:
+    """How the table is shown; what is decided never depends on it."""
+
+    width: int | None = None  # the terminal's columns: DETAIL is cut to fit (None: never cut)
+    wide: bool = False  # DETAIL in full, NEXT RUN as a time
+    headers: bool = True  # False: the VM rows alone, for scripts
+    namespaces: tuple[str, ...] = ()  # only VMs in these namespaces (empty: all)
+    actions: tuple[str, ...] = ()  # only VMs with these actions (empty: all)
+
+
+def shown(plan: Plan, view: TableView) -> list[Decision]:
+    """The decisions the filters let through, in the plan's order."""
+    return [d for d in plan.decisions
+            if (not view.namespaces or d.vm.namespace in view.namespaces)
+            and (not view.actions or str(d.action) in view.actions)]
+
+
+def _until(now: datetime, then: datetime | None) -> str:
+    if then is None:
+        return "-"
+    seconds = int((then - now).total_seconds())
+    return "now" if seconds <= 0 else "in " + format_duration_short(seconds)
+
+
+def _problem(view: ScheduleView, error: str) -> str:
+    """A Schedule's problem without the Schedule's name, which its row already shows."""
+    for prefix in (f"{view.ref}: ", f"Schedule {view.ref}: "):
+        if error.startswith(prefix):
+            return error[len(prefix):]
+    return error
+
+
+def _schedule_rows(plan: Plan, view: TableView) -> list[list[str]]:
+    rows = [["SCHEDULE", "POLICY", "NEXT RUN", "BSL", "PROBLEM"]]
+    for v in plan.schedules:
+        pol = _policy(v.policy) or {}
+        policy = ", ".join(f"{k}={val}" for k, val in pol.items() if val is not None) or "-"
+        nxt = "paused" if v.schedule.paused else (
+            format_time(v.next_run) or "-" if view.wide else _until(plan.now, v.next_run))
+        bsl = f"{v.bsl.name}" if v.bsl else "-"
+        rows.append([v.ref, policy, nxt, bsl, "; ".join(_problem(v, e) for e in v.errors) or "-"])
+    return rows
+
+
+def _vm_rows(plan: Plan, view: TableView) -> list[list[str]]:
+    rows = [["VM", "ACTION", "REASONS", "INCR", "LAST FULL", "NEXT RUN", "DETAIL"]]
+    for d in shown(plan, view):
+        incr = "-"
+        if d.chain.length:  # not `members`: a compact chain keeps none
+            limit = d.policy.interval if d.policy and d.policy.interval else None
+            incr = f"{d.chain.incrementals}/{limit}" if limit else str(d.chain.incrementals)
+        warned = f" [warnings: {', '.join(dict.fromkeys(w.code for w in d.warnings))}]" if d.warnings else ""
+        nxt = format_time(d.next_run) or "-" if view.wide else _until(plan.now, d.next_run)
+        rows.append([d.vm.ref, str(d.action), ",".join(d.codes) or "-", incr,
+                     _ago(plan.now, d.chain.last_full_at), nxt, d.message.removeprefix(f"{d.vm.ref}: ") + warned])
+    return rows
+
+
+def errors_lines(plan: Plan) -> list[str]:
+    """Every error of the plan, one a line: Schedules, VMs in error, objects that could not be read."""
+    lines = [f"Schedule {v.ref}: {_problem(v, e)}" for v in plan.schedules for e in v.errors]
+    lines += [f"VM {d.vm.ref}: {d.message.removeprefix(f'{d.vm.ref}: ')}" for d in plan.decisions
+              if str(d.action) == "error"]
+    return lines + list(plan.errors)
+
+
+def render_table(plan: Plan, view: TableView = TableView()) -> str:
+    """The plan for a person: a header, the Schedules, the VMs, then footer lines (the summary, the
+    errors). With `headers` off, the VM rows alone."""
+    width = None if view.wide else view.width
+    vm_rows = _vm_rows(plan, view)
+    if not view.headers:
+        lines = termtable.table(vm_rows, width=width)[1:]
+        return "".join(line + "\n" for line in lines)
+    out = [f"Plan as of {format_time(plan.now)}", *termtable.wrap(controller_line(plan.upstream), width), ""]
     if plan.schedules:
-        rows = [["SCHEDULE", "POLICY", "NEXT RUN", "BSL", "PROBLEM"]]
-        for v in plan.schedules:
-            pol = _policy(v.policy) or {}
-            policy = ", ".join(f"{k}={val}" for k, val in pol.items() if val is not None) or "-"
-            nxt = "paused" if v.schedule.paused else format_time(v.next_run) or "-"
-            bsl = f"{v.bsl.name}" if v.bsl else "-"
-            rows.append([v.ref, policy, nxt, bsl, "; ".join(v.errors)])
-        out += [_table(rows), ""]
+        out += [*termtable.table(_schedule_rows(plan, view), width=width), ""]
     else:
         out += ["No Velero Schedule carries a full-backup policy annotation.", ""]
-    if plan.decisions:
-        rows = [["VM", "ACTION", "REASONS", "INCR", "LAST FULL", "NEXT RUN", "DETAIL"]]
-        for d in plan.decisions:
-            incr = "-"
-            if d.chain.length:  # not `members`: a compact chain keeps none
-                limit = d.policy.interval if d.policy and d.policy.interval else None
-                incr = f"{d.chain.incrementals}/{limit}" if limit else str(d.chain.incrementals)
-            warned = f" [warnings: {', '.join(dict.fromkeys(w.code for w in d.warnings))}]" if d.warnings else ""
-            rows.append([
-                d.vm.ref, str(d.action), ",".join(d.codes) or "-", incr,
-                _ago(now, d.chain.last_full_at), format_time(d.next_run) or "-", d.message + warned,
-            ])
-        out += [_table(rows), ""]
-    summary = ", ".join(f"{n} {a}" for a, n in plan.summary.items()) or "nothing to decide"
-    if plan.warnings:
-        summary += "; warnings: " + ", ".join(f"{n} {code}" for code, n in plan.warnings.items())
-    out.append(f"Summary: {summary}")
-    if plan.errors:
-        out += ["", "Objects that could not be read:", *(f"  {terminal_safe(e)}" for e in plan.errors)]
+    if len(vm_rows) > 1:
+        lines = termtable.table(vm_rows, width=width)
+        out += [*lines, ""]
+        if not lines[0].endswith("DETAIL"):
+            out += ["DETAIL needs a wider terminal: -o wide, or explain NAMESPACE/VM.", ""]
+    elif plan.decisions:
+        out += ["No VM matches --vm-namespace/--action.", ""]
+    out += [wrapped for line in footer_lines(plan) for wrapped in termtable.wrap(line, width, indent="    ")]
     return "\n".join(out) + "\n"
 
 
-RENDERERS = {"table": render_table, "json": render_json, "yaml": render_yaml}
+def footer_lines(plan: Plan) -> list[str]:
+    """What follows the tables: the summary, then the errors, a line each (wrapped to the terminal
+    when printed). Another section (storage) appends its lines here."""
+    summary = ", ".join(f"{n} {a}" for a, n in plan.summary.items()) or "nothing to decide"
+    if plan.warnings:
+        summary += "; warnings: " + ", ".join(f"{n} {code}" for code, n in plan.warnings.items())
+    lines = [f"Summary: {summary}"]
+    errors = errors_lines(plan)
+    if errors:
+        lines += ["", "Errors:", *(f"  {terminal_safe(e)}" for e in errors)]
+    return lines
+
+
+def render_names(plan: Plan, view: TableView = TableView()) -> str:
+    """`-o name`: one NAMESPACE/NAME a line, what `explain` takes."""
+    return "".join(terminal_safe(d.vm.ref) + "\n" for d in shown(plan, view))
+
+
+def render(plan: Plan, output: str, view: TableView) -> str:
+    """The plan in the chosen output. JSON and YAML are the whole plan, byte for byte the documented
+    document: the filters and the width shape only what a person reads (table, wide, name)."""
+    if output in ("table", "wide"):
+        return render_table(plan, replace(view, wide=output == "wide"))
+    if output == "name":
+        return render_names(plan, view)
+    return RENDERERS[output](plan)
+
+
+RENDERERS = {"json": render_json, "yaml": render_yaml}
+OUTPUTS = ("table", "wide", "name", "json", "yaml")

@@ -37,7 +37,7 @@ def test_without_the_deployment_the_global_limit_is_unknown(snap: Path) -> None:
     web1 = vms(plan)["prod/web-1"]  # managed, found without a value: the baseline 7 gives way to none
     assert web1["detail"]["patch"]["metadata"]["annotations"] == {keys.MAX_INCREMENTAL: None}
     assert vms(plan)["dev/dev-6"]["action"] == "keep"  # no limit to predict the controller's full from
-    _, out, err = run("plan", "--snapshot", str(snap), "--now", NOW)
+    _, out, err = run("plan", "--snapshot", str(snap), "--now", NOW, "-v")  # -v: the info lines a console hides
     assert out.splitlines()[1].startswith("Controller: --max-incremental-backups unknown (no controller Deployment")
     assert err.count("controller-limit-unknown") == 1
 

@@ -20,6 +20,7 @@ from reconciler.simulate import Scenario, add_parser, model, run
 class _Ctx:
     def __init__(self) -> None:
         self.stdout = io.StringIO()
+        self.stderr = io.StringIO()
 
 
 def simulate(*argv: str) -> tuple[int, str]:

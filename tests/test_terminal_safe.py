@@ -66,7 +66,7 @@ def test_controls_and_bidi_controls_are_escaped_and_nothing_else(raw: str, shown
 
 def test_the_table_and_the_console_log_show_hostile_names_escaped(snapshot: Path) -> None:
     """plan's table and its console log: no control or bidi character, the hostile VM on one row."""
-    code, out, err = cli("plan", "--snapshot", str(snapshot), "--now", NOW, "--log-format", "console")
+    code, out, err = cli("plan", "--snapshot", str(snapshot), "--now", NOW, "--log-format", "console", "-v")
     assert code == 1
     assert UNSAFE.search(out) is None and UNSAFE.search(err) is None
     rows = [line for line in out.splitlines() if line.startswith("prod/evil")]

@@ -7,12 +7,16 @@ import contextlib
 import json
 import re
 from datetime import timedelta
-from typing import Any, Protocol
+from typing import Any, Protocol, TextIO
 
+import structlog
+
+from reconciler.core.cron import CronError, parse_cron
 from reconciler.core.policy import parse_duration
 from reconciler.core.timefmt import format_time, parse_time
 from reconciler.errors import UsageError
-from reconciler.simulate.model import compare
+from reconciler.progress import Bar
+from reconciler.simulate.model import compare, cycle_windows
 from reconciler.simulate.plot import plot_file
 from reconciler.simulate.scenario import DEFAULT_START, GIB, Scenario
 from reconciler.simulate.table import render_table, result_doc
@@ -25,6 +29,8 @@ class Writes(Protocol):
 class HasStdout(Protocol):
     @property
     def stdout(self) -> Writes: ...
+    @property
+    def stderr(self) -> TextIO: ...
 
 
 def _positive(text: str) -> int:
@@ -62,12 +68,20 @@ def _duration(text: str) -> timedelta:
     return value
 
 
-def add_parser(subparsers: Any) -> argparse.ArgumentParser:
-    """Register `simulate` on the CLI's subparsers."""
+def add_parser(subparsers: Any, *,
+               formatter_class: type[argparse.HelpFormatter] = argparse.RawDescriptionHelpFormatter,
+               ) -> argparse.ArgumentParser:
+    """Register `simulate` on the CLI's subparsers (with the CLI's help formatter)."""
     p: argparse.ArgumentParser = subparsers.add_parser(
         "simulate", help="what-if: fulls, bytes and chain lengths over many windows, with the real decisions",
         description="Simulate W backup windows of V VMs on one schedule: the reconciler decides before each "
-                    "window, a model of the kubevirt-datamover controller takes the backups.")
+                    "window, a model of the kubevirt-datamover controller takes the backups. Prints fulls, "
+                    "bytes and chain lengths per window, with and without --budget, to choose a policy before "
+                    "annotating a Schedule.",
+        allow_abbrev=False, formatter_class=formatter_class,
+        epilog="examples:\n  full-backup-reconciler simulate --vms 300 --interval 6\n"
+               "  full-backup-reconciler simulate --vms 3000 --max-age 7d --budget 450 --join spread "
+               "--plot load.png\n")
     p.add_argument("--vms", type=_positive, default=300, metavar="N", help="number of VMs (default 300)")
     p.add_argument("--schedule", default="0 1 * * *", metavar="CRON", help="Velero schedule (default '0 1 * * *')")
     p.add_argument("--interval", type=_positive, metavar="N", help="count policy: full after N incrementals")
@@ -87,7 +101,8 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, metavar="N", help="seed of the failure choice (default 0)")
     p.add_argument("--start", metavar="RFC3339", default=format_time(DEFAULT_START),
                    help="when the VMs are created (default %(default)s)")
-    p.add_argument("-o", "--output", choices=("table", "json"), default="table")
+    p.add_argument("-o", "--output", choices=("table", "json"), default="table",
+                   help="table (default: a row per window) or json (the same figures, and the run without the budget)")
     p.add_argument("--plot", metavar="FILE.png", help="draw fulls and longest chain per window, with and "
                    "without the budget, into this PNG (needs matplotlib)")
     p.set_defaults(func=cmd_simulate, log_format=None)  # main() reads it; simulate logs nothing
@@ -106,12 +121,37 @@ def scenario_from_args(args: argparse.Namespace) -> Scenario:
                     fail_rate=args.fail_rate, seed=args.seed, start=start)
 
 
+def scenario_warnings(scenario: Scenario) -> list[tuple[str, dict[str, Any]]]:
+    """What makes a scenario not mean what its options seem to say: a budget too small to level
+    the load, a spread that applies to no join."""
+    out: list[tuple[str, dict[str, Any]]] = []
+    if scenario.spread_windows is not None and scenario.join != "spread":
+        out.append(("spread-windows-ignored", {"note": "--spread-windows applies only with --join spread"}))
+    if scenario.budget is not None:
+        try:
+            cron = parse_cron(scenario.schedule)
+        except CronError:
+            return out  # the run reports the schedule itself
+        cycle = cycle_windows(scenario, cron, cron.next_after(scenario.start))
+        needed = -(-scenario.vms // cycle)
+        if scenario.budget < needed:
+            out.append(("budget-below-load", {
+                "budget": scenario.budget, "needed": needed, "windows_per_cycle": cycle,
+                "note": f"{scenario.vms} VMs / {cycle} windows per cycle need {needed} fulls a window: "
+                        "the budget cannot level the load, fulls fall behind"}))
+    return out
+
+
 def cmd_simulate(args: argparse.Namespace, ctx: HasStdout) -> int:
     scenario = scenario_from_args(args)
+    log = structlog.get_logger("reconciler")
+    for code, fields in scenario_warnings(scenario):
+        log.warning(code, **fields)
     # The plot's target is checked before the run; the figures are printed before it is drawn,
     # so neither a bad name nor a failed drawing throws the run away.
     with plot_file(args.plot) if args.plot else contextlib.nullcontext() as target:
-        result, baseline = compare(scenario)
+        with Bar(ctx.stderr, label="windows simulated") as bar:
+            result, baseline = compare(scenario, progress=bar)
         if args.output == "json":
             ctx.stdout.write(json.dumps(result_doc(result, baseline), indent=2) + "\n")
         else:

@@ -12,7 +12,7 @@ clock: the same arguments give the same figures.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -229,8 +229,13 @@ class _World:
             restore_bytes=max((sum(m.bytes for m in c) for c in after), default=0))
 
 
-def run(scenario: Scenario) -> Result:
-    """The simulation: window by window, the reconciler's plan and then one backup per VM."""
+def _quiet(_done: int, _total: int) -> None:
+    """No one watches the windows go by."""
+
+
+def run(scenario: Scenario, *, progress: Callable[[int], None] = lambda _done: None) -> Result:
+    """The simulation: window by window, the reconciler's plan and then one backup per VM;
+    `progress` is told the windows done after each one."""
     try:
         cron = parse_cron(scenario.schedule)
     except CronError as exc:
@@ -240,12 +245,20 @@ def run(scenario: Scenario) -> Result:
         times.append(cron.next_after(times[-1]))
     cycle = cycle_windows(scenario, cron, times[0])
     world = _World(scenario, cron, cycle)
-    stats = [world.window(t, at, times[t - 1] if t else None) for t, at in enumerate(times)]
+    stats = []
+    for t, at in enumerate(times):
+        stats.append(world.window(t, at, times[t - 1] if t else None))
+        progress(t + 1)
     return Result(scenario, tuple(stats), warmup=2 * cycle)
 
 
-def compare(scenario: Scenario) -> tuple[Result, Result | None]:
-    """The scenario, and the same scenario without a budget when it has one."""
-    result = run(scenario)
-    baseline = run(replace(scenario, budget=None)) if scenario.budget is not None else None
+def compare(scenario: Scenario, *, progress: Callable[[int, int], None] = _quiet) -> tuple[Result, Result | None]:
+    """The scenario, and the same scenario without a budget when it has one; `progress` is told
+    (windows simulated, windows to simulate) as they go."""
+    total = scenario.windows * (2 if scenario.budget is not None else 1)
+    progress(0, total)
+    result = run(scenario, progress=lambda done: progress(done, total))
+    if scenario.budget is None:
+        return result, None
+    baseline = run(replace(scenario, budget=None), progress=lambda done: progress(scenario.windows + done, total))
     return result, baseline
