@@ -110,3 +110,14 @@ def test_metrics_carry_the_storage_gauges_for_listed_vms_only() -> None:
     assert f'{prefix}past_ttl_bytes{{name="dev-5",namespace="dev"}}' in text
     assert f'{prefix}folder_bytes{{name="payroll",namespace="finance"}} 9.6637054623e+10' in text
     assert 'name="api-1"' not in "\n".join(line for line in text.splitlines() if "folder_bytes" in line)
+
+
+def test_the_readme_example_is_the_demos_output() -> None:
+    """The README's plan JSON shows the demo's storage figures, per VM and in total."""
+    readme = (EXAMPLE.parent.parent / "README.md").read_text(encoding="utf-8")
+    block = readme.split("## Plan output", 1)[1].split("```json\n", 1)[1].split("```", 1)[0]
+    shown = json.loads(block)
+    doc = plan_doc()
+    assert shown["storage"] == doc["storage"]
+    for v in shown["vms"]:
+        assert v["storage"] == storage_of(doc, f"{v['namespace']}/{v['name']}")
