@@ -11,7 +11,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime
 
-from reconciler.apply import Tally, apply_plan
+from reconciler.apply import Tally, Writing, apply_plan, unguarded
 from reconciler.core.chain import Chain
 from reconciler.core.decide import ScheduleView
 from reconciler.core.model import Bsl, VMKey
@@ -80,9 +80,12 @@ def make_plan(source: Source, *, now: datetime, only: Sequence[str] = (), releas
 
 
 def run(source: Source, kube: Kube, *, now: datetime, only: Sequence[str] = (),
-        release_all: bool = False) -> tuple[Plan, Tally]:
-    """Decide, then carry the plan out (resourceVersion-guarded patches, then Events)."""
-    return apply_plan(make_plan(source, now=now, only=only, release_all=release_all), kube)
+        release_all: bool = False, writing: Writing = unguarded) -> tuple[Plan, Tally]:
+    """Decide, then carry the plan out (resourceVersion-guarded patches, then Events).
+
+    `writing` marks each VM's writes as one unit (the CLI holds Ctrl-C until it is complete).
+    """
+    return apply_plan(make_plan(source, now=now, only=only, release_all=release_all), kube, writing=writing)
 
 
 def explain(source: Source, key: VMKey, *, now: datetime) -> Explanation:

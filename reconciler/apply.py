@@ -6,6 +6,9 @@ schedules and chain, so a concurrent writer's change is never overwritten blindl
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -25,6 +28,11 @@ from reconciler.sources.kube import Kube
 
 COMPONENT = "full-backup-reconciler"
 log = structlog.get_logger("reconciler.apply")
+Writing = Callable[[str], AbstractContextManager[object]]  # marks one VM's writes as a unit (Ctrl-C held)
+
+
+def unguarded(_what: str) -> AbstractContextManager[object]:
+    return contextlib.nullcontext()
 
 
 @dataclass
@@ -105,17 +113,30 @@ def _emit(kube: Kube, event: EventSpec, *, now: datetime, tally: Tally) -> None:
         log.warning("event-failed", object=f"{event.namespace}/{event.name}", reason=event.reason, error=str(exc))
 
 
-def apply_plan(plan: Plan, kube: Kube, *, max_conflicts: int = 3) -> tuple[Plan, Tally]:
-    """Carry out every decision's patch, then emit Events; returns the plan as it was carried out."""
+def apply_plan(plan: Plan, kube: Kube, *, max_conflicts: int = 3,
+               writing: Writing = unguarded) -> tuple[Plan, Tally]:
+    """Carry out every decision's patch, then emit Events; returns the plan as it was carried out.
+
+    Each VM's patch and its Events are one unit under `writing`, and so is each Schedule Event:
+    the CLI holds Ctrl-C until the unit is complete, so an interrupted run leaves every VM either
+    written with its Events or untouched.
+    """
     tally = Tally()
-    done = []
-    for d in plan.decisions:
-        final = _apply_one(d, kube, now=plan.now, tally=tally, max_conflicts=max_conflicts)
-        if "api-error" not in final.codes:
-            for event in vm_events(final):  # `final` still holds the VM as read before its write
-                _emit(kube, event, now=plan.now, tally=tally)
-        done.append(final)
-    for view in plan.schedules:
-        for event in schedule_events(view):
-            _emit(kube, event, now=plan.now, tally=tally)
+    done: list[Decision] = []
+    try:
+        for d in plan.decisions:
+            with writing(f"VirtualMachine {d.vm.ref}"):
+                final = _apply_one(d, kube, now=plan.now, tally=tally, max_conflicts=max_conflicts)
+                if "api-error" not in final.codes:
+                    for event in vm_events(final):  # `final` still holds the VM as read before its write
+                        _emit(kube, event, now=plan.now, tally=tally)
+                done.append(final)
+        for view in plan.schedules:
+            for event in schedule_events(view):
+                with writing(f"an Event on Schedule {view.ref}"):
+                    _emit(kube, event, now=plan.now, tally=tally)
+    except KeyboardInterrupt:
+        log.warning("run-interrupted", vms_done=len(done), vms_left=len(plan.decisions) - len(done),
+                    patches=tally.patches, events=tally.events)
+        raise
     return replace(plan, decisions=tuple(done)), tally

@@ -1,23 +1,26 @@
 """Command line: `main(argv) -> int`. Exit codes are decided here and nowhere else.
 
 0: everything decided (and applied); 1: some objects ended in error; 2: bad usage or
-configuration, nothing written.
+configuration, nothing written, or an unexpected error; 130: interrupted (Ctrl-C); 141: the
+reader of the output went away (`plan | head`). Whatever happens, the console gets one `error:`
+line, never a traceback.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TextIO
+from typing import Protocol, TextIO
 
 import structlog
 
-from reconciler import __version__, app, logs, metrics, simulate
+from reconciler import __version__, app, interrupts, logs, metrics, simulate
 from reconciler.core.model import Bsl
 from reconciler.core.plan import Plan
 from reconciler.core.timefmt import parse_time
@@ -30,17 +33,54 @@ from reconciler.sources.live import LiveSource, Recorder, senders
 from reconciler.sources.s3 import BucketReader
 from reconciler.sources.snapshot import DiskRecorder, SnapshotSource
 from reconciler.sources.upstream import ControllerOptions
+from reconciler.textsafe import terminal_safe
 
 MAX_LISTED_KEYS = 50_000_000  # a listing longer than this is a runaway, not a bucket
 
 EXIT_OK, EXIT_ERRORS, EXIT_USAGE = 0, 1, 2
+EXIT_INTERRUPTED = 130  # 128 + SIGINT: what a shell reports for a command stopped by Ctrl-C
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE: what a shell reports for `yes | head`
 Command = Callable[[argparse.Namespace, "Context"], int]
+
+
+class Output(Protocol):
+    def write(self, text: str, /) -> int: ...
+    def flush(self) -> None: ...
+
+
+class OutputClosed(Exception):
+    """The reader of stdout went away (`plan | head`)."""
+
+
+class _Stdout:
+    """stdout whose reader may go away (`plan | head`): that ends the program quietly, not with a
+    traceback; any other failure to write it (a full disk) is one `error:` line."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+
+    def write(self, text: str, /) -> int:
+        with self._failures():
+            return self.stream.write(text)
+
+    def flush(self) -> None:
+        with self._failures():
+            self.stream.flush()
+
+    @contextlib.contextmanager
+    def _failures(self) -> Iterator[None]:
+        try:
+            yield
+        except BrokenPipeError:
+            raise OutputClosed from None
+        except OSError as exc:
+            raise UsageError(f"cannot write the output: {exc.strerror or exc}") from None
 
 
 class Context:
     """The world outside the program, injected so tests call `main` like a function."""
 
-    def __init__(self, *, environ: Mapping[str, str], stdout: TextIO, clock: Callable[[], datetime],
+    def __init__(self, *, environ: Mapping[str, str], stdout: Output, clock: Callable[[], datetime],
                  sleep: Callable[[float], None]) -> None:
         self.environ = environ
         self.stdout = stdout
@@ -156,8 +196,10 @@ def cmd_run(args: argparse.Namespace, ctx: Context) -> int:
     now = _now(args, ctx)
     source = _live(args, ctx)
     try:
-        plan, tally = app.run(source, source.kube, now=now, only=args.schedule or (),
-                              release_all=args.release_all)
+        # Ctrl-C is held while a VM is being written: each VM is written with its Events, or not at all.
+        with interrupts.held_during_writes() as held:
+            plan, tally = app.run(source, source.kube, now=now, only=args.schedule or (),
+                                  release_all=args.release_all, writing=held.writing)
     finally:
         source.close()
     _log_plan(plan)
@@ -258,6 +300,14 @@ def parser() -> argparse.ArgumentParser:
     return root
 
 
+def _say(err: TextIO, text: str) -> None:
+    """A message on stderr, each of its own lines escaped (an incomplete snapshot lists one problem a line,
+    and a name in them must not add lines of its own); quiet if stderr is gone too (`2>&1 | head`)."""
+    with contextlib.suppress(OSError, ValueError):
+        err.write("".join(terminal_safe(line) + "\n" for line in text.split("\n")))
+        err.flush()
+
+
 def main(
     argv: Sequence[str] | None = None,
     *,
@@ -274,21 +324,38 @@ def main(
     except SystemExit as exc:  # argparse has printed the usage message
         return EXIT_OK if exc.code == 0 else EXIT_USAGE
     in_cluster = "KUBERNETES_SERVICE_HOST" in environ
-    logs.configure(args.log_format or ("json" if in_cluster else "console"), stream=err)
-    ctx = Context(environ=environ, stdout=stdout or sys.stdout, clock=clock or (lambda: datetime.now(UTC)),
+    log_format = args.log_format or ("json" if in_cluster else "console")
+    logs.configure(log_format, stream=err)
+    out = _Stdout(stdout or sys.stdout)
+    ctx = Context(environ=environ, stdout=out, clock=clock or (lambda: datetime.now(UTC)),
                   sleep=sleep or time.sleep)
     func: Command = args.func
     try:
-        return func(args, ctx)
+        code = func(args, ctx)
+        out.flush()
     except UsageError as exc:
-        err.write(f"error: {exc}\n")
+        _say(err, f"error: {exc}")
         return EXIT_USAGE
     except ForbiddenError as exc:  # nothing could be read, so nothing was written: configuration
-        err.write(f"error: {exc}\nhint: the job's RBAC rules are in manifests/base (Role, ClusterRole)\n")
+        _say(err, f"error: {exc}")
+        _say(err, "hint: the job's RBAC rules are in manifests/base (Role, ClusterRole)")
         return EXIT_USAGE
     except ReconcilerError as exc:
-        err.write(f"error: {exc}\n")
+        _say(err, f"error: {exc}")
         return EXIT_ERRORS
+    except KeyboardInterrupt as exc:
+        _say(err, f"error: {str(exc) or 'interrupted'}")
+        return EXIT_INTERRUPTED
+    except OutputClosed:
+        return EXIT_BROKEN_PIPE
+    except Exception as exc:  # noqa: BLE001 - the last resort: one line on the console, never a traceback
+        if log_format == "json":  # the traceback goes where bug reports come from: the job's log
+            with contextlib.suppress(OSError, ValueError):
+                structlog.get_logger("reconciler").error("unexpected-error", exc_info=exc)
+        _say(err, f"error: unexpected {type(exc).__name__}: {exc} (a bug; please report it"
+                  + (")" if log_format == "json" else "; --log-format json logs the traceback)"))
+        return EXIT_USAGE
+    return code
 
 
 def entry() -> None:

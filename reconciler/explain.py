@@ -18,6 +18,7 @@ from reconciler.core.model import VM, Action
 from reconciler.core.plan import Plan
 from reconciler.core.timefmt import format_time
 from reconciler.report import controller_line, decision_doc, format_duration_short, human_bytes, storage_lines
+from reconciler.textsafe import terminal_safe
 
 
 @dataclass(frozen=True)
@@ -59,9 +60,14 @@ def member_doc(chain: Chain) -> list[dict[str, Any]]:
             for m in chain.members]
 
 
+def _lines(lines: list[str]) -> str:
+    """Each line escaped on its own: what came from the cluster cannot add lines or move the cursor."""
+    return "".join(terminal_safe(line) + "\n" for line in lines)
+
+
 def _uncovered(vm: VM) -> str:
-    return (f"VirtualMachine {vm.ref}: no policy Schedule backs this VM up and the job has never managed it; "
-            "nothing to decide.\n")
+    return _lines([f"VirtualMachine {vm.ref}: no policy Schedule backs this VM up and the job has never "
+                   "managed it; nothing to decide."])
 
 
 def _text(vm: VM, d: Decision, now: datetime) -> str:
@@ -89,7 +95,7 @@ def _text(vm: VM, d: Decision, now: datetime) -> str:
     out.append(f"Decision: {d.action} ({', '.join(d.codes) or '-'}): {d.message}")
     patch = d.patch()
     out.append("Patch: " + (json.dumps(patch, separators=(",", ":")) if patch else "none (nothing to write)"))
-    return "\n".join(out) + "\n"
+    return _lines(out)
 
 
 def render_explanation(found: Explanation, *, output: str = "text") -> tuple[str, bool]:

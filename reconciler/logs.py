@@ -14,22 +14,34 @@ from typing import TextIO
 
 import structlog
 
+from reconciler.textsafe import terminal_safe
+
 _HANDLER_NAME = "full-backup-reconciler"
+
+
+def _terminal_safe(_logger: object, _method: str, event: structlog.typing.EventDict) -> structlog.typing.EventDict:
+    """The console renderer prints most strings as they are: escape what came from the cluster.
+
+    Other values are printed with repr(), which escapes control characters itself (a string the
+    renderer quotes, one with spaces, shows its escapes doubled: still one safe line). JSON lines
+    escape everything themselves.
+    """
+    return {key: terminal_safe(value) if isinstance(value, str) else value for key, value in event.items()}
 
 
 def configure(fmt: str, *, stream: TextIO | None = None) -> None:
     out = stream or sys.stderr
-    renderer: structlog.typing.Processor = (
-        structlog.processors.JSONRenderer()
+    renderers: list[structlog.typing.Processor] = (
+        [structlog.processors.format_exc_info, structlog.processors.JSONRenderer()]
         if fmt == "json"
-        else structlog.dev.ConsoleRenderer(colors=False)
+        else [_terminal_safe, structlog.dev.ConsoleRenderer(colors=False)]
     )
     shared: list[structlog.typing.Processor] = [
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
     ]
     structlog.configure(
-        processors=[*shared, renderer],
+        processors=[*shared, *renderers],
         wrapper_class=structlog.make_filtering_bound_logger(logging.INFO),
         logger_factory=structlog.PrintLoggerFactory(file=out),
         cache_logger_on_first_use=False,
@@ -38,7 +50,7 @@ def configure(fmt: str, *, stream: TextIO | None = None) -> None:
     handler.set_name(_HANDLER_NAME)
     handler.setFormatter(structlog.stdlib.ProcessorFormatter(
         processors=[structlog.stdlib.add_logger_name, structlog.stdlib.ProcessorFormatter.remove_processors_meta,
-                    renderer],
+                    *renderers],
         foreign_pre_chain=shared,
     ))
     root = logging.getLogger()

@@ -15,6 +15,7 @@ from reconciler.core.plan import Plan
 from reconciler.core.policy import format_duration, format_growth
 from reconciler.core.retention import Totals, retention, totals
 from reconciler.core.timefmt import format_time
+from reconciler.textsafe import terminal_safe
 
 
 def _policy(policy: Policy | None) -> dict[str, Any] | None:
@@ -180,6 +181,7 @@ def format_duration_short(seconds: int) -> str:
 
 
 def _table(rows: list[list[str]]) -> str:
+    rows = [[terminal_safe(cell) for cell in row] for row in rows]  # a name is one cell on one line
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
     lines = []
     for row in rows:
@@ -236,7 +238,7 @@ def render_table(plan: Plan) -> str:
         summary += "; warnings: " + ", ".join(f"{n} {code}" for code, n in plan.warnings.items())
     out.append(f"Summary: {summary}")
     if plan.errors:
-        out += ["", "Objects that could not be read:", *(f"  {e}" for e in plan.errors)]
+        out += ["", "Objects that could not be read:", *(f"  {terminal_safe(e)}" for e in plan.errors)]
     return "\n".join(out) + "\n"
 
 

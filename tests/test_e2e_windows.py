@@ -151,11 +151,7 @@ def test_the_plan_predicts_every_full_of_vms_without_a_stricter_own_limit(world:
     assert [m for m in misses if m[1] != "vm-strict"] == []
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "vm-strict keeps its own max-incremental-backups=3 (interval 5 is looser, so the baseline stays 3); "
-    "in window 4 its chain has 3 incrementals and the controller takes a full (max-incremental), but the "
-    "plan says keep/within-policy instead of full-anyway/controller-limit (SPEC 3.1.3, 5.3); the same "
-    "every 4 windows in the count and age scenarios"))
 def test_the_plan_predicts_every_full_the_controller_takes(world: World) -> None:
-    """The plan says full exactly when the controller takes one, for every VM."""
+    """The plan says full exactly when the controller takes one, for every VM (a VM keeping its own stricter
+    max-incremental-backups included: the controller's limit is predicted as controller-limit)."""
     assert mispredictions(world, 7) == []

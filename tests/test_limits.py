@@ -3,7 +3,8 @@
 A small hostile S3 endpoint generates these on the fly (nothing is buffered on its side, so the
 memory measured is the job's): the index GET streams 50 MB with or without a Content-Length, or
 trickles; the listing answers every page with IsTruncated and a fresh continuation token, either
-replaying the same keys (an endpoint that ignores the token) or inventing new ones for ever.
+replaying the same keys (an endpoint that ignores the token) or inventing new ones for ever, or a
+page of a few hundred bytes that would expand to gigabytes (an entity-expansion bomb).
 Each must end quickly with an error that names the limit, the VM in `error`, exit status 1,
 and the job's memory bounded well below the input's size.
 """
@@ -41,7 +42,8 @@ NOW = datetime.fromisoformat("2026-03-10T00:45:00+00:00")
 
 class HostileS3(ThreadingHTTPServer):
     """index: "ok" | "huge" (50 MB, Content-Length) | "huge-chunked" (50 MB, no length) | "trickle";
-    listing: "ok" | "replay" (same page, new token, for ever) | "endless" (new keys for ever)."""
+    listing: "ok" | "replay" (same page, new token, for ever) | "endless" (new keys for ever) |
+    "bomb" (a page whose nested entities expand to 10 GB)."""
 
     daemon_threads = True
 
@@ -124,6 +126,13 @@ class _Handler(BaseHTTPRequestHandler):
         with self.server.lock:
             self.server.list_pages += 1
             page = self.server.list_pages
+        if self.server.listing == "bomb":
+            entities = "".join(f'<!ENTITY e{i} "{f"&e{i - 1};" * 10}">' for i in range(1, 10))
+            self._send(200, ('<?xml version="1.0"?><!DOCTYPE ListBucketResult [<!ENTITY e0 "0123456789">'
+                             f'{entities}]><ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">'
+                             f"<IsTruncated>false</IsTruncated><Contents><Key>{escape(prefix)}&e9;</Key>"
+                             "<Size>1</Size></Contents></ListBucketResult>").encode())
+            return
         if self.server.listing == "ok":
             keys_ = [f"{prefix}c1/d.qcow2"]
             truncated = False
@@ -226,6 +235,17 @@ def test_listing_of_new_keys_for_ever_stops_at_the_key_limit(world: World, hosti
     assert code == 1
     assert "more than 3000 objects; refusing to list further" in messages(plan)["vm"]
     assert hostile.list_pages == 4 and seconds < 30
+
+
+def test_listing_page_with_an_entity_bomb_is_a_failed_listing(world: World, hostile: HostileS3) -> None:
+    """A page whose entities would expand to 10 GB is refused unexpanded, once (not retried): the
+    VM's listing failed, the error says why, and the job's memory stays small."""
+    hostile.listing = "bomb"
+    code, plan, _, peak = measured(world)
+    print(f"LIMITS entity-bomb listing page: exit {code}, {hostile.list_pages} pages, peak {peak / MB:.1f} MB")
+    assert code == 1
+    assert "the answer is not a ListObjectsV2 page: it declares a DTD" in messages(plan)["vm"]
+    assert hostile.list_pages == 1 and peak < 20 * MB
 
 
 def test_index_that_trickles_in_is_bounded_by_the_deadline(hostile: HostileS3) -> None:

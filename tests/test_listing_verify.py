@@ -23,7 +23,7 @@ from reconciler.core.chain import Chain, Problem, SizeMismatch
 from reconciler.core.model import ChainState, VMKey
 from reconciler.errors import SourceError
 from reconciler.sim.upstream import append_checkpoint
-from reconciler.sources import live, s3lean
+from reconciler.sources import live
 from reconciler.sources.live import (
     PER_VM_LISTING_MAX,
     UnorderedListingError,
@@ -32,7 +32,8 @@ from reconciler.sources.live import (
     partition,
     read_chains,
 )
-from reconciler.sources.s3 import BucketReader
+from reconciler.sources.s3 import BucketReader, lean
+from reconciler.sources.s3.answers import ListPage
 from tests.s3fixtures import CREDENTIALS, Seeder, bsl_for
 
 pytest_plugins = ("tests.s3fixtures",)
@@ -259,27 +260,27 @@ def test_odd_characters_in_namespaces_and_names(store: Store) -> None:
 
 
 def test_lean_page_parsing_matches_botocore(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The lean listing (signed requests, Key/Size cut out of each page) yields exactly what a
-    botocore client and its own XML parser yield, odd keys and pagination included."""
+    """The lean listing (signed requests, only Key and Size taken from each parsed page) yields
+    exactly what a botocore client and its own XML parser yield, odd keys and pagination included."""
     objects: dict[str, bytes] = {}
     for n, name in enumerate(ODD):
         objects[f"checkpoints/ns/{name}/k{n} <&>'\"=?#.qcow2"] = b"z" * n
     store.put(objects)
     taken: list[int] = []
-    parse = s3lean.parse_list_page
+    parse = lean.parse_list_page
 
-    def spy(body: bytes, *, where: str) -> s3lean.ListPage:
+    def spy(body: bytes, *, where: str) -> ListPage:
         page = parse(body, where=where)
         taken.append(len(page.objects))
         return page
 
-    monkeypatch.setattr(s3lean, "parse_list_page", spy)
-    plain, lean = store.reader(page_size=4, lean=False), store.reader(page_size=4)
+    monkeypatch.setattr(lean, "parse_list_page", spy)
+    plain, fast = store.reader(page_size=4, lean=False), store.reader(page_size=4)
     assert list(plain.iter_objects()) == sorted((k, len(v)) for k, v in objects.items())
     assert taken == []  # botocore parsed those
-    assert list(lean.iter_objects()) == list(plain.iter_objects())
+    assert list(fast.iter_objects()) == list(plain.iter_objects())
     assert taken == [4, 4, 3]  # every page was read by the lean path, not by botocore
-    assert lean.stats() == {"ListObjectsV2": 3}  # plain listed twice above
+    assert fast.stats() == {"ListObjectsV2": 3}  # plain listed twice above
 
 
 # --------------------------------------------------------------------------- failures

@@ -418,7 +418,8 @@ def test_options_endpoint_region_style_timeouts() -> None:
     assert o.endpoint_url == "https://s3.example.test"
     assert o.region_name == "eu-west-3"
     assert o.config.s3 == {"addressing_style": "path"}
-    assert (o.config.connect_timeout, o.config.read_timeout) == (5.0, 30.0)
+    assert (o.config.connect_timeout, o.config.read_timeout) == o.timeouts == (5.0, 30.0)
+    assert o.config.max_pool_connections == o.max_connections == 10
     assert o.config.retries == {"mode": "standard", "total_max_attempts": 1}
     o = _options({"s3ForcePathStyle": "false", "region": "", "s3Url": ""})
     assert (o.endpoint_url, o.region_name) == (None, "us-east-1")

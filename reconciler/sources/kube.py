@@ -19,6 +19,7 @@ from typing import Any, TypeVar, cast
 
 import structlog
 import urllib3
+import yaml
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt, stop_before_delay
@@ -229,22 +230,66 @@ class Kube:
                                                              _request_timeout=TIMEOUT))
 
 
+def _kubeconfig_path(kubeconfig: str | None, environ: Mapping[str, str]) -> str:
+    return kubeconfig or environ.get("KUBECONFIG", "").split(":")[0] or str(
+        Path(environ.get("HOME", "~")).expanduser() / ".kube" / "config")
+
+
+def _check_kubeconfig(path: str) -> None:
+    """A readable YAML mapping, or a UsageError naming the file.
+
+    The client's loader says "No configuration found" for a missing file, without its name, and
+    ends in a YAML or TypeError traceback on a malformed one.
+    """
+    where = f"cannot load Kubernetes configuration from {path}"
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise UsageError(f"{where}: no such file") from None
+    except IsADirectoryError:
+        raise UsageError(f"{where}: is a directory") from None
+    except UnicodeDecodeError:
+        raise UsageError(f"{where}: not a kubeconfig (not UTF-8 text)") from None
+    except OSError as exc:
+        raise UsageError(f"{where}: {exc.strerror or exc}") from None
+    try:
+        doc = yaml.safe_load(text)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark
+        at = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
+        raise UsageError(f"{where}: not YAML: {exc.problem or exc.context}{at}") from None
+    except yaml.YAMLError as exc:
+        raise UsageError(f"{where}: not YAML: {exc}") from None
+    if not isinstance(doc, dict):
+        found = {type(None): "an empty document", list: "a list", str: "a string"}.get(type(doc), type(doc).__name__)
+        raise UsageError(f"{where}: not a kubeconfig (expected a mapping with clusters, contexts and users, "
+                         f"found {found})")
+
+
 def connect(*, kubeconfig: str | None, context: str | None, environ: Mapping[str, str]) -> client.ApiClient:
     """In-cluster when running in a pod and no kubeconfig is named, else the kubeconfig.
 
     Loaded explicitly: `config.load_config()` prints to stdout on its in-cluster fallback.
     """
     cfg = client.Configuration()
-    try:
-        if kubeconfig is None and context is None and "KUBERNETES_SERVICE_HOST" in environ:
+    if kubeconfig is None and context is None and "KUBERNETES_SERVICE_HOST" in environ:
+        try:
             config.load_incluster_config(client_configuration=cfg)  # type: ignore[no-untyped-call]
-        else:
-            path = kubeconfig or environ.get("KUBECONFIG", "").split(":")[0] or str(
-                Path(environ.get("HOME", "~")).expanduser() / ".kube" / "config")
+        except (config.ConfigException, OSError, ValueError) as exc:
+            raise UsageError(f"cannot load Kubernetes configuration (in-cluster): {exc}") from exc
+    else:
+        path = _kubeconfig_path(kubeconfig, environ)
+        _check_kubeconfig(path)
+        try:
             config.load_kube_config(  # type: ignore[no-untyped-call]
                 config_file=path, context=context, client_configuration=cfg)
-    except (config.ConfigException, OSError, ValueError) as exc:
-        raise UsageError(f"cannot load Kubernetes configuration: {exc}") from exc
+        except config.ConfigException as exc:
+            raise UsageError(f"cannot load Kubernetes configuration from {path}: {exc}") from exc
+        # The loader walks the document without checking its shape: a list where a mapping belongs
+        # ends in TypeError, AttributeError or KeyError from deep inside it. Any of them is a bad file.
+        except Exception as exc:
+            raise UsageError(f"cannot load Kubernetes configuration from {path}: not a valid kubeconfig "
+                             f"({type(exc).__name__}: {exc})") from exc
     cfg.retries = urllib3.Retry(total=0, redirect=0)  # one retry policy only: ours (tenacity)
     return client.ApiClient(cfg)
 

@@ -10,13 +10,11 @@ and a bounded number of listed folders, never the whole listing.
 
 from __future__ import annotations
 
-import gc
 import math
 import queue
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from itertools import groupby
 from typing import Any, Protocol
@@ -55,8 +53,6 @@ LISTING_STASH = 256
 GETS_AHEAD = 512
 GETS_AHEAD_MIN = 32
 CHECKPOINTS_AHEAD = 30_000
-# The cyclic collector's young-generation threshold while reading (`_long_lived_heap`).
-GC_THRESHOLD = 50_000
 
 ReaderFactory = Callable[[Bsl, str | None], BucketReader]
 
@@ -549,23 +545,6 @@ def _read_many(reader: BucketReader, bsl: Bsl, vms: list[VMKey], concurrency: in
     return v.out
 
 
-@contextmanager
-def _long_lived_heap() -> Iterator[None]:
-    """Fewer young-generation collections while indexes are parsed, restored afterwards.
-
-    Reading thousands of indexes allocates millions of small, acyclic objects that all live on
-    as chains. With the default threshold (700) the cyclic collector walks that growing heap
-    again and again: about a quarter of the CPU of a 3,000-VM read, measured. Refcounting frees
-    everything here that dies; the collector only ever finds a few botocore cycles.
-    """
-    old = gc.get_threshold()
-    gc.set_threshold(max(old[0], GC_THRESHOLD), *old[1:])
-    try:
-        yield
-    finally:
-        gc.set_threshold(*old)
-
-
 def read_chains(reader: BucketReader, bsl: Bsl, vms: Sequence[VMKey], *, concurrency: int,
                 recorder: Recorder | None = None, members: bool = True) -> dict[VMKey, Chain]:
     """Each VM's chain, its objects verified against listings of the bucket (never a HEAD per object).
@@ -579,9 +558,8 @@ def read_chains(reader: BucketReader, bsl: Bsl, vms: Sequence[VMKey], *, concurr
     wanted = list(dict.fromkeys(vms))
     if not wanted:
         return {}
-    with _long_lived_heap():
-        if len(wanted) <= PER_VM_LISTING_MAX:
-            out = _read_few(reader, bsl, wanted, concurrency, recorder=recorder, members=members)
-        else:
-            out = _read_many(reader, bsl, wanted, concurrency, recorder=recorder, members=members)
+    if len(wanted) <= PER_VM_LISTING_MAX:
+        out = _read_few(reader, bsl, wanted, concurrency, recorder=recorder, members=members)
+    else:
+        out = _read_many(reader, bsl, wanted, concurrency, recorder=recorder, members=members)
     return {vm: out[vm] for vm in wanted}

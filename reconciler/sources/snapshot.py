@@ -30,6 +30,7 @@ from reconciler.errors import MissingEvidenceError, UsageError
 from reconciler.sources.base import World, world_from_raw
 from reconciler.sources.snapdir import OutsideError, SnapshotRoot, read_cluster
 from reconciler.sources.upstream import ControllerOptions, read_limit, read_trackers
+from reconciler.textsafe import terminal_safe
 
 log = structlog.get_logger("reconciler")
 # An object the index gives no size for (vmb.json, vmbt.json, a leaked object) is written as a
@@ -89,7 +90,8 @@ class SnapshotSource:
         except OutsideError as exc:
             raise MissingEvidenceError(f"snapshot {self.root}: {exc}") from None
         if problems:
-            lines = "".join(f"\n  {p}" for p in problems)
+            # One problem a line, each escaped here: a name in it must not start a line of its own.
+            lines = "".join(f"\n  {terminal_safe(p)}" for p in problems)
             raise MissingEvidenceError(
                 f"snapshot {self.root} is incomplete or ambiguous, so nothing was decided "
                 f"({len(problems)} problem(s)):{lines}")

@@ -9,10 +9,12 @@ was most of a plan's CPU. Here the same requests are built from parts botocore k
 * the URL of the bucket is botocore's own, resolved once per reader (a presigned URL of a dummy
   key, so addressing style, custom endpoints and the S3 endpoint rules are botocore's);
 * every request is signed by botocore's ``S3SigV4Auth`` with the reader's (refreshable)
-  credentials, and sent on the botocore client's own ``URLLib3Session``: the same connection
-  pool, TLS verification, proxies and timeouts, and the same exceptions on a failure;
+  credentials, and sent on a botocore ``URLLib3Session`` built from the client's options as
+  botocore builds the client's own: the same TLS verification, proxies, timeouts and pool size,
+  and the same exceptions on a failure;
 * a non-2xx answer becomes the ``ClientError`` botocore would raise (code, message, status), so
-  error handling stays in one place (``BucketReader._translate``).
+  error handling stays in one place (`failures`);
+* listing pages and error answers are read as botocore reads them (`answers`).
 
 What botocore would do and this does not: follow a region redirect. Such an answer raises
 `RegionRedirect` and the reader sends the request again through botocore, whose redirector
@@ -21,19 +23,15 @@ handles it, and keeps using botocore from then on.
 
 from __future__ import annotations
 
-import html
-import re
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any, Final
-from urllib.parse import quote, unquote_plus, urlencode, urlsplit, urlunsplit
+from urllib.parse import quote, urlencode, urlsplit, urlunsplit
 
 import botocore
 from botocore.auth import S3SigV4Auth
 from botocore.awsrequest import AWSRequest, AWSResponse
 from botocore.credentials import Credentials
 from botocore.exceptions import (
-    ClientError,
     IncompleteReadError,
     ReadTimeoutError,
     ResponseStreamingError,
@@ -43,6 +41,7 @@ from urllib3.exceptions import HTTPError as URLLib3HTTPError
 from urllib3.exceptions import ReadTimeoutError as URLLib3ReadTimeoutError
 
 from reconciler.errors import SourceError
+from reconciler.sources.s3.answers import ListPage, error_of, parse_list_page
 
 CHUNK: Final = 64 * 1024
 MAX_ERROR_BODY: Final = 64 * 1024
@@ -50,29 +49,10 @@ MAX_ERROR_BODY: Final = 64 * 1024
 _REDIRECT_CODES: Final = frozenset(
     {"PermanentRedirect", "TemporaryRedirect", "AuthorizationHeaderMalformed", "IllegalLocationConstraintException"}
 )
-_URL_ENCODED: Final = b"<EncodingType>url</EncodingType>"
-# Elements read from what is left of a page, or from an error answer. No XML parser is used:
-# nothing in these answers needs one, and a hostile endpoint gets no entity expansion.
-_ELEMENT: Final = {name: re.compile(rb"<%s>([^<]*)</%s>" % (name.encode(), name.encode()))
-                   for name in ("Code", "Message", "IsTruncated", "NextContinuationToken")}
-_LISTING_ROOT: Final = re.compile(rb"<ListBucketResult[\s>]")
-# Inside a ListBucketResult only objects hold Key and Size (no delimiter is asked for, so no
-# CommonPrefixes): with one of each per <Contents>, the n-th Key and the n-th Size are one object's.
-_KEY: Final = re.compile(rb"<Key>([^<]*)</Key>")
-_SIZE: Final = re.compile(rb"<Size>(\d+)</Size>")
 
 
 class RegionRedirect(Exception):
     """The endpoint answered with a redirect to another region; botocore knows how to follow it."""
-
-
-@dataclass(frozen=True)
-class ListPage:
-    """One ListObjectsV2 page: (key, size) of its objects, and where the listing goes on."""
-
-    objects: list[tuple[str, int]]
-    truncated: bool
-    token: str | None
 
 
 def bucket_base_url(presigned: str, dummy_key: str) -> str:
@@ -82,63 +62,6 @@ def bucket_base_url(presigned: str, dummy_key: str) -> str:
     if not parts.path.endswith(suffix):
         raise SourceError(f"cannot tell the bucket's URL from {urlunsplit((*parts[:3], '', ''))!r}")
     return urlunsplit((parts.scheme, parts.netloc, parts.path[: -len(suffix)], "", ""))
-
-
-def _text(body: bytes, name: str) -> str | None:
-    """The text of the first `<name>` element of `body` (entities decoded), or None."""
-    found = _ELEMENT[name].search(body)
-    return html.unescape(found.group(1).decode("utf-8", errors="replace")) if found else None
-
-
-def error_of(status: int, body: bytes, operation: str) -> ClientError:
-    """The ClientError botocore raises for an S3 error answer (its Code and Message, or none)."""
-    code, message = (_text(body, "Code") or "", _text(body, "Message") or "") if b"<Error>" in body else ("", "")
-    response: Any = {"Error": {"Code": code, "Message": message}, "ResponseMetadata": {"HTTPStatusCode": status}}
-    return ClientError(response, operation)
-
-
-def parse_list_page(body: bytes, *, where: str) -> ListPage:
-    """A ListObjectsV2 answer: each object's Key and Size, IsTruncated and NextContinuationToken.
-
-    Keys and sizes are cut out of the `<Contents>` elements directly (a page holds up to 1,000,
-    and a general XML parser costs ten times more); IsTruncated and NextContinuationToken are
-    read from what is left. Keys are URL-decoded when the page says `EncodingType` url, as botocore
-    does (the request asks for it, so keys are ASCII and XML text never holds a `<`).
-    """
-    keys, sizes, count = _KEY.findall(body), _SIZE.findall(body), body.count(b"<Contents>")
-    if len(keys) == len(sizes) == count:  # two C scans, a third of the cost of the loop below
-        stub = body[: body.find(b"<Contents>")] + body[body.rfind(b"</Contents>") + 11 :] if count else body
-        objects = [(key.decode("utf-8", errors="replace"), int(size)) for key, size in zip(keys, sizes, strict=True)]
-    else:
-        objects, stub = _objects_one_by_one(body, where)
-    if not _LISTING_ROOT.search(stub) or b"<Contents" in stub:
-        raise SourceError(f"{where}: the answer is not a ListObjectsV2 page: {stub[:80]!r}")
-    if b"&" in body:
-        objects = [(html.unescape(k) if "&" in k else k, s) for k, s in objects]
-    if _URL_ENCODED in stub:
-        objects = [(unquote_plus(k) if "%" in k or "+" in k else k, s) for k, s in objects]
-    truncated = (_text(stub, "IsTruncated") or "").strip().lower() == "true"
-    token = _text(stub, "NextContinuationToken")
-    return ListPage(objects, truncated, token or None)
-
-
-def _objects_one_by_one(body: bytes, where: str) -> tuple[list[tuple[str, int]], bytes]:
-    """Objects in any element order, or an error naming what an object lacks; and the page without them."""
-    pieces = body.split(b"<Contents>")
-    objects: list[tuple[str, int]] = []
-    rest = [pieces[0]]
-    for piece in pieces[1:]:
-        end = piece.find(b"</Contents>")
-        k0, k1 = piece.find(b"<Key>", 0, end), piece.find(b"</Key>", 0, end)
-        s0, s1 = piece.find(b"<Size>", 0, end), piece.find(b"</Size>", 0, end)
-        if min(end, k0, k1, s0, s1) < 0:
-            raise SourceError(f"{where}: a listing page with an object lacking Key or Size")
-        size = piece[s0 + 6 : s1].strip()
-        if not size.isdigit():
-            raise SourceError(f"{where}: a listing page with Size {size[:40]!r}")
-        objects.append((piece[k0 + 5 : k1].decode("utf-8", errors="replace"), int(size)))
-        rest.append(piece[end + 11 :])
-    return objects, b"".join(rest)
 
 
 class LeanS3:

@@ -1,0 +1,121 @@
+"""`simulate` on the command line: its options, their checks, and the command itself."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import re
+from datetime import timedelta
+from typing import Any, Protocol
+
+from reconciler.core.policy import parse_duration
+from reconciler.core.timefmt import format_time, parse_time
+from reconciler.errors import UsageError
+from reconciler.simulate.model import compare
+from reconciler.simulate.plot import plot_file
+from reconciler.simulate.scenario import DEFAULT_START, GIB, Scenario
+from reconciler.simulate.table import render_table, result_doc
+
+
+class Writes(Protocol):
+    def write(self, text: str, /) -> int: ...
+
+
+class HasStdout(Protocol):
+    @property
+    def stdout(self) -> Writes: ...
+
+
+def _positive(text: str) -> int:
+    if not re.fullmatch(r"[0-9]+", text) or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: not an integer >= 1")
+    return int(text)
+
+
+def _fraction(text: str) -> float:
+    value = text.strip()
+    try:
+        number = float(value[:-1]) / 100 if value.endswith("%") else float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: not a fraction (0.02) or a percentage (2%)") from None
+    if not 0 <= number <= 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: must be between 0 and 1 (0%-100%)")
+    return number
+
+
+_UNITS = {"": 1, "k": 1000, "m": 1000**2, "g": 1000**3, "t": 1000**4,
+          "ki": 1024, "mi": 1024**2, "gi": 1024**3, "ti": 1024**4}
+
+
+def _bytes_arg(text: str) -> int:
+    m = re.fullmatch(r"([0-9]+(?:\.[0-9]+)?)\s*([kmgtKMGT]i?)?[bB]?", text.strip())
+    if m is None or float(m.group(1)) <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: not a size (50Gi, 200G, 1Ti)")
+    return int(float(m.group(1)) * _UNITS[(m.group(2) or "").lower()])
+
+
+def _duration(text: str) -> timedelta:
+    value = parse_duration(text)
+    if value is None:
+        raise argparse.ArgumentTypeError(f"{text!r}: not a duration (36h, 7d, 2w, 168h30m)")
+    return value
+
+
+def add_parser(subparsers: Any) -> argparse.ArgumentParser:
+    """Register `simulate` on the CLI's subparsers."""
+    p: argparse.ArgumentParser = subparsers.add_parser(
+        "simulate", help="what-if: fulls, bytes and chain lengths over many windows, with the real decisions",
+        description="Simulate W backup windows of V VMs on one schedule: the reconciler decides before each "
+                    "window, a model of the kubevirt-datamover controller takes the backups.")
+    p.add_argument("--vms", type=_positive, default=300, metavar="N", help="number of VMs (default 300)")
+    p.add_argument("--schedule", default="0 1 * * *", metavar="CRON", help="Velero schedule (default '0 1 * * *')")
+    p.add_argument("--interval", type=_positive, metavar="N", help="count policy: full after N incrementals")
+    p.add_argument("--max-age", type=_duration, metavar="DURATION", help="age policy: 7d, 36h, 2w, ...")
+    p.add_argument("--budget", type=_positive, metavar="N", help="max-per-run: fulls per run (staggering)")
+    p.add_argument("--windows", type=_positive, default=60, metavar="W", help="windows to simulate (default 60)")
+    p.add_argument("--change-rate", type=_fraction, default=0.02, metavar="RATE",
+                   help="share of a disk written per day: 0.02 or 2%% (default 2%%)")
+    p.add_argument("--disk-size", type=_bytes_arg, default=50 * GIB, metavar="SIZE",
+                   help="disk size of every VM (default 50Gi)")
+    p.add_argument("--join", choices=("once", "spread"), default="once",
+                   help="VMs all exist before the first window, or join spread over --spread-windows")
+    p.add_argument("--spread-windows", type=_positive, metavar="N",
+                   help="windows over which VMs join with --join spread (default: one policy cycle)")
+    p.add_argument("--fail-rate", type=_fraction, default=0.0, metavar="RATE",
+                   help="share of backups that fail (chosen by a stable hash of VM, window and --seed)")
+    p.add_argument("--seed", type=int, default=0, metavar="N", help="seed of the failure choice (default 0)")
+    p.add_argument("--start", metavar="RFC3339", default=format_time(DEFAULT_START),
+                   help="when the VMs are created (default %(default)s)")
+    p.add_argument("-o", "--output", choices=("table", "json"), default="table")
+    p.add_argument("--plot", metavar="FILE.png", help="draw fulls and longest chain per window, with and "
+                   "without the budget, into this PNG (needs matplotlib)")
+    p.set_defaults(func=cmd_simulate, log_format=None)  # main() reads it; simulate logs nothing
+    return p
+
+
+def scenario_from_args(args: argparse.Namespace) -> Scenario:
+    if args.interval is None and args.max_age is None:
+        raise UsageError("simulate needs a policy: --interval N and/or --max-age DURATION")
+    start = parse_time(args.start)
+    if start is None:
+        raise UsageError(f"--start {args.start!r}: not an RFC 3339 time (e.g. 2026-11-01T00:00:00Z)")
+    return Scenario(vms=args.vms, schedule=args.schedule, interval=args.interval, max_age=args.max_age,
+                    budget=args.budget, windows=args.windows, change_rate=args.change_rate,
+                    disk_bytes=args.disk_size, join=args.join, spread_windows=args.spread_windows,
+                    fail_rate=args.fail_rate, seed=args.seed, start=start)
+
+
+def cmd_simulate(args: argparse.Namespace, ctx: HasStdout) -> int:
+    scenario = scenario_from_args(args)
+    # The plot's target is checked before the run; the figures are printed before it is drawn,
+    # so neither a bad name nor a failed drawing throws the run away.
+    with plot_file(args.plot) if args.plot else contextlib.nullcontext() as target:
+        result, baseline = compare(scenario)
+        if args.output == "json":
+            ctx.stdout.write(json.dumps(result_doc(result, baseline), indent=2) + "\n")
+        else:
+            ctx.stdout.write(render_table(result, baseline))
+        if target is not None:
+            target.draw(result, baseline)
+    return 0

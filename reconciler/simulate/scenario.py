@@ -1,0 +1,91 @@
+"""What a simulation is asked (`Scenario`) and what it answers (`WindowStats` per window, `Result`)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from reconciler.core.timefmt import format_time
+
+GIB = 1024**3
+DEFAULT_START = datetime(2026, 11, 1, tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """What to simulate. `budget=None`: no max-per-run on the schedule."""
+
+    vms: int = 300
+    schedule: str = "0 1 * * *"
+    interval: int | None = 7
+    max_age: timedelta | None = None
+    budget: int | None = None
+    windows: int = 60
+    change_rate: float = 0.02  # fraction of the disk written per day
+    disk_bytes: int = 50 * GIB
+    join: str = "once"  # "once": every VM exists before the first window; "spread": over `spread_windows`
+    spread_windows: int | None = None  # default: one cycle of the policy
+    fail_rate: float = 0.0  # fraction of backups that fail (nothing is written), chosen by a stable hash
+    seed: int = 0
+    start: datetime = DEFAULT_START
+    global_max_incremental: int = 0  # the DPA's maxIncrementalBackups
+
+
+@dataclass(frozen=True)
+class WindowStats:
+    """One backup window after its backups: what was written, and the worst chain left behind."""
+
+    window: int
+    at: datetime
+    vms: int  # VMs that exist in this window
+    fulls: int  # successful full backups
+    staggered: int  # of those forced by this job, pulled forward by the budget
+    forced: int  # VMs this job forced (due, pending or staggered)
+    failed: int  # backups that failed
+    bytes: int  # bytes written by this window's backups
+    max_chain: int  # longest chain, members (the full included)
+    mean_chain: float  # average chain length over the VMs that have one
+    max_age_s: int  # oldest last full: seconds from its window to this one
+    restore_bytes: int  # worst restore cost: bytes of the largest chain
+
+    def doc(self) -> dict[str, Any]:
+        return {**asdict(self), "at": format_time(self.at)}
+
+
+@dataclass(frozen=True)
+class Result:
+    scenario: Scenario
+    windows: tuple[WindowStats, ...]
+    warmup: int  # windows before the load is judged: two cycles of the policy
+
+    @property
+    def peak_fulls_after_warmup(self) -> int | None:
+        """The most fulls in one window after the warm-up; None when the run is no longer than it."""
+        return max((w.fulls for w in self.windows[self.warmup:]), default=None)
+
+    @property
+    def max_chain(self) -> int:
+        return max((w.max_chain for w in self.windows), default=0)
+
+    @property
+    def max_age_s(self) -> int:
+        return max((w.max_age_s for w in self.windows), default=0)
+
+    @property
+    def worst_restore_bytes(self) -> int:
+        return max((w.restore_bytes for w in self.windows), default=0)
+
+    @property
+    def total_bytes(self) -> int:
+        return sum(w.bytes for w in self.windows)
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "peak_fulls_after_warmup": self.peak_fulls_after_warmup,
+            "max_chain": self.max_chain,
+            "max_age_s": self.max_age_s,
+            "worst_restore_bytes": self.worst_restore_bytes,
+            "total_bytes": self.total_bytes,
+            "total_fulls": sum(w.fulls for w in self.windows),
+        }

@@ -1,0 +1,79 @@
+"""The simulation as a person reads it (one row per window, a summary line per run) and as `-o json`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from reconciler.core.policy import format_duration
+from reconciler.core.timefmt import format_time
+from reconciler.report import format_duration_short
+from reconciler.simulate.scenario import Result, Scenario
+
+
+def _size(n: int) -> str:
+    value = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB", "PiB"):
+        if value < 1024 or unit == "PiB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    raise AssertionError("unreachable")
+
+
+def _scenario_doc(s: Scenario) -> dict[str, Any]:
+    return {
+        "vms": s.vms, "schedule": s.schedule, "interval": s.interval,
+        "maxAge": format_duration(s.max_age) if s.max_age is not None else None,
+        "budget": s.budget, "windows": s.windows, "changeRate": s.change_rate, "diskBytes": s.disk_bytes,
+        "join": s.join, "spreadWindows": s.spread_windows, "failRate": s.fail_rate, "seed": s.seed,
+        "start": format_time(s.start),
+    }
+
+
+def result_doc(result: Result, baseline: Result | None = None) -> dict[str, Any]:
+    """The `-o json` document; `without_budget` holds the same run without a budget, when one was set."""
+    doc: dict[str, Any] = {
+        "scenario": _scenario_doc(result.scenario),
+        "warmup_windows": result.warmup,
+        "windows": [w.doc() for w in result.windows],
+        **result.summary(),
+    }
+    if baseline is not None:
+        doc["without_budget"] = {**baseline.summary(), "fulls": [w.fulls for w in baseline.windows],
+                                 "max_chain_per_window": [w.max_chain for w in baseline.windows]}
+    return doc
+
+
+def render_table(result: Result, baseline: Result | None = None) -> str:
+    s = result.scenario
+    policy = ", ".join(p for p in (
+        f"interval {s.interval}" if s.interval is not None else "",
+        f"max-age {format_duration(s.max_age)}" if s.max_age is not None else "",
+        f"budget {s.budget}" if s.budget is not None else "no budget") if p)
+    out = [f"{s.vms} VMs, schedule {s.schedule!r}, {policy}, {s.windows} windows, "
+           f"change rate {s.change_rate:g}/day, disk {_size(s.disk_bytes)}", ""]
+    head = ["WINDOW", "TIME", "VMS", "FULLS", "STAGGERED", "FAILED", "WRITTEN", "LONGEST CHAIN",
+            "OLDEST FULL", "WORST RESTORE"]
+    if baseline is not None:
+        head.append("FULLS W/O BUDGET")
+    rows = [head]
+    for i, w in enumerate(result.windows):
+        row = [str(w.window), format_time(w.at) or "-", str(w.vms), str(w.fulls), str(w.staggered), str(w.failed),
+               _size(w.bytes), str(w.max_chain), format_duration_short(w.max_age_s), _size(w.restore_bytes)]
+        if baseline is not None:
+            row.append(str(baseline.windows[i].fulls))
+        rows.append(row)
+    widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
+    out += ["  ".join(c.ljust(n) for c, n in zip(r, widths, strict=True)).rstrip() for r in rows]
+    out += ["", _summary_line("with budget" if s.budget is not None else "result", result)]
+    if baseline is not None:
+        out.append(_summary_line("without budget", baseline))
+    return "\n".join(out) + "\n"
+
+
+def _summary_line(label: str, r: Result) -> str:
+    peak = r.peak_fulls_after_warmup
+    load = (f"peak {peak} fulls per window from window {r.warmup} on" if peak is not None
+            else f"no window after the warm-up of {r.warmup} windows")
+    return (f"{label}: {load}; "
+            f"longest chain {r.max_chain}; oldest full {format_duration_short(r.max_age_s)}; "
+            f"worst restore {_size(r.worst_restore_bytes)}; {_size(r.total_bytes)} written")
