@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from hypothesis import given
 from hypothesis import strategies as st
@@ -120,9 +120,11 @@ def test_only_members_a_newer_live_backup_needs_are_held_past_the_ttl() -> None:
     """Members older than the cutoff count while a newer member is within it; a wholly old chain expires."""
     cps = linear(4)  # finished T0+12m, +1d, +2d, +3d, +4d
     s = storage_of(*cps, listing=folder(*cps))
-    assert held_past_ttl(s, T0 + timedelta(days=2, hours=1)) == 300  # c0, c1, c2 needed by c3, c4
-    assert held_past_ttl(s, T0) == 0  # nothing is past the TTL
-    assert held_past_ttl(s, T0 + timedelta(days=9)) == 0  # every backup expires: nothing holds them
+    ttl = timedelta(days=3)
+    assert held_past_ttl(s, now=T0 + timedelta(days=5, hours=1), ttl=ttl) == 300  # c0-c2, needed by c3, c4
+    assert held_past_ttl(s, now=T0 + ttl, ttl=ttl) == 0  # nothing is past the TTL
+    assert held_past_ttl(s, now=T0 + timedelta(days=12), ttl=ttl) == 0  # all expire: nothing holds them
+    assert held_past_ttl(s, now=datetime(1, 1, 2, tzinfo=UTC), ttl=ttl) == 0  # a cutoff before year 1
 
 
 def test_the_index_key_is_recognised() -> None:
@@ -163,13 +165,14 @@ def test_chain_outside_and_metadata_add_up_to_the_folder(case: Case) -> None:
     assert 0 <= s.leaked_bytes <= s.outside_bytes
 
 
-@given(folders(), st.integers(-20, 40))
-def test_past_ttl_never_exceeds_the_chain(case: Case, days: int) -> None:
+@given(folders(), st.integers(-20, 40), st.integers(0, 40))
+def test_past_ttl_never_exceeds_the_chain(case: Case, days: int, ttl_days: int) -> None:
     """Bytes held past any TTL are bytes of the current chain."""
     cps, listing = case
     s = compute_chain(index(*cps), listing).storage
     assert s is not None
-    assert 0 <= held_past_ttl(s, T0 + timedelta(days=days)) <= s.chain_bytes
+    held = held_past_ttl(s, now=T0 + timedelta(days=days), ttl=timedelta(days=ttl_days))
+    assert 0 <= held <= s.chain_bytes
 
 
 @given(folders())

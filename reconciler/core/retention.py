@@ -55,7 +55,7 @@ def retention(decision: Decision, *, now: datetime) -> Retention | None:
         return None
     view = next_view(decision.views)
     ttl = view.schedule.ttl if view is not None else None
-    past = held_past_ttl(storage, now - ttl) if ttl is not None else None
+    past = held_past_ttl(storage, now=now, ttl=ttl) if ttl is not None else None
     return Retention(storage, ttl, past)
 
 

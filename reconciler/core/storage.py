@@ -22,7 +22,7 @@ from __future__ import annotations
 import struct
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from reconciler.core.model import Checkpoint, Index
 
@@ -103,14 +103,15 @@ def measure(index: Index, members: tuple[Checkpoint, ...], listing: Mapping[str,
     return Storage(chain, folder, outside, leaked_objects, leaked_bytes, unreferenced, partial, bytes(ages))
 
 
-def held_past_ttl(storage: Storage, cutoff: datetime) -> int:
+def held_past_ttl(storage: Storage, *, now: datetime, ttl: timedelta) -> int:
     """Bytes of chain members finished before `cutoff` that a newer member finished since still needs.
 
     A backup older than its TTL expires, but the checkpoint it made cannot go while a newer backup
     of the same chain (one not yet expired) builds on it: those bytes are what an unbounded chain
     costs beyond the retention asked for. Members without a timestamp are counted in neither role.
+    The cutoff (`now - ttl`) is taken in integer microseconds: it may lie before year 1.
     """
-    limit = _micros(cutoff)
+    limit = _micros(now) - (ttl // timedelta(microseconds=1))
     held = 0
     newer_alive = False
     for finished, size in reversed(storage.members()):
