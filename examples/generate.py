@@ -254,6 +254,7 @@ def main() -> None:
             "0 */6 * * *",
             {P + "force-full-backup-interval": "5"},
             {
+                "ttl": "24h0m0s",  # dev backups expire after a day: dev-2's long chain holds old ones past it
                 "includedNamespaces": ["dev"],
                 "labelSelector": {"matchExpressions": [{"key": "tier", "operator": "In", "values": ["dev", "test"]}]},
             },
@@ -353,6 +354,12 @@ def main() -> None:
     # One object of web-1 is listed with another size than its index records: a warning only.
     resized = web1[2]["files"][0]
     sizes = {BUCKET: {f"{DM}/{resized['objectPath']}": resized["size"] - 65536}}
+    # And a data file no entry names any more (its entry was lost): leaked, 2 GiB, its size recorded
+    # as `snapshot --out` records the size of an object the index does not size.
+    leaked = "checkpoints/prod/web-1/cp-000/vmb-cp-000-rootdisk.qcow2"
+    (OUT / "buckets" / BUCKET / DM / leaked).parent.mkdir(parents=True)
+    (OUT / "buckets" / BUCKET / DM / leaked).write_bytes(b"")
+    sizes[BUCKET][f"{DM}/{leaked}"] = 2 * GiB
     (OUT / "object-sizes.json").write_text(json.dumps(sizes, indent=1, sort_keys=True) + "\n")
     write_index("prod", "web-3", chain("prod", "web-3", first=nightly - 3 * day, count=4))
     web2 = chain("prod", "web-2", first=nightly - 7 * day, count=8)
@@ -372,7 +379,8 @@ def main() -> None:
     broken = raw.replace('"size": 21474836480', '"size": "21474836480"', 1)
     assert broken != raw, "the billing example must carry a size written as a string"
     write_index("finance", "billing", billing, raw=broken)
-    old = chain("finance", "payroll", first=nightly - 12 * day, count=8)
+    old = chain("finance", "payroll", first=nightly - 12 * day, count=8)  # an older chain kept for retention
+    old[-1]["referencedBy"] = [""]  # its last backup expired: no backup references that checkpoint
     new = chain("finance", "payroll", first=nightly - 3 * day, count=4, start=9)
     write_index("finance", "payroll", old + new)
     write_index("finance", "audit", chain("finance", "audit", first=nightly, count=1))

@@ -17,7 +17,7 @@ from reconciler.core.decide import Decision
 from reconciler.core.model import VM, Action
 from reconciler.core.plan import Plan
 from reconciler.core.timefmt import format_time
-from reconciler.report import controller_line, decision_doc, format_duration_short
+from reconciler.report import controller_line, decision_doc, format_duration_short, human_bytes, storage_lines
 from reconciler.textsafe import terminal_safe
 
 
@@ -28,15 +28,6 @@ class Explanation:
     vm: VM
     plan: Plan
     decision: Decision | None
-
-
-def human_bytes(count: int) -> str:
-    value = float(count)
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if value < 1024 or unit == "TiB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    raise AssertionError("unreachable")
 
 
 def chain_rows(chain: Chain, now: datetime) -> list[str]:
@@ -95,6 +86,7 @@ def _text(vm: VM, d: Decision, now: datetime) -> str:
         out += chain_rows(chain, now)
     for problem in chain.problems:
         out.append(f"  problem: {problem}")
+    out += storage_lines(d, now=now)
     for warning in d.warnings:
         out.append(f"  warning ({warning.code}): {warning.text}")
     if chain.unrestorable:
@@ -114,7 +106,7 @@ def render_explanation(found: Explanation, *, output: str = "text") -> tuple[str
         return text, d is None or d.action is not Action.ERROR
     doc: dict[str, Any] | None = None
     if d is not None:
-        doc = {**decision_doc(d), "members": member_doc(d.chain)}
+        doc = {**decision_doc(d, now=found.plan.now), "members": member_doc(d.chain)}
     text = (json.dumps(doc, indent=2, ensure_ascii=False) + "\n" if output == "json"
             else yaml.safe_dump(doc, sort_keys=False, allow_unicode=True))
     return text, d is None or d.action is not Action.ERROR

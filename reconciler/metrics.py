@@ -2,8 +2,10 @@
 
 Per VM (labels `namespace`, `name`; only VMs whose chain was read): chain length, incrementals,
 seconds since the last full, chain bytes, a broken flag and the objects whose size differs from
-the index. Per run: VMs by action, VMs by warning, the controller's global max-incremental limit
-(absent when unknown), the run's duration, its timestamp and whether it failed. The registry is
+the index; what its folder holds (SPEC 11: folder, outside-chain, past-TTL and leaked bytes,
+leaked objects, unreferenced checkpoints, whether partial; only VMs whose folder was listed).
+Per run: VMs by action, VMs by warning, the controller's global max-incremental limit (absent
+when unknown), the run's duration, its timestamp and whether it failed. The registry is
 built fresh for every run and pushed with PUT semantics, so a VM that left the plan leaves the
 gateway's group too.
 
@@ -25,6 +27,7 @@ from reconciler.core.decide import ScheduleView
 from reconciler.core.model import Action, ChainState
 from reconciler.core.plan import Plan
 from reconciler.core.reason import WARNING_CODES
+from reconciler.core.retention import retention
 from reconciler.core.timefmt import parse_time
 
 PREFIX = "full_backup_reconciler_"
@@ -87,7 +90,37 @@ def build_registry(plan: Plan, *, duration_s: float) -> CollectorRegistry:
         gauge("last_success_timestamp_seconds", "Unix time the run decided as of; pushed only by a run that "
               "did not fail, so a failed run's push leaves it out.").set(plan.now.timestamp())
     _policy_gauges(plan, gauge)
+    _storage_gauges(plan, gauge)
     return registry
+
+
+def _storage_gauges(plan: Plan, gauge: GaugeFactory) -> None:
+    """Per VM whose folder was listed (SPEC 11); a VM without figures has no sample, never a 0."""
+    folder = gauge("folder_bytes", "Bytes of every object in the VM's folder of the datamover prefix (a lower "
+                   "bound where storage_partial is 1).", VM_LABELS)
+    outside = gauge("outside_chain_bytes", "Bytes of the VM's folder outside its current chain: older chains "
+                    "kept for retention, or leaked.", VM_LABELS)
+    past = gauge("past_ttl_bytes", "Bytes of the VM's current chain whose own backup is older than the "
+                 "Schedule's TTL but that a newer backup still needs (absent when the TTL is unknown).", VM_LABELS)
+    leaked = gauge("leaked_bytes", "Bytes of objects in the VM's folder that no index entry names.", VM_LABELS)
+    leaked_objects = gauge("leaked_objects", "Objects in the VM's folder that no index entry names.", VM_LABELS)
+    unreferenced = gauge("unreferenced_checkpoints", "Index entries of the VM that no backup references.",
+                         VM_LABELS)
+    partial = gauge("storage_partial", "1 when some object's size was unknown (offline stand-ins): the VM's "
+                    "storage figures are lower bounds.", VM_LABELS)
+    for d in plan.decisions:
+        found = retention(d, now=plan.now)
+        if found is None:
+            continue
+        labels, s = (d.vm.namespace, d.vm.name), found.storage
+        folder.labels(*labels).set(s.folder_bytes)
+        outside.labels(*labels).set(s.outside_bytes)
+        leaked.labels(*labels).set(s.leaked_bytes)
+        leaked_objects.labels(*labels).set(s.leaked_objects)
+        unreferenced.labels(*labels).set(s.unreferenced)
+        partial.labels(*labels).set(1 if s.partial else 0)
+        if found.past_ttl_bytes is not None:
+            past.labels(*labels).set(found.past_ttl_bytes)
 
 
 def _policy_gauges(plan: Plan, gauge: GaugeFactory) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import yaml
@@ -15,6 +15,7 @@ from reconciler.core.decide import Decision, ScheduleView
 from reconciler.core.model import Policy
 from reconciler.core.plan import Plan
 from reconciler.core.policy import format_duration, format_growth
+from reconciler.core.retention import Totals, retention, totals
 from reconciler.core.timefmt import format_time
 from reconciler.textsafe import terminal_safe
 
@@ -43,7 +44,64 @@ def schedule_doc(view: ScheduleView) -> dict[str, Any]:
     }
 
 
-def decision_doc(d: Decision) -> dict[str, Any]:
+def human_bytes(count: int) -> str:
+    value = float(count)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if value < 1024 or unit == "TiB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    raise AssertionError("unreachable")
+
+
+def go_duration_text(value: timedelta) -> str:
+    """A TTL as Velero prints a metav1.Duration: `720h0m0s`, `1h30m0s` (whole seconds)."""
+    seconds = int(value.total_seconds())
+    sign, seconds = ("-", -seconds) if seconds < 0 else ("", seconds)
+    hours, rest = divmod(seconds, 3600)
+    return f"{sign}{hours}h{rest // 60}m{rest % 60}s"
+
+
+def storage_doc(d: Decision, *, now: datetime | None) -> dict[str, Any] | None:
+    """The VM folder's figures (SPEC 11); None where its folder was not listed.
+
+    Without `now` (a caller that has no plan instant) the TTL figure is null.
+    """
+    found = retention(d, now=now) if now is not None else None
+    storage = found.storage if found is not None else d.chain.storage
+    if storage is None:
+        return None
+    ttl = found.ttl if found is not None else None
+    return {
+        "chainBytes": storage.chain_bytes,
+        "folderBytes": storage.folder_bytes,
+        "outsideChainBytes": storage.outside_bytes,
+        "pastTtlBytes": found.past_ttl_bytes if found is not None else None,
+        "ttl": go_duration_text(ttl) if ttl is not None else None,
+        "leakedObjects": storage.leaked_objects,
+        "leakedBytes": storage.leaked_bytes,
+        "unreferencedCheckpoints": storage.unreferenced,
+        "partial": storage.partial,
+    }
+
+
+def totals_doc(t: Totals) -> dict[str, Any]:
+    """The plan's top-level `storage`: sums over the VMs with figures, and how many have none."""
+    return {
+        "vms": t.vms,
+        "vmsWithoutFigures": t.unknown,
+        "chainBytes": t.chain_bytes,
+        "folderBytes": t.folder_bytes,
+        "outsideChainBytes": t.outside_bytes,
+        "pastTtlBytes": t.past_ttl_bytes,
+        "vmsWithoutTtl": t.past_ttl_unknown,
+        "leakedObjects": t.leaked_objects,
+        "leakedBytes": t.leaked_bytes,
+        "unreferencedCheckpoints": t.unreferenced,
+        "partialVms": t.partial,
+    }
+
+
+def decision_doc(d: Decision, *, now: datetime | None = None) -> dict[str, Any]:
     chain = d.chain
     detail: dict[str, Any] = {"message": d.message, **d.numbers}
     for reason in d.reasons:
@@ -68,6 +126,7 @@ def decision_doc(d: Decision) -> dict[str, Any]:
         "action": str(d.action),
         "reasons": list(d.codes),
         "detail": detail,
+        "storage": storage_doc(d, now=now),
     }
 
 
@@ -88,8 +147,9 @@ def plan_doc(plan: Plan) -> dict[str, Any]:
         "now": format_time(plan.now),
         "controller": controller_doc(plan.upstream),
         "schedules": [schedule_doc(v) for v in plan.schedules],
-        "vms": [decision_doc(d) for d in plan.decisions],
+        "vms": [decision_doc(d, now=plan.now) for d in plan.decisions],
         "summary": plan.summary,
+        "storage": totals_doc(totals(plan.decisions, now=plan.now)),
         "warnings": plan.warnings,
         "errors": list(plan.errors),
     }
@@ -232,7 +292,8 @@ def footer_lines(plan: Plan) -> list[str]:
     summary = ", ".join(f"{n} {a}" for a, n in plan.summary.items()) or "nothing to decide"
     if plan.warnings:
         summary += "; warnings: " + ", ".join(f"{n} {code}" for code, n in plan.warnings.items())
-    lines = [f"Summary: {summary}"]
+    storage = storage_line(totals(plan.decisions, now=plan.now))
+    lines = [*([storage] if storage else []), f"Summary: {summary}"]
     errors = errors_lines(plan)
     if errors:
         lines += ["", "Errors:", *(f"  {terminal_safe(e)}" for e in errors)]
@@ -252,6 +313,48 @@ def render(plan: Plan, output: str, view: TableView) -> str:
     if output == "name":
         return render_names(plan, view)
     return RENDERERS[output](plan)
+
+
+def _count(n: int, what: str) -> str:
+    return f"{n} {what}" + ("" if n == 1 else "s")
+
+
+def storage_line(t: Totals) -> str:
+    """The table's storage footer: totals in human bytes; "" when no VM folder was listed."""
+    if not t.vms:
+        return ""
+    ttl = f"held past TTL {human_bytes(t.past_ttl_bytes)}"
+    if t.past_ttl_unknown:
+        ttl += f" ({t.past_ttl_unknown} VM(s) without a known TTL)"
+    parts = [f"chains {human_bytes(t.chain_bytes)}", f"folders {human_bytes(t.folder_bytes)}",
+             f"outside the current chains {human_bytes(t.outside_bytes)}", ttl,
+             f"leaked {_count(t.leaked_objects, 'object')} ({human_bytes(t.leaked_bytes)})",
+             f"{_count(t.unreferenced, 'unreferenced checkpoint')}"]
+    line = f"Storage ({_count(t.vms, 'VM')} listed"
+    line += f", {t.unknown} without figures): " if t.unknown else "): "
+    line += ", ".join(parts)
+    if t.partial:
+        line += f"; partial for {_count(t.partial, 'VM')} (objects of unknown size count as 0)"
+    return line
+
+
+def storage_lines(d: Decision, *, now: datetime) -> list[str]:
+    """Explain's storage section: the VM folder's figures, or why there are none."""
+    doc = storage_doc(d, now=now)
+    if doc is None:
+        return ["Storage: unknown (the VM folder was not listed: no chain whose root is a full, or the "
+                "listing failed)"]
+    ttl = doc["ttl"]
+    past = (f"{human_bytes(doc['pastTtlBytes'])} held past the TTL ({ttl}) by newer backups of the chain"
+            if ttl is not None else "TTL unknown: bytes held past it not computed")
+    return [
+        f"Storage: folder {human_bytes(doc['folderBytes'])}, current chain {human_bytes(doc['chainBytes'])}, "
+        f"outside it {human_bytes(doc['outsideChainBytes'])}" + (" (partial: objects of unknown size count as 0)"
+                                                                 if doc["partial"] else ""),
+        f"  {past}",
+        f"  leaked: {_count(doc['leakedObjects'], 'object')} ({human_bytes(doc['leakedBytes'])}) no index entry names;"
+        f" {_count(doc['unreferencedCheckpoints'], 'checkpoint')} no backup references",
+    ]
 
 
 RENDERERS = {"json": render_json, "yaml": render_yaml}

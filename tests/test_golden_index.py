@@ -71,6 +71,8 @@ def expected_index(value: dict[str, Any]) -> Index:
                 ),
                 referenced_by=tuple(c["referencedBy"] or ()),
                 superseded=c["superseded"],
+                vmb_object_path=c["vmbObjectPath"],
+                vmbt_object_path=c["vmbtObjectPath"],
             )
             for c in value["checkpoints"] or ()
         ),

@@ -138,6 +138,8 @@ def test_valid_document_decodes_every_field() -> None:
                     ),
                 ),
                 referenced_by=("backup-1",),
+                vmb_object_path="checkpoints/ns/vm/cp-1/vmb.json",
+                vmbt_object_path="checkpoints/ns/vm/cp-1/vmbt.json",
             ),
         ),
     )

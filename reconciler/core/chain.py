@@ -6,6 +6,10 @@ Valid only if the root is a full and, when a listing is given, every objectPath 
 exists. Existence only, as the controller checks it (one existence call per object, sizes never
 compared): a listed size that differs from the index is kept as a `SizeMismatch`, a warning that
 never changes the chain's state.
+
+With a listing, the chain also carries what the VM folder holds (`Storage`, SPEC 11). Only a chain
+whose root is a full is measured: the live source lists no other folder, and an offline plan must
+show the same figures, so a root that is not a full (like an unreadable or missing index) has none.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from reconciler.core.model import (
     NoIndex,
     Unreadable,
 )
+from reconciler.core.storage import Storage, measure
 
 # Relative key -> size in bytes, or None where the source cannot tell (zero-length stand-ins).
 Listing = Mapping[str, int | None]
@@ -73,6 +78,8 @@ class Chain:
     cycle: bool = False
     dangling_parent: str = ""  # the parent id the walk could not find
     error_code: str = ""  # UNKNOWN only: the decision's reason code ("" = index-fetch-failed)
+    # What the VM folder holds (SPEC 11); None where no listing was read: absence is not evidence.
+    storage: Storage | None = None
     # Summary: derived from `members` when given (so `replace` keeps it consistent), else as passed.
     length: int = 0
     bytes: int = 0
@@ -217,6 +224,7 @@ def compute_chain(result: IndexResult, listing: Listing | None = None) -> Chain:
         return Chain(ChainState.VALID, members)
     problems = verify(members, listing)
     mismatches = size_mismatches(members, listing)
+    storage = measure(result, members, listing)
     if problems:
         bad_ids = {p.checkpoint for p in problems}
         first_bad = next(i for i, m in enumerate(members) if m.id in bad_ids)
@@ -227,5 +235,6 @@ def compute_chain(result: IndexResult, listing: Listing | None = None) -> Chain:
             problems=problems,
             mismatches=mismatches,
             unrestorable=blast_radius(members, first_bad),
+            storage=storage,
         )
-    return Chain(ChainState.VALID, members, mismatches=mismatches)
+    return Chain(ChainState.VALID, members, mismatches=mismatches, storage=storage)

@@ -391,6 +391,8 @@ def _to_index(go: _GoIndex) -> Index:
                 ),
                 referenced_by=tuple(_live(c.referenced_by)),
                 superseded=c.superseded,
+                vmb_object_path=c.vmb_object_path,
+                vmbt_object_path=c.vmbt_object_path,
             )
             for c in _live(go.checkpoints)
         ),

@@ -81,8 +81,6 @@ def _checkpoint(c: Any) -> Checkpoint:
         _string(pvc, element=True)
     for quantity in _list(c.get("pvcSizes")):
         _quantity(quantity)
-    for path in ("vmbObjectPath", "vmbtObjectPath"):
-        _string(c.get(path))
     superseded = c.get("superseded")
     if superseded is not None and type(superseded) is not bool:
         raise _Unusual
@@ -95,6 +93,8 @@ def _checkpoint(c: Any) -> Checkpoint:
         files=tuple(_file(f) for f in _list(c.get("files"))),
         referenced_by=tuple(_string(r, element=True) for r in _list(c.get("referencedBy"))),
         superseded=bool(superseded),
+        vmb_object_path=_string(c.get("vmbObjectPath")),
+        vmbt_object_path=_string(c.get("vmbtObjectPath")),
     )
 
 

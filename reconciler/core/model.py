@@ -10,6 +10,8 @@ from enum import StrEnum
 from reconciler.core.calendar import Days
 
 VMKey = tuple[str, str]  # (namespace, name)
+# Velero's --default-backup-ttl, used for a Schedule whose template sets no ttl (or ttl 0).
+DEFAULT_TTL = timedelta(hours=720)
 
 
 @dataclass(frozen=True)
@@ -34,6 +36,8 @@ class Checkpoint:
     files: tuple[FileRef, ...] = ()
     referenced_by: tuple[str, ...] = ()
     superseded: bool = False  # newer controllers mark entries they no longer chain from; reported only
+    vmb_object_path: str = ""  # the archived VirtualMachineBackup (vmb.json), "" when not named
+    vmbt_object_path: str = ""  # the archived tracker (vmbt.json), "" when not named
 
     @property
     def is_full(self) -> bool:
@@ -147,6 +151,8 @@ class Schedule:
     last_backup: datetime | None
     scope: BackupScope
     last_skipped: datetime | None = None  # status.lastSkipped (skipImmediately): a later one moves the next run
+    # spec.template.ttl: how long Velero keeps each backup (720h when unset); None when unparsable.
+    ttl: timedelta | None = DEFAULT_TTL
     # Why the object could not be parsed whole (then its scope is widened to what it may cover): the
     # Schedule stays in the plan, unusable, so its VMs are not taken for VMs no policy covers.
     problems: tuple[str, ...] = ()

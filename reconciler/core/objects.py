@@ -10,10 +10,12 @@ import base64
 import binascii
 import json
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
+from reconciler.core.gotext import go_duration
 from reconciler.core.model import (
+    DEFAULT_TTL,
     VM,
     BackupScope,
     Bsl,
@@ -109,6 +111,21 @@ def _scope(tmpl: Raw, ref: str, *, selectors: bool = True) -> BackupScope:
     )
 
 
+def template_ttl(raw: Any) -> timedelta | None:
+    """`spec.template.ttl` as Velero reads it (a Go duration, metav1.Duration); None when it cannot.
+
+    Unset, empty or zero is Velero's default TTL (720h). Only the storage report reads it, so an
+    unparsable value leaves the TTL figure unknown rather than the Schedule unusable.
+    """
+    if raw in (None, ""):
+        return DEFAULT_TTL
+    try:
+        nanos = go_duration(str(raw))
+    except ValueError:
+        return None
+    return timedelta(microseconds=nanos // 1000) or DEFAULT_TTL
+
+
 def parse_schedule(obj: Raw) -> Schedule:
     meta, spec, status = _map(obj, "metadata"), _map(obj, "spec"), _map(obj, "status")
     return Schedule(
@@ -123,6 +140,7 @@ def parse_schedule(obj: Raw) -> Schedule:
         last_backup=_time(obj, "status.lastBackup", status.get("lastBackup")),
         scope=_scope(_map(spec, "template"), ref_of(obj)),
         last_skipped=_time(obj, "status.lastSkipped", status.get("lastSkipped")),
+        ttl=template_ttl(_map(spec, "template").get("ttl")),
     )
 
 

@@ -33,6 +33,10 @@ from reconciler.sources.upstream import ControllerOptions, read_limit, read_trac
 from reconciler.textsafe import terminal_safe
 
 log = structlog.get_logger("reconciler")
+# An object the index gives no size for (vmb.json, vmbt.json, a leaked object) is written as a
+# stand-in of its listed length up to this size, so the storage report (SPEC 11) reads the same
+# sizes offline; a larger one (a leaked data file, rare) has its size recorded in object-sizes.json.
+SMALL = 64 * 1024
 SIZES = "object-sizes.json"  # listed sizes of objects whose stand-in is zero-length: {bucket: {key: bytes}}
 
 
@@ -182,7 +186,8 @@ class SnapshotSource:
 
 class DiskRecorder:
     """Writes what the live source reads: objects as kubectl would, index bytes, stand-in objects,
-    and in `object-sizes.json` the listed size of every object whose size differs from its index."""
+    and in `object-sizes.json` the listed size of every object whose size differs from its index
+    or that the index does not size and is too large for a stand-in of its own length."""
 
     def __init__(self, root: Path) -> None:
         if root.exists() and (not root.is_dir() or any(root.iterdir())):
@@ -196,6 +201,14 @@ class DiskRecorder:
     def _write(self, path: Path, data: bytes) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(data)
+        with self._lock:
+            self.files += 1
+
+    def _write_sparse(self, path: Path, size: int) -> None:
+        """A stand-in as long as the object, without its bytes (a hole, no data blocks on most filesystems)."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("wb") as f:
+            f.truncate(size)
         with self._lock:
             self.files += 1
 
@@ -222,9 +235,16 @@ class DiskRecorder:
         for key, size in listing.items():
             if key == f"{bsl.vm_prefix(vm)}index.json":
                 continue  # the real index was written above
-            # Every listed object exists, whatever its size: a zero-length stand-in proves it (SPEC 9).
-            self._write(self.root / "buckets" / bsl.bucket / bsl.datamover_prefix / key, b"")
-            if size is not None and key in expected and expected[key] != size:
+            path = self.root / "buckets" / bsl.bucket / bsl.datamover_prefix / key
+            if key in expected or size is None:
+                # Every listed object exists, whatever its size: a zero-length stand-in proves it (SPEC 9).
+                self._write(path, b"")
+                if size is not None and expected.get(key, size) != size:
+                    differing[f"{bsl.datamover_prefix}/{key}"] = size
+            elif 0 < size <= SMALL:
+                self._write_sparse(path, size)
+            else:
+                self._write(path, b"")
                 differing[f"{bsl.datamover_prefix}/{key}"] = size
         if differing:
             with self._lock:
