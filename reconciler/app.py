@@ -30,7 +30,7 @@ def _searched(source: Source) -> str:
 
 def check_evidence(world: World, views: Sequence[ScheduleView], source: Source, *, only: Sequence[str],
                    release_all: bool) -> None:
-    """Refuse to decide on missing evidence (SPEC 10), before anything is read or written.
+    """Refuse to decide on missing evidence (design 9), before anything is read or written.
 
     No policy Schedule at all while VMs carry the job's state annotation is far more often the
     wrong Velero namespace (or an empty list from a broken API) than every policy removed on

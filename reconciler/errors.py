@@ -31,4 +31,4 @@ class ConflictError(SourceError):
 
 class MissingEvidenceError(UsageError):
     """Deciding would act on missing evidence (no policy found, an incomplete snapshot): exit 2,
-    nothing written (SPEC 10)."""
+    nothing written (design 9)."""

@@ -2,7 +2,7 @@
 
 Per VM (labels `namespace`, `name`; only VMs whose chain was read): chain length, incrementals,
 seconds since the last full, chain bytes, a broken flag and the objects whose size differs from
-the index; what its folder holds (SPEC 11: folder, outside-chain, past-TTL and leaked bytes,
+the index; what its folder holds (design 10: folder, outside-chain, past-TTL and leaked bytes,
 leaked objects, unreferenced checkpoints, whether partial; only VMs whose folder was listed).
 Per run: VMs by action, VMs by warning, the controller's global max-incremental limit (absent
 when unknown), the run's duration, its timestamp and whether it failed. The registry is
@@ -95,7 +95,7 @@ def build_registry(plan: Plan, *, duration_s: float) -> CollectorRegistry:
 
 
 def _storage_gauges(plan: Plan, gauge: GaugeFactory) -> None:
-    """Per VM whose folder was listed (SPEC 11); a VM without figures has no sample, never a 0."""
+    """Per VM whose folder was listed (design 10); a VM without figures has no sample, never a 0."""
     folder = gauge("folder_bytes", "Bytes of every object in the VM's folder of the datamover prefix (a lower "
                    "bound where storage_partial is 1).", VM_LABELS)
     outside = gauge("outside_chain_bytes", "Bytes of the VM's folder outside its current chain: older chains "

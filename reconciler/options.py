@@ -69,7 +69,7 @@ def _plan_options(p: argparse.ArgumentParser) -> None:
     _offline(p)
     p.add_argument("-o", "--output", choices=OUTPUTS, default="table",
                    help="table (default: DETAIL cut to the terminal), wide (DETAIL in full, times absolute), "
-                   "name (NAMESPACE/NAME a line), json or yaml (the whole plan, SPEC 7)")
+                   "name (NAMESPACE/NAME a line), json or yaml (the whole plan, design 6)")
     p.add_argument("--no-headers", action="store_true", help="table and wide: the VM rows alone, for scripts")
     p.add_argument("--vm-namespace", action="append", metavar="NS",
                    help="show only VMs in this namespace (repeatable; table, wide and name)")

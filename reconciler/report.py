@@ -62,7 +62,7 @@ def go_duration_text(value: timedelta) -> str:
 
 
 def storage_doc(d: Decision, *, now: datetime | None) -> dict[str, Any] | None:
-    """The VM folder's figures (SPEC 11); None where its folder was not listed.
+    """The VM folder's figures (design 10); None where its folder was not listed.
 
     Without `now` (a caller that has no plan instant) the TTL figure is null.
     """

@@ -1,4 +1,4 @@
-"""The chain as the controller computes it (SPEC 3.3)."""
+"""The chain as the controller computes it (design 2.3)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The CLI as a user meets it: `main(argv) -> int`, output on stdout, exit codes (SPEC 7)."""
+"""The CLI as a user meets it: `main(argv) -> int`, output on stdout, exit codes (design 6)."""
 
 from __future__ import annotations
 
@@ -82,7 +82,7 @@ def test_example_shows_every_action_and_reason() -> None:
 
 
 def test_plan_json_has_the_documented_shape() -> None:
-    """Every field SPEC 7 names is present, with the documented types."""
+    """Every field design 6 names is present, with the documented types."""
     _, plan = plan_json()
     assert set(plan) >= {"now", "controller", "schedules", "vms", "summary", "warnings"}
     assert set(plan["controller"]) == {"maxIncrementalBackups", "source", "note", "trackers"}
@@ -146,7 +146,7 @@ def test_run_dry_run_on_a_snapshot_is_plan() -> None:
 
 
 def test_bad_file_makes_the_plan_incomplete(tmp_path: Path) -> None:
-    """A snapshot file that is not YAML is named, and nothing is decided without it (SPEC 10): exit 2."""
+    """A snapshot file that is not YAML is named, and nothing is decided without it (design 9): exit 2."""
     snap = tmp_path / "snap"
     shutil.copytree(EXAMPLE, snap)
     (snap / "cluster" / "broken.yaml").write_text("kind: [unclosed\n")

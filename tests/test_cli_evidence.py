@@ -1,4 +1,4 @@
-"""The CLI on missing evidence (SPEC 10): a run never gives VMs back because it could not see their policy."""
+"""The CLI on missing evidence (design 9): a run never gives VMs back because it could not see their policy."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The storage report (SPEC 11) as a user meets it offline: plan JSON, table footer, explain, metrics."""
+"""The storage report (design 10) as a user meets it offline: plan JSON, table footer, explain, metrics."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""What the controller decides by itself (SPEC 3.1 rules 3, 4): its global limit, its trackers, and the rules."""
+"""What the controller decides by itself (design 2.1 rules 3, 4): its global limit, its trackers, and the rules."""
 
 from __future__ import annotations
 

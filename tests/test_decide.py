@@ -1,4 +1,4 @@
-"""Decisions (SPEC 5): every rule, its reasons and its numbers."""
+"""Decisions (design 4): every rule, its reasons and its numbers."""
 
 from __future__ import annotations
 

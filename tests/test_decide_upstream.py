@@ -1,4 +1,4 @@
-"""Decisions beside the controller's own rules (SPEC 5.3, 6): its global limit, its tracker, and warnings."""
+"""Decisions beside the controller's own rules (design 4.5, 5): its global limit, its tracker, and warnings."""
 
 from __future__ import annotations
 
@@ -173,7 +173,7 @@ def test_size_mismatch_is_a_warning_and_an_event_not_a_decision() -> None:
 
 
 def test_two_bsls_warn_on_the_vm() -> None:
-    """Schedules writing one VM to two storage locations warn (SPEC 3.1.4)."""
+    """Schedules writing one VM to two storage locations warn (design 2.1 rule 4)."""
     other = view(name="offsite", next_run=NOW + timedelta(hours=8))
     other = type(other)(other.schedule, other.cron, other.next_run, other.policy, bsl("offsite", prefix="dr"))
     d = decide(vm(), [view(), other], chain_of(2), now=NOW)

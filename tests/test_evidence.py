@@ -1,4 +1,4 @@
-"""Missing evidence is never "no policy" (SPEC 10): the core's rules for unusable Schedules."""
+"""Missing evidence is never "no policy" (design 9): the core's rules for unusable Schedules."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Live, against the fake API server and moto: missing evidence writes nothing (SPEC 10)."""
+"""Live, against the fake API server and moto: missing evidence writes nothing (design 9)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Policy annotations (SPEC 4)."""
+"""Policy annotations (design 3)."""
 
 from __future__ import annotations
 

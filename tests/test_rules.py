@@ -1,4 +1,4 @@
-"""The calendar and growth rules (SPEC 5.1b, 5.1c), alone and inside a decision."""
+"""The calendar and growth rules (design 4.2, 4.3), alone and inside a decision."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Which VMs a Schedule backs up, and its storage location (SPEC 3.2, 3.4)."""
+"""Which VMs a Schedule backs up, and its storage location (design 2.2, 2.4)."""
 
 from __future__ import annotations
 

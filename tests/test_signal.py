@@ -1,4 +1,4 @@
-"""The forward-compatible signal (SPEC 7b): the VM annotation force-full-backup, owned like the due label."""
+"""The forward-compatible signal (design 6.4): the VM annotation force-full-backup, owned like the due label."""
 
 from __future__ import annotations
 

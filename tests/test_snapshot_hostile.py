@@ -1,4 +1,4 @@
-"""A snapshot is untrusted input (SPEC 9, 10): every path stays inside it, every document that can be read
+"""A snapshot is untrusted input (design 8, 9): every path stays inside it, every document that can be read
 is, and what cannot be read or is there twice stops the plan instead of shrinking it."""
 
 from __future__ import annotations

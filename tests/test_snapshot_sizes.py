@@ -1,4 +1,4 @@
-"""Sizes offline (SPEC 9): stand-ins prove existence; `object-sizes.json` carries the sizes that differ."""
+"""Sizes offline (design 8): stand-ins prove existence; `object-sizes.json` carries the sizes that differ."""
 
 from __future__ import annotations
 

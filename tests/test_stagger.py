@@ -1,4 +1,4 @@
-"""Staggering (SPEC 5.4): spare budget pulls fulls forward from the busiest future windows; due fulls stay."""
+"""Staggering (design 4.6): spare budget pulls fulls forward from the busiest future windows; due fulls stay."""
 
 from __future__ import annotations
 

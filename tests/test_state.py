@@ -1,4 +1,4 @@
-"""Ownership of the VM annotation (SPEC 6)."""
+"""Ownership of the VM annotation (design 5)."""
 
 from __future__ import annotations
 
@@ -78,7 +78,7 @@ def test_unknown_global_limit_gives_the_vm_its_own_value() -> None:
 @given(st.one_of(st.none(), st.sampled_from(["0", "1", "3", "7", "12", "-2", "x", "+4", "07"])),
        st.integers(min_value=1, max_value=15), st.one_of(st.none(), st.integers(min_value=0, max_value=15)))
 def test_baseline_never_loosens_the_controller(original: str | None, interval: int, global_limit: int | None) -> None:
-    """The limit the controller applies with the baseline is never looser than without the job (SPEC 6)."""
+    """The limit the controller applies with the baseline is never looser than without the job (design 5)."""
     without = controller_limit(original)
     without = without if without is not None else global_limit
     written = baseline(original, interval, global_limit=global_limit)

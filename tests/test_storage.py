@@ -1,4 +1,4 @@
-"""What a VM folder holds (SPEC 11), measured from the chain check's own index and listing."""
+"""What a VM folder holds (design 10), measured from the chain check's own index and listing."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Index (+ optional listing) -> Chain, mirroring how the controller validates a chain (SPEC 3.3).
+"""Index (+ optional listing) -> Chain, mirroring how the controller validates a chain (design 2.3).
 
 latest = the last entry of the list (not the newest timestamp); the chain is the parent walk
 from it, stopping at an entry without a parent, on a cycle, or on a parent id not in the list.
@@ -7,7 +7,7 @@ exists. Existence only, as the controller checks it (one existence call per obje
 compared): a listed size that differs from the index is kept as a `SizeMismatch`, a warning that
 never changes the chain's state.
 
-With a listing, the chain also carries what the VM folder holds (`Storage`, SPEC 11). Only a chain
+With a listing, the chain also carries what the VM folder holds (`Storage`, design 10). Only a chain
 whose root is a full is measured: the live source lists no other folder, and an offline plan must
 show the same figures, so a root that is not a full (like an unreadable or missing index) has none.
 """
@@ -78,12 +78,12 @@ class Chain:
     cycle: bool = False
     dangling_parent: str = ""  # the parent id the walk could not find
     error_code: str = ""  # UNKNOWN only: the decision's reason code ("" = index-fetch-failed)
-    # What the VM folder holds (SPEC 11); None where no listing was read: absence is not evidence.
+    # What the VM folder holds (design 10); None where no listing was read: absence is not evidence.
     storage: Storage | None = None
     # Summary: derived from `members` when given (so `replace` keeps it consistent), else as passed.
     length: int = 0
     bytes: int = 0
-    full_bytes: int = 0  # the root's files: the growth policy's yardstick (SPEC 5.1c)
+    full_bytes: int = 0  # the root's files: the growth policy's yardstick (design 4.3)
     root: Checkpoint | None = None
     latest: Checkpoint | None = None
 

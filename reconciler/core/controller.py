@@ -1,4 +1,4 @@
-"""What the kubevirt-datamover controller decides by itself, beyond the chain (SPEC 3.1 rules 3 and 4).
+"""What the kubevirt-datamover controller decides by itself, beyond the chain (design 2.1 rules 3 and 4).
 
 Two facts of the cluster decide fulls the job must predict rather than force:
 

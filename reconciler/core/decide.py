@@ -1,7 +1,7 @@
 """(VM, its policy schedules, chain, now) -> Decision: the one place that says why a VM is full tonight.
 
 Each rule is a small function that returns a Reason with its numbers, or None; a decision lists
-every rule that fired (SPEC 5). Nothing here reads the clock or the network.
+every rule that fired (design 4). Nothing here reads the clock or the network.
 """
 
 from __future__ import annotations
@@ -65,7 +65,7 @@ class Decision:
     warnings: tuple[PlanWarning, ...] = ()  # worth a look; they change nothing
     views: tuple[ScheduleView, ...] = field(default=(), repr=False)  # to decide again after a conflict
     upstream: Upstream = field(default=DEFAULT, repr=False)  # likewise
-    signal: bool = field(default=False, repr=False)  # set the signal annotation (SPEC 7b) when forcing
+    signal: bool = field(default=False, repr=False)  # set the signal annotation (design 6.4) when forcing
 
     @property
     def codes(self) -> tuple[str, ...]:
@@ -159,7 +159,7 @@ def _owner(vm: VM) -> OwnerState | str | None:
 
 
 def schedule_invalid(views: Sequence[ScheduleView]) -> Reason | None:
-    """A VM in the scope of a policy schedule that cannot be used is left exactly as it is (SPEC 10).
+    """A VM in the scope of a policy schedule that cannot be used is left exactly as it is (design 9).
 
     Its policy, next run or BSL is unknown, so neither a full nor a give-back can be decided: a
     forced full stays forced, a baseline stays, and the VM is never taken to have left the policy.
@@ -226,7 +226,7 @@ def decide(vm: VM, views: Sequence[ScheduleView], chain: Chain, *, now: datetime
 
     Order: the chain the controller cannot build on (unknown -> error; invalid -> full-anyway),
     then the fulls the controller takes by itself (its max-incremental limit, its tracker), then
-    the policy rules. `signal`: also set the signal annotation (SPEC 7b) on every VM this forces,
+    the policy rules. `signal`: also set the signal annotation (design 6.4) on every VM this forces,
     and on a `blocked` one.
     """
     decision = replace(_decide(vm, views, chain, now=now, upstream=upstream, signal=signal), signal=signal)

@@ -1,4 +1,4 @@
-"""Kubernetes Events as data (SPEC 7): which decision deserves which Event, with what message."""
+"""Kubernetes Events as data (design 6): which decision deserves which Event, with what message."""
 
 from __future__ import annotations
 

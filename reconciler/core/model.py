@@ -180,7 +180,7 @@ class Bsl:
 
     @property
     def datamover_prefix(self) -> str:
-        # A sibling of Velero's own folder, joined with a hyphen (SPEC 3.2).
+        # A sibling of Velero's own folder, joined with a hyphen (design 2.2).
         return f"{self.prefix.rstrip('/')}-kubevirt-datamover" if self.prefix else "kubevirt-datamover"
 
     def index_key(self, vm: VMKey) -> str:

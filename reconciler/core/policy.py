@@ -1,4 +1,4 @@
-"""Annotations -> Policy (SPEC 4), with errors that name the object, the key and the value.
+"""Annotations -> Policy (design 3), with errors that name the object, the key and the value.
 
 A Schedule carries the policy; a VirtualMachine may override each policy (interval, max-age,
 days, max-growth) for itself, or switch it off with "off". A VM under several policy schedules

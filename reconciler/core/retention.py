@@ -1,4 +1,4 @@
-"""A decided VM's storage against its Schedule's TTL, and the plan's totals (SPEC 11).
+"""A decided VM's storage against its Schedule's TTL, and the plan's totals (design 10).
 
 The chain carries what the folder holds (`Storage`); the TTL figure needs the plan's instant and a
 Schedule's `spec.template.ttl`. A VM under several policy Schedules is measured against the TTL of

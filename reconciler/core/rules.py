@@ -1,4 +1,4 @@
-"""The calendar and growth rules (SPEC 5.1b, 5.1c): small pure functions returning a Reason or None.
+"""The calendar and growth rules (design 4.2, 4.3): small pure functions returning a Reason or None.
 
 Both fire only on a chain with at least one incremental. A chain whose head is a full already
 holds the newest full there is: its next backup builds on that full, so neither the day nor the

@@ -1,4 +1,4 @@
-"""Which VirtualMachines a Velero Schedule backs up, and where its backups go (SPEC 3.2, 3.4)."""
+"""Which VirtualMachines a Velero Schedule backs up, and where its backups go (design 2.2, 2.4)."""
 
 from __future__ import annotations
 

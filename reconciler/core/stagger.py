@@ -1,4 +1,4 @@
-"""Staggering (SPEC 5.4): a schedule's spare budget pulls fulls forward from its busiest future windows.
+"""Staggering (design 4.6): a schedule's spare budget pulls fulls forward from its busiest future windows.
 
 When many VMs share one schedule and policy, their fulls all land in the same window. With a
 budget `force-full-backup-max-per-run` B:

@@ -1,4 +1,4 @@
-"""Ownership of the VM annotation (SPEC 6): what the job records, and what it wants on the VM.
+"""Ownership of the VM annotation (design 5): what the job records, and what it wants on the VM.
 
 The job owns `max-incremental-backups` only on VMs under a policy. Before it first writes, it
 records the value it found in the state annotation, so any later run — or a person reading the
@@ -22,7 +22,7 @@ class OwnerState:
     forced_at: str | None = None
     forced_root: str | None = None
     reasons: tuple[str, ...] = ()
-    # The signal annotation (SPEC 7b): owned while the job holds it at "true", with the value found
+    # The signal annotation (design 6.4): owned while the job holds it at "true", with the value found
     # before. Written as "signalOriginal" only while owned, so states of runs without the signal
     # (and of older versions) keep their exact text.
     signal_owned: bool = False
@@ -87,7 +87,7 @@ def controller_limit(value: str | None) -> int | None:
 
 
 def baseline(original: str | None, interval: int | None, *, global_limit: int | None = 0) -> str | None:
-    """The annotation value between forced fulls (SPEC 6): never looser than the controller without the job.
+    """The annotation value between forced fulls (design 5): never looser than the controller without the job.
 
     The count policy N, so the controller enforces it even between runs of this job — unless the
     limit the controller would apply without the job is stricter: the VM's own value where it is
@@ -137,7 +137,7 @@ class Desired:
         return wished
 
     def signalled(self, *, owner: OwnerState | None, found: str | None, on: bool) -> Desired:
-        """These wishes with the signal annotation (SPEC 7b) set to "true" (`on`), or given back.
+        """These wishes with the signal annotation (design 6.4) set to "true" (`on`), or given back.
 
         `on`: "true", and the state records the value found before the job took the annotation
         over (kept from `owner` while it holds it; else `found`, the VM's current value). Not on:

@@ -1,8 +1,8 @@
-"""What a VM's folder holds (SPEC 11), from the index and the listing the chain check already read.
+"""What a VM's folder holds (design 10), from the index and the listing the chain check already read.
 
 No request of its own: `measure` reads the same `Listing` (relative key -> size, None where a
 stand-in hides it) and the same `Index` as `compute_chain`. Sizes come from the listing; where a
-stand-in hides one, from the index's `files[].size` for the objects the index names (SPEC 9); an
+stand-in hides one, from the index's `files[].size` for the objects the index names (design 8); an
 object whose size neither knows (a stand-in of a vmb.json, or of a leaked object) counts as 0
 bytes and makes the figures `partial`: a lower bound.
 

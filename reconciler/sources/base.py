@@ -29,7 +29,7 @@ def world_from_raw(objects: Iterable[Mapping[str, Any]], *, velero_namespace: st
 
     A Schedule with a policy annotation that cannot be parsed, and a BackupStorageLocation that
     is rejected, stay in the World with their problems: missing evidence must not read as "no
-    policy" (SPEC 10), so the plan needs to know they exist.
+    policy" (design 9), so the plan needs to know they exist.
     """
     schedules: list[Schedule] = []
     bsls: list[Bsl] = []

@@ -1,4 +1,4 @@
-"""Reading an offline snapshot directory as untrusted input (SPEC 9, 10).
+"""Reading an offline snapshot directory as untrusted input (design 8, 9).
 
 Every path is built from single names and resolved inside the snapshot root: a name that is not
 one plain path component (`..`, `a/b`) and a symlink that leads outside are refused, and nothing

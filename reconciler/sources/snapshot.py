@@ -1,4 +1,4 @@
-"""The offline source (SPEC 9): `cluster/` object files and `buckets/<bucket>/<key>` mirrors.
+"""The offline source (design 8): `cluster/` object files and `buckets/<bucket>/<key>` mirrors.
 
 `plan --snapshot DIR` must decide exactly as a live run over the same objects, so this source
 yields the same World and the same chains as the live one. The directory is untrusted input:
@@ -34,7 +34,7 @@ from reconciler.textsafe import terminal_safe
 
 log = structlog.get_logger("reconciler")
 # An object the index gives no size for (vmb.json, vmbt.json, a leaked object) is written as a
-# stand-in of its listed length up to this size, so the storage report (SPEC 11) reads the same
+# stand-in of its listed length up to this size, so the storage report (design 10) reads the same
 # sizes offline; a larger one (a leaked data file, rare) has its size recorded in object-sizes.json.
 SMALL = 64 * 1024
 SIZES = "object-sizes.json"  # listed sizes of objects whose stand-in is zero-length: {bucket: {key: bytes}}
@@ -52,7 +52,7 @@ def _vm_name_problem(vm: VMKey) -> str | None:
 
 def _upstream(objects: Sequence[Mapping[str, Any]], world: World, options: ControllerOptions,
               velero_namespace: str | None) -> tuple[Upstream, list[str]]:
-    """The controller's limit and trackers as the snapshot's `cluster/` files hold them (SPEC 9)."""
+    """The controller's limit and trackers as the snapshot's `cluster/` files hold them (design 8)."""
     deployments = {}
     trackers = []
     for obj in objects:
@@ -237,7 +237,7 @@ class DiskRecorder:
                 continue  # the real index was written above
             path = self.root / "buckets" / bsl.bucket / bsl.datamover_prefix / key
             if key in expected or size is None:
-                # Every listed object exists, whatever its size: a zero-length stand-in proves it (SPEC 9).
+                # Every listed object exists, whatever its size: a zero-length stand-in proves it (design 8).
                 self._write(path, b"")
                 if size is not None and expected.get(key, size) != size:
                     differing[f"{bsl.datamover_prefix}/{key}"] = size
