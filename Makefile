@@ -42,6 +42,7 @@ test: $(STAMP) s3rver
 
 lint: $(STAMP)
 	$(BIN)/ruff check reconciler tests bench
+	$(BIN)/ruff format --check reconciler tests bench
 	$(BIN)/mypy --strict reconciler
 	$(BIN)/lint-imports
 

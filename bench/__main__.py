@@ -91,20 +91,31 @@ def _endpoint(spec: Spec, latency_s: float, conn: Any) -> None:
 def _raw_objects(spec: Spec, url: str) -> list[dict[str, Any]]:
     meta = {"namespace": VELERO_NS, "uid": "uid", "resourceVersion": "1", "creationTimestamp": "2026-08-01T00:00:00Z"}
     bsl = {
-        "apiVersion": "velero.io/v1", "kind": "BackupStorageLocation",
+        "apiVersion": "velero.io/v1",
+        "kind": "BackupStorageLocation",
         "metadata": {**meta, "name": "default"},
-        "spec": {"provider": "aws", "default": True,
-                 "objectStorage": {"bucket": spec.bucket, "prefix": spec.prefix},
-                 "config": {"region": "us-east-1", "s3Url": url, "s3ForcePathStyle": "true"},
-                 "credential": {"name": "cloud-credentials", "key": "cloud"}},
+        "spec": {
+            "provider": "aws",
+            "default": True,
+            "objectStorage": {"bucket": spec.bucket, "prefix": spec.prefix},
+            "config": {"region": "us-east-1", "s3Url": url, "s3ForcePathStyle": "true"},
+            "credential": {"name": "cloud-credentials", "key": "cloud"},
+        },
     }
     last = FIRST_WINDOW + timedelta(days=spec.checkpoints - 1)
     schedule = {
-        "apiVersion": "velero.io/v1", "kind": "Schedule",
-        "metadata": {**meta, "name": SCHEDULE, "annotations": {P + "force-full-backup-interval": "7",
-                                                                P + "force-full-backup-max-age": "7d"}},
-        "spec": {"schedule": "0 1 * * *", "paused": False,
-                 "template": {"snapshotMoveData": True, "storageLocation": "default"}},
+        "apiVersion": "velero.io/v1",
+        "kind": "Schedule",
+        "metadata": {
+            **meta,
+            "name": SCHEDULE,
+            "annotations": {P + "force-full-backup-interval": "7", P + "force-full-backup-max-age": "7d"},
+        },
+        "spec": {
+            "schedule": "0 1 * * *",
+            "paused": False,
+            "template": {"snapshotMoveData": True, "storageLocation": "default"},
+        },
         "status": {"phase": "Enabled", "lastBackup": last.strftime("%Y-%m-%dT%H:%M:%SZ")},
     }
     return [schedule, bsl]
@@ -126,9 +137,16 @@ class _Kube:
             if kind == "orphan":
                 continue
             yield {
-                "apiVersion": "kubevirt.io/v1", "kind": "VirtualMachine",
-                "metadata": {"name": name, "namespace": ns, "uid": f"uid-{i}", "resourceVersion": "5",
-                             "labels": {"app": name.rsplit("-", 1)[0]}, "annotations": {}},
+                "apiVersion": "kubevirt.io/v1",
+                "kind": "VirtualMachine",
+                "metadata": {
+                    "name": name,
+                    "namespace": ns,
+                    "uid": f"uid-{i}",
+                    "resourceVersion": "5",
+                    "labels": {"app": name.rsplit("-", 1)[0]},
+                    "annotations": {},
+                },
                 "spec": {"runStrategy": "Always"},
                 "status": {"printableStatus": "Running", "ready": True, "changedBlockTracking": {"state": "Enabled"}},
             }
@@ -139,8 +157,12 @@ class _Kube:
     def get_deployment(self, namespace: str, name: str) -> dict[str, Any]:
         """The controller as OADP deploys it, at its default global limit (0: unlimited)."""
         manager = {"name": "manager", "command": ["/manager"], "args": ["--leader-elect"]}
-        return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name, "namespace": namespace},
-                "spec": {"template": {"spec": {"containers": [manager]}}}}
+        return {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": {"name": name, "namespace": namespace},
+            "spec": {"template": {"spec": {"containers": [manager]}}},
+        }
 
     def list_trackers(self) -> Iterator[dict[str, Any]]:
         return iter(())
@@ -152,8 +174,9 @@ def run_plan(spec: Spec, url: str, concurrency: int) -> tuple[dict[str, Any], di
         _Kube(spec, url),  # type: ignore[arg-type]
         velero_namespace=VELERO_NS,
         concurrency=concurrency,
-        reader_factory=lambda bsl, creds: BucketReader(bsl, credentials=creds, environ=ENVIRON,
-                                                      max_connections=senders(concurrency)),
+        reader_factory=lambda bsl, creds: BucketReader(
+            bsl, credentials=creds, environ=ENVIRON, max_connections=senders(concurrency)
+        ),
     )
     chain_s = 0.0
     inner = source.chains
@@ -174,8 +197,7 @@ def run_plan(spec: Spec, url: str, concurrency: int) -> tuple[dict[str, Any], di
     stats = source.s3_stats()
     source.close()
     chains = {d.vm.key: d.chain for d in plan.decisions}
-    return {"seconds": seconds, "seconds_chains": chain_s, "requests": stats,
-            "actions": dict(plan.summary)}, chains
+    return {"seconds": seconds, "seconds_chains": chain_s, "requests": stats, "actions": dict(plan.summary)}, chains
 
 
 # --------------------------------------------------------------------------- the floor (c)
@@ -201,8 +223,9 @@ class _Http:
         return resp.read()
 
 
-def run_floor(spec: Spec, url: str, concurrency: int, vms: list[tuple[str, str]], lists: dict[str, int],
-              streams: int) -> dict[str, Any]:
+def run_floor(
+    spec: Spec, url: str, concurrency: int, vms: list[tuple[str, str]], lists: dict[str, int], streams: int
+) -> dict[str, Any]:
     """The index GETs in a pool of `concurrency`; the listings (prefix -> pages, as (a) sent them) in
     `streams` threads, each following its continuation tokens."""
     http_ = _Http(url)
@@ -248,16 +271,21 @@ def run_floor(spec: Spec, url: str, concurrency: int, vms: list[tuple[str, str]]
 # --------------------------------------------------------------------------- HEAD per object (b)
 
 
-def run_heads(spec: Spec, url: str, concurrency: int,
-              vms: list[tuple[str, str]]) -> tuple[dict[str, Any], dict[Any, Any]]:
-
+def run_heads(
+    spec: Spec, url: str, concurrency: int, vms: list[tuple[str, str]]
+) -> tuple[dict[str, Any], dict[Any, Any]]:
 
     bsl = parse_bsl(_raw_objects(spec, url)[1])
     reader = BucketReader(bsl, credentials=CREDENTIALS, environ=ENVIRON)
     opts = client_options(bsl, environ=ENVIRON, ca_bundle_path=None)  # the reader's own settings
     client = botocore.session.Session().create_client(
-        "s3", region_name=opts.region_name, endpoint_url=opts.endpoint_url, verify=opts.verify, config=opts.config,
-        aws_access_key_id="AKIABENCHBENCHBENCH0", aws_secret_access_key="bench/secret",
+        "s3",
+        region_name=opts.region_name,
+        endpoint_url=opts.endpoint_url,
+        verify=opts.verify,
+        config=opts.config,
+        aws_access_key_id="AKIABENCHBENCHBENCH0",
+        aws_secret_access_key="bench/secret",
     )
     heads = Counter[str]()
     lock = threading.Lock()
@@ -379,8 +407,15 @@ def _worker(spec: Spec, url: str, concurrency: int, heads_max_vms: int, conn: An
     a["rss_after_mb"] = _rss_now_mb()  # the plan (every chain) still alive
     s1 = fetch_stats(url)
     requested = [(ns, name) for i in range(spec.vms) for ns, name, kind in [vm_identity(spec, i)] if kind != "orphan"]
-    (c,) = _timed(run_floor, spec, url, concurrency, requested, _delta(s0, s1)["lists"],
-                  _streams(spec, url, requested, concurrency))
+    (c,) = _timed(
+        run_floor,
+        spec,
+        url,
+        concurrency,
+        requested,
+        _delta(s0, s1)["lists"],
+        _streams(spec, url, requested, concurrency),
+    )
     s2 = fetch_stats(url)
     out["breakdown"] = run_breakdown(spec, url, requested[:: max(1, len(requested) // 300)][:300])
     sample = requested
@@ -392,8 +427,7 @@ def _worker(spec: Spec, url: str, concurrency: int, heads_max_vms: int, conn: An
     scale = len(requested) / len(sample)
     b["sampled_vms"] = len(sample)
     b["scale"] = scale
-    out.update(a=a, b=b, c=c, endpoint={
-        "a": _delta(s0, s1), "c": _delta(s1, s2), "b": _delta(s2, s3)})
+    out.update(a=a, b=b, c=c, endpoint={"a": _delta(s0, s1), "c": _delta(s1, s2), "b": _delta(s2, s3)})
     out["check"] = _check(spec, chains_a, chains_b)
     out["vms_requested"] = len(requested)
     conn.send(out)
@@ -405,8 +439,12 @@ def _delta(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
     req.pop("stats", None)
     lists = Counter(after["lists"])
     lists.subtract(before["lists"])
-    return {"requests": {k: v for k, v in req.items() if v}, "lists": {k: v for k, v in lists.items() if v},
-            "busy_s": after["busy_s"] - before["busy_s"], "cpu_s": after["cpu_s"] - before["cpu_s"]}
+    return {
+        "requests": {k: v for k, v in req.items() if v},
+        "lists": {k: v for k, v in lists.items() if v},
+        "busy_s": after["busy_s"] - before["busy_s"],
+        "cpu_s": after["cpu_s"] - before["cpu_s"],
+    }
 
 
 def _unmeasured(chain: Chain) -> Chain:
@@ -436,7 +474,10 @@ def _check(spec: Spec, chains_a: dict[Any, Any], chains_b: dict[Any, Any]) -> di
         # The plan keeps compact chains (summary, root, latest, problems): compare those. Not their
         # storage: (b) sees only the chain's own objects, never the folder, so it has no folder figures.
         if other is not None and (other.state, other.problems, _unmeasured(other)) != (
-                chain.state, chain.problems, _unmeasured(chain)):
+            chain.state,
+            chain.problems,
+            _unmeasured(chain),
+        ):
             wrong.append(f"{ns}/{name}: (a) {chain.state} {chain.problems} but (b) {other.state} {other.problems}")
     return {"states": dict(states), "disagreements": wrong[:10], "disagreement_count": len(wrong)}
 
@@ -493,18 +534,32 @@ def summarize(r: dict[str, Any], latency_s: float, concurrency: int) -> dict[str
     sec_b = b["seconds"] * scale
     retained = (a["rss_after_mb"] or a["peak_rss_mb"]) - r["rss_base_mb"]
     return {
-        "vms": spec.vms, "checkpoints": spec.checkpoints, "disks": spec.disks, "objects": _objects(spec),
-        "requests_a": req_a, "requests_b": req_b, "requests_floor": sum(c["requests"].values()),
-        "requests_a_by_op": a["requests"], "requests_b_by_op": {k: round(v * scale) for k, v in b["requests"].items()},
-        "seconds_a": round(a["seconds"], 2), "seconds_b": round(sec_b, 2), "seconds_floor": round(c["seconds"], 2),
+        "vms": spec.vms,
+        "checkpoints": spec.checkpoints,
+        "disks": spec.disks,
+        "objects": _objects(spec),
+        "requests_a": req_a,
+        "requests_b": req_b,
+        "requests_floor": sum(c["requests"].values()),
+        "requests_a_by_op": a["requests"],
+        "requests_b_by_op": {k: round(v * scale) for k, v in b["requests"].items()},
+        "seconds_a": round(a["seconds"], 2),
+        "seconds_b": round(sec_b, 2),
+        "seconds_floor": round(c["seconds"], 2),
         "seconds_a_chains": round(a["seconds_chains"], 2),
-        "cpu_s_a": round(a["cpu_s"], 2), "cpu_s_b": round(b["cpu_s"] * scale, 2), "cpu_s_floor": round(c["cpu_s"], 2),
-        "peak_rss_mb_a": round(a["peak_rss_mb"], 1), "rss_base_mb": round(r["rss_base_mb"], 1),
+        "cpu_s_a": round(a["cpu_s"], 2),
+        "cpu_s_b": round(b["cpu_s"] * scale, 2),
+        "cpu_s_floor": round(c["cpu_s"], 2),
+        "peak_rss_mb_a": round(a["peak_rss_mb"], 1),
+        "rss_base_mb": round(r["rss_base_mb"], 1),
         "rss_after_mb_a": round(a["rss_after_mb"] or 0, 1),
         "retained_kb_per_vm": round(retained * 1024 / max(1, r["vms_requested"]), 1),
-        "ratio_requests_b_a": round(req_b / req_a, 1), "ratio_seconds_b_a": round(sec_b / a["seconds"], 1),
+        "ratio_requests_b_a": round(req_b / req_a, 1),
+        "ratio_seconds_b_a": round(sec_b / a["seconds"], 1),
         "ratio_seconds_a_floor": round(a["seconds"] / c["seconds"], 2),
-        "b_sampled_vms": b["sampled_vms"], "latency_ms": latency_s * 1000, "concurrency": concurrency,
+        "b_sampled_vms": b["sampled_vms"],
+        "latency_ms": latency_s * 1000,
+        "concurrency": concurrency,
         "endpoint_cpu_s_a": round(r["endpoint"]["a"]["cpu_s"], 2),
         "endpoint_cpu_s_floor": round(r["endpoint"]["c"]["cpu_s"], 2),
         "endpoint_cpu_s_b": round(r["endpoint"]["b"]["cpu_s"] * scale, 2),
@@ -518,10 +573,14 @@ def summarize(r: dict[str, Any], latency_s: float, concurrency: int) -> dict[str
 
 def report(r: dict[str, Any], s: dict[str, Any]) -> None:
     b = r["b"]
-    print(f"\n== {s['vms']:,} VMs x {s['checkpoints']} checkpoints x {s['disks']} disks = {s['objects']:,} objects; "
-          f"{s['latency_ms']:g} ms injected per request; concurrency {s['concurrency']}")
-    print(f"  (machine load average {s['load_average'][0]:.1f} before, {s['load_average'][1]:.1f} after, "
-          f"on {os.cpu_count()} CPUs)")
+    print(
+        f"\n== {s['vms']:,} VMs x {s['checkpoints']} checkpoints x {s['disks']} disks = {s['objects']:,} objects; "
+        f"{s['latency_ms']:g} ms injected per request; concurrency {s['concurrency']}"
+    )
+    print(
+        f"  (machine load average {s['load_average'][0]:.1f} before, {s['load_average'][1]:.1f} after, "
+        f"on {os.cpu_count()} CPUs)"
+    )
     print(f"  {'':<27} {'wall s':>8} {'CPU s':>7} {'peak RSS':>9}  requests")
     rss = f"{s['peak_rss_mb_a']:.0f} MB"
     rows = [
@@ -532,23 +591,33 @@ def report(r: dict[str, Any], s: dict[str, Any]) -> None:
     for name, sec, cpu, rss, ops in rows:
         print(f"  {name:<27} {sec:>8.2f} {cpu:>7.2f} {rss:>9}  {_ops(ops)}")
     if b["scale"] != 1:
-        print(f"  (b) ran on {b['sampled_vms']:,} of the VMs (evenly spread); its figures are scaled by "
-              f"{b['scale']:.2f}: it has no shared part, every VM costs one GET and one HEAD per object")
-    print(f"  (a) reading chains {s['seconds_a_chains']:.2f} s of {s['seconds_a']:.2f} s; "
-          f"RSS {s['rss_base_mb']:.0f} MB before (interpreter, libraries), {s['peak_rss_mb_a']:.0f} MB peak, "
-          f"{s['rss_after_mb_a']:.0f} MB after with the plan still held ({s['retained_kb_per_vm']:.0f} KiB per VM); "
-          f"actions {r['a']['actions']}")
-    print(f"  endpoint process CPU: {s['endpoint_cpu_s_a']:.2f} s during (a), {s['endpoint_cpu_s_floor']:.2f} s "
-          f"during (c), {s['endpoint_cpu_s_b']:.2f} s during (b)")
+        print(
+            f"  (b) ran on {b['sampled_vms']:,} of the VMs (evenly spread); its figures are scaled by "
+            f"{b['scale']:.2f}: it has no shared part, every VM costs one GET and one HEAD per object"
+        )
+    print(
+        f"  (a) reading chains {s['seconds_a_chains']:.2f} s of {s['seconds_a']:.2f} s; "
+        f"RSS {s['rss_base_mb']:.0f} MB before (interpreter, libraries), {s['peak_rss_mb_a']:.0f} MB peak, "
+        f"{s['rss_after_mb_a']:.0f} MB after with the plan still held ({s['retained_kb_per_vm']:.0f} KiB per VM); "
+        f"actions {r['a']['actions']}"
+    )
+    print(
+        f"  endpoint process CPU: {s['endpoint_cpu_s_a']:.2f} s during (a), {s['endpoint_cpu_s_floor']:.2f} s "
+        f"during (c), {s['endpoint_cpu_s_b']:.2f} s during (b)"
+    )
     bd = s["breakdown_ms"]
     steps = bd["get_ms"] + bd["parse_ms"] + bd["list_page_ms"] * s["pages_per_vm_a"] + bd["verify_ms"]
-    print(f"  (a) CPU per VM {s['cpu_ms_per_vm_a']:.2f} ms; its steps one at a time: index GET {bd['get_ms']:.2f}, "
-          f"parse {bd['parse_ms']:.2f}, listing {bd['list_page_ms']:.1f} per "
-          f"page x {s['pages_per_vm_a']:.3f} pages = {bd['list_page_ms'] * s['pages_per_vm_a']:.2f}, "
-          f"verification and compacting {bd['verify_ms']:.2f}: {steps:.2f} ms; the rest: the plan around it, "
-          f"threads, GC, the endpoint on the other CPU")
-    print(f"  ratios: requests (b)/(a) {s['ratio_requests_b_a']:.1f}; time (b)/(a) {s['ratio_seconds_b_a']:.1f}; "
-          f"(a)/(c) {s['ratio_seconds_a_floor']:.2f}")
+    print(
+        f"  (a) CPU per VM {s['cpu_ms_per_vm_a']:.2f} ms; its steps one at a time: index GET {bd['get_ms']:.2f}, "
+        f"parse {bd['parse_ms']:.2f}, listing {bd['list_page_ms']:.1f} per "
+        f"page x {s['pages_per_vm_a']:.3f} pages = {bd['list_page_ms'] * s['pages_per_vm_a']:.2f}, "
+        f"verification and compacting {bd['verify_ms']:.2f}: {steps:.2f} ms; the rest: the plan around it, "
+        f"threads, GC, the endpoint on the other CPU"
+    )
+    print(
+        f"  ratios: requests (b)/(a) {s['ratio_requests_b_a']:.1f}; time (b)/(a) {s['ratio_seconds_b_a']:.1f}; "
+        f"(a)/(c) {s['ratio_seconds_a_floor']:.2f}"
+    )
     chk = r["check"]
     print(f"  chains: {chk['states']}; disagreements with the planted damage or with (b): {chk['disagreement_count']}")
     for line in chk["disagreements"]:
@@ -563,18 +632,24 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--disks", type=int, default=2)
     p.add_argument("--concurrency", type=int, default=16, help="the job's default")
     p.add_argument("--latency-ms", type=float, default=3.0, help="injected per request (default 3)")
-    p.add_argument("--heads-max-vms", type=int, default=None,
-                   help=f"run (b) on at most this many VMs and scale its figures (default {HEADS_MAX_VMS}, "
-                        f"{QUICK_HEADS_MAX_VMS} with --quick; 0: all)")
+    p.add_argument(
+        "--heads-max-vms",
+        type=int,
+        default=None,
+        help=f"run (b) on at most this many VMs and scale its figures (default {HEADS_MAX_VMS}, "
+        f"{QUICK_HEADS_MAX_VMS} with --quick; 0: all)",
+    )
     p.add_argument("--seed", type=int, default=1)
     args = p.parse_args(argv)
     sizes = args.vms or (QUICK_SIZES if args.quick else FULL_SIZES)
     if args.heads_max_vms is None:
         args.heads_max_vms = QUICK_HEADS_MAX_VMS if args.quick else HEADS_MAX_VMS
     latency = args.latency_ms / 1000
-    print(f"bench: {datetime.now(UTC):%Y-%m-%dT%H:%M:%SZ}, Python {sys.version.split()[0]}, "
-          f"{mp.cpu_count()} CPUs; endpoint: bench.s3server (in-memory, its own process), "
-          f"{args.latency_ms:g} ms injected per request")
+    print(
+        f"bench: {datetime.now(UTC):%Y-%m-%dT%H:%M:%SZ}, Python {sys.version.split()[0]}, "
+        f"{mp.cpu_count()} CPUs; endpoint: bench.s3server (in-memory, its own process), "
+        f"{args.latency_ms:g} ms injected per request"
+    )
     summaries = []
     for n in sizes:
         spec = Spec(vms=n, checkpoints=args.checkpoints, disks=args.disks, seed=args.seed)
@@ -584,13 +659,17 @@ def main(argv: list[str] | None = None) -> int:
         s = summarize(result, latency, args.concurrency)
         report(result, s)
         summaries.append(s)
-    print(f"\n  {'VMs':>6} {'objects':>10} {'req (a)':>8} {'req (b)':>8} {'s (a)':>7} {'s (b)':>8} {'s (c)':>6} "
-          f"{'CPU (a)':>7} {'RSS (a)':>7}  {'b/a req':>7} {'b/a time':>8} {'a/c':>5}")
+    print(
+        f"\n  {'VMs':>6} {'objects':>10} {'req (a)':>8} {'req (b)':>8} {'s (a)':>7} {'s (b)':>8} {'s (c)':>6} "
+        f"{'CPU (a)':>7} {'RSS (a)':>7}  {'b/a req':>7} {'b/a time':>8} {'a/c':>5}"
+    )
     for s in summaries:
-        print(f"  {s['vms']:>6,} {s['objects']:>10,} {s['requests_a']:>8,} {s['requests_b']:>8,} "
-              f"{s['seconds_a']:>7.1f} {s['seconds_b']:>8.1f} {s['seconds_floor']:>6.1f} {s['cpu_s_a']:>7.1f} "
-              f"{s['peak_rss_mb_a']:>7.0f}  "
-              f"{s['ratio_requests_b_a']:>7.1f} {s['ratio_seconds_b_a']:>8.1f} {s['ratio_seconds_a_floor']:>5.2f}")
+        print(
+            f"  {s['vms']:>6,} {s['objects']:>10,} {s['requests_a']:>8,} {s['requests_b']:>8,} "
+            f"{s['seconds_a']:>7.1f} {s['seconds_b']:>8.1f} {s['seconds_floor']:>6.1f} {s['cpu_s_a']:>7.1f} "
+            f"{s['peak_rss_mb_a']:>7.0f}  "
+            f"{s['ratio_requests_b_a']:>7.1f} {s['ratio_seconds_b_a']:>8.1f} {s['ratio_seconds_a_floor']:>5.2f}"
+        )
     last = dict(summaries[-1])
     last["runs"] = summaries
     print("BENCH " + json.dumps(last, separators=(",", ":")))

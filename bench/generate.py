@@ -41,8 +41,7 @@ SCHEDULE = "nightly"
 APPS = ("db", "web", "app-server", "cache", "queue", "search")
 
 # Shares of the VMs (the rest are "ok").
-KINDS = (("refull", 0.03), ("missing", 0.01), ("size", 0.01), ("no-index", 0.005), ("absent", 0.005),
-         ("orphan", 0.01))
+KINDS = (("refull", 0.03), ("missing", 0.01), ("size", 0.01), ("no-index", 0.005), ("absent", 0.005), ("orphan", 0.01))
 
 
 @dataclass(frozen=True)
@@ -105,9 +104,15 @@ def build_folder(spec: Spec, i: int) -> VmFolder:
         at = window + timedelta(minutes=rng.randrange(5, 50), seconds=rng.randrange(60))
         full = j == 0 or (kind == "refull" and j == spec.checkpoints // 2)
         sizes = full_sizes if full else {d: rng.randrange(1, 4096) * MiB + 512 * j for d in disks}
-        doc, written = append_checkpoint(doc, namespace=ns, name=name, mode="full" if full else "incremental",
-                                         at=at, backup=f"{SCHEDULE}-{window.strftime('%Y%m%d%H%M%S')}",
-                                         disk_sizes=sizes)
+        doc, written = append_checkpoint(
+            doc,
+            namespace=ns,
+            name=name,
+            mode="full" if full else "incremental",
+            at=at,
+            backup=f"{SCHEDULE}-{window.strftime('%Y%m%d%H%M%S')}",
+            disk_sizes=sizes,
+        )
         objects += written
     damaged = ""
     if kind in ("missing", "size") and doc is not None:
@@ -130,8 +135,14 @@ def build_folder(spec: Spec, i: int) -> VmFolder:
 
 def expected_state(kind: str) -> str:
     """The chain state the job must find for a VM of this kind (a ChainState value)."""
-    return {"ok": "valid", "refull": "valid", "missing": "broken-chain", "size": "broken-chain",
-            "no-index": "no-index", "absent": "no-index"}[kind]
+    return {
+        "ok": "valid",
+        "refull": "valid",
+        "missing": "broken-chain",
+        "size": "broken-chain",
+        "no-index": "no-index",
+        "absent": "no-index",
+    }[kind]
 
 
 @dataclass(frozen=True)
@@ -182,8 +193,11 @@ class SyntheticBucket:
         packed = self._packed.get(i)
         if packed is None:
             f = build_folder(self.spec, i)
-            packed = _Packed(zlib.compress("\n".join(f.keys).encode()), array("q", (f.sizes[k] for k in f.keys)),
-                             None if f.index is None else zlib.compress(f.index))
+            packed = _Packed(
+                zlib.compress("\n".join(f.keys).encode()),
+                array("q", (f.sizes[k] for k in f.keys)),
+                None if f.index is None else zlib.compress(f.index),
+            )
             self._packed[i] = packed
         return packed
 

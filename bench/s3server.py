@@ -82,8 +82,10 @@ class DictBucket:
 
     def iter_from(self, start: str, prefix: str) -> Iterator[tuple[str, int]]:
         with self._lock:
-            lo = max(bisect.bisect_right(self._sorted, utf8_order(start)),
-                     bisect.bisect_left(self._sorted, utf8_order(prefix)))
+            lo = max(
+                bisect.bisect_right(self._sorted, utf8_order(start)),
+                bisect.bisect_left(self._sorted, utf8_order(prefix)),
+            )
             raw = prefix.encode("utf-8")
             out: list[tuple[str, int]] = []
             for b in self._sorted[lo:]:
@@ -227,8 +229,12 @@ class S3Server:
 
     def stats(self) -> dict[str, object]:
         with self._lock:
-            return {"requests": dict(self._counts), "lists": dict(self._lists), "busy_s": self._busy_s,
-                    "cpu_s": time.process_time()}
+            return {
+                "requests": dict(self._counts),
+                "lists": dict(self._lists),
+                "busy_s": self._busy_s,
+                "cpu_s": time.process_time(),
+            }
 
     def reset_stats(self) -> None:
         with self._lock:
@@ -271,8 +277,12 @@ class S3Server:
             if size is None:
                 status, body = _error(404, "NoSuchKey", "The specified key does not exist.", key)
                 return op, status, xml, body
-            headers = {"Content-Type": "application/octet-stream", "ETag": _etag(key, size),
-                       "Last-Modified": "Tue, 24 Nov 2026 20:00:00 GMT", "Content-Length": str(size)}
+            headers = {
+                "Content-Type": "application/octet-stream",
+                "ETag": _etag(key, size),
+                "Last-Modified": "Tue, 24 Nov 2026 20:00:00 GMT",
+                "Content-Length": str(size),
+            }
             if method == "HEAD":
                 return op, 200, headers, b""
             data = bucket.body(key)

@@ -28,8 +28,9 @@ def _searched(source: Source) -> str:
     return f"namespace {namespace}" if namespace else "any namespace"
 
 
-def check_evidence(world: World, views: Sequence[ScheduleView], source: Source, *, only: Sequence[str],
-                   release_all: bool) -> None:
+def check_evidence(
+    world: World, views: Sequence[ScheduleView], source: Source, *, only: Sequence[str], release_all: bool
+) -> None:
     """Refuse to decide on missing evidence (design 9), before anything is read or written.
 
     No policy Schedule at all while VMs carry the job's state annotation is far more often the
@@ -43,15 +44,22 @@ def check_evidence(world: World, views: Sequence[ScheduleView], source: Source, 
             f"no Velero Schedule in {_searched(source)} carries a full-backup policy, but {managed} "
             f"VirtualMachine(s) carry {STATE}: refusing to give them all back, nothing was written. "
             "Check --velero-namespace (velero, or openshift-adp with OADP); "
-            "if every policy was removed on purpose, pass --release-all")
+            "if every policy was removed on purpose, pass --release-all"
+        )
     names = {n for v in views for n in (v.schedule.name, v.ref)}
     missing = [name for name in only if name not in names]
     if missing:
         policy = ", ".join(v.ref for v in views) or "none"
-        others = ", ".join(s.ref for s in sorted(world.schedules, key=lambda s: s.ref)
-                           if s.ref not in {v.ref for v in views}) or "none"
-        raise UsageError(f"--schedule {', '.join(missing)}: no policy Schedule of that name in {_searched(source)}; "
-                         f"policy Schedules: {policy}; other Schedules: {others}")
+        others = (
+            ", ".join(
+                s.ref for s in sorted(world.schedules, key=lambda s: s.ref) if s.ref not in {v.ref for v in views}
+            )
+            or "none"
+        )
+        raise UsageError(
+            f"--schedule {', '.join(missing)}: no policy Schedule of that name in {_searched(source)}; "
+            f"policy Schedules: {policy}; other Schedules: {others}"
+        )
 
 
 Progress = Callable[[int, int], None]
@@ -63,8 +71,16 @@ def no_progress(_done: int, _total: int) -> None:
     """The default: nobody is watching."""
 
 
-def plan_world(world: World, source: Source, *, now: datetime, only: Sequence[str] = (),
-               release_all: bool = False, signal: bool = False, progress: Progress = no_progress) -> Plan:
+def plan_world(
+    world: World,
+    source: Source,
+    *,
+    now: datetime,
+    only: Sequence[str] = (),
+    release_all: bool = False,
+    signal: bool = False,
+    progress: Progress = no_progress,
+) -> Plan:
     """Decide which indexes to read, read them (grouped by BSL), decide every VM, stagger."""
     views = view_schedules(world.schedules, world.bsls, now=now)
     check_evidence(world, views, source, only=only, release_all=release_all)
@@ -83,20 +99,43 @@ def plan_world(world: World, source: Source, *, now: datetime, only: Sequence[st
         chains.update(source.chains(bsls[ref], keys))
         done += len(keys)
         progress(done, total)
-    return build_plan(now=now, views=views, covered=covered, chains=chains, errors=world.errors,
-                      upstream=world.upstream, signal=signal)
+    return build_plan(
+        now=now,
+        views=views,
+        covered=covered,
+        chains=chains,
+        errors=world.errors,
+        upstream=world.upstream,
+        signal=signal,
+    )
 
 
-def make_plan(source: Source, *, now: datetime, only: Sequence[str] = (), release_all: bool = False,
-              signal: bool = False, progress: Progress = no_progress) -> Plan:
+def make_plan(
+    source: Source,
+    *,
+    now: datetime,
+    only: Sequence[str] = (),
+    release_all: bool = False,
+    signal: bool = False,
+    progress: Progress = no_progress,
+) -> Plan:
     """The dry run: everything `run` would decide, nothing written. `signal`: `--signal annotation`."""
-    return plan_world(source.load(), source, now=now, only=only, release_all=release_all, signal=signal,
-                      progress=progress)
+    return plan_world(
+        source.load(), source, now=now, only=only, release_all=release_all, signal=signal, progress=progress
+    )
 
 
-def run(source: Source, kube: Kube, *, now: datetime, only: Sequence[str] = (),
-        release_all: bool = False, signal: bool = False, writing: Writing = unguarded,
-        progress: Progress = no_progress) -> tuple[Plan, Tally]:
+def run(
+    source: Source,
+    kube: Kube,
+    *,
+    now: datetime,
+    only: Sequence[str] = (),
+    release_all: bool = False,
+    signal: bool = False,
+    writing: Writing = unguarded,
+    progress: Progress = no_progress,
+) -> tuple[Plan, Tally]:
     """Decide, then carry the plan out (resourceVersion-guarded patches, then Events).
 
     `writing` marks each VM's writes as one unit (the CLI holds Ctrl-C until it is complete).

@@ -46,15 +46,25 @@ class Tally:
 def event_body(event: EventSpec, *, now: datetime, serial: int) -> dict[str, Any]:
     stamp = format_time(now)
     return {
-        "apiVersion": "v1", "kind": "Event",
+        "apiVersion": "v1",
+        "kind": "Event",
         # Named like client-go's recorder: object name plus a unique hex suffix.
-        "metadata": {"name": f"{event.name}.{int(now.timestamp() * 1e9) + serial:x}",
-                     "namespace": event.namespace},
-        "involvedObject": {"apiVersion": event.api_version, "kind": event.kind, "name": event.name,
-                           "namespace": event.namespace, "uid": event.uid},
-        "type": event.type, "reason": event.reason, "message": event.message,
-        "source": {"component": COMPONENT}, "reportingComponent": COMPONENT,
-        "firstTimestamp": stamp, "lastTimestamp": stamp, "count": 1,
+        "metadata": {"name": f"{event.name}.{int(now.timestamp() * 1e9) + serial:x}", "namespace": event.namespace},
+        "involvedObject": {
+            "apiVersion": event.api_version,
+            "kind": event.kind,
+            "name": event.name,
+            "namespace": event.namespace,
+            "uid": event.uid,
+        },
+        "type": event.type,
+        "reason": event.reason,
+        "message": event.message,
+        "source": {"component": COMPONENT},
+        "reportingComponent": COMPONENT,
+        "firstTimestamp": stamp,
+        "lastTimestamp": stamp,
+        "count": 1,
     }
 
 
@@ -74,15 +84,23 @@ def _apply_one(d: Decision, kube: Kube, *, now: datetime, tally: Tally, max_conf
             try:
                 fresh = parse_vm(kube.get_vm(d.vm.namespace, d.vm.name))
             except NotFoundError:
-                return replace(decision, action=Action.SKIP, desired=None,
-                               reasons=(Reason("vm-deleted", "the VM was deleted during the run"),))
+                return replace(
+                    decision,
+                    action=Action.SKIP,
+                    desired=None,
+                    reasons=(Reason("vm-deleted", "the VM was deleted during the run"),),
+                )
             except SourceError as exc:
                 return _failed(decision, str(exc))
             decision = _decide_again(d, fresh, now=now)
             continue
         except NotFoundError:
-            return replace(decision, action=Action.SKIP, desired=None,
-                           reasons=(Reason("vm-deleted", "the VM was deleted during the run"),))
+            return replace(
+                decision,
+                action=Action.SKIP,
+                desired=None,
+                reasons=(Reason("vm-deleted", "the VM was deleted during the run"),),
+            )
         except SourceError as exc:
             return _failed(decision, str(exc))
         tally.patches += 1
@@ -93,8 +111,7 @@ def _apply_one(d: Decision, kube: Kube, *, now: datetime, tally: Tally, max_conf
 
 def _decide_again(before: Decision, fresh: VM, *, now: datetime) -> Decision:
     """The core's decision for the re-read VM; a full this plan pulled forward stays pulled."""
-    decision = decide(fresh, before.views, before.chain, now=now, upstream=before.upstream,
-                      signal=before.signal)
+    decision = decide(fresh, before.views, before.chain, now=now, upstream=before.upstream, signal=before.signal)
     if STAGGERED in before.codes and decision.action is Action.KEEP:
         reason = before.reasons[0]
         decision = pull_forward(decision, now=now, numbers=reason.numbers, text=reason.text)
@@ -114,8 +131,7 @@ def _emit(kube: Kube, event: EventSpec, *, now: datetime, tally: Tally) -> None:
         log.warning("event-failed", object=f"{event.namespace}/{event.name}", reason=event.reason, error=str(exc))
 
 
-def apply_plan(plan: Plan, kube: Kube, *, max_conflicts: int = 3,
-               writing: Writing = unguarded) -> tuple[Plan, Tally]:
+def apply_plan(plan: Plan, kube: Kube, *, max_conflicts: int = 3, writing: Writing = unguarded) -> tuple[Plan, Tally]:
     """Carry out every decision's patch, then emit Events; returns the plan as it was carried out.
 
     Each VM's patch and its Events are one unit under `writing`, and so is each Schedule Event:
@@ -137,7 +153,12 @@ def apply_plan(plan: Plan, kube: Kube, *, max_conflicts: int = 3,
                 with writing(f"an Event on Schedule {view.ref}"):
                     _emit(kube, event, now=plan.now, tally=tally)
     except KeyboardInterrupt:
-        log.warning("run-interrupted", vms_done=len(done), vms_left=len(plan.decisions) - len(done),
-                    patches=tally.patches, events=tally.events)
+        log.warning(
+            "run-interrupted",
+            vms_done=len(done),
+            vms_left=len(plan.decisions) - len(done),
+            patches=tally.patches,
+            events=tally.events,
+        )
         raise
     return replace(plan, decisions=tuple(done)), tally

@@ -83,9 +83,17 @@ class _Stdout:
 class Context:
     """The world outside the program, injected so tests call `main` like a function."""
 
-    def __init__(self, *, environ: Mapping[str, str], stdout: Output, clock: Callable[[], datetime],
-                 sleep: Callable[[float], None], stderr: TextIO = sys.stderr, console: TextIO | None = None,
-                 stdout_tty: bool = False) -> None:
+    def __init__(
+        self,
+        *,
+        environ: Mapping[str, str],
+        stdout: Output,
+        clock: Callable[[], datetime],
+        sleep: Callable[[float], None],
+        stderr: TextIO = sys.stderr,
+        console: TextIO | None = None,
+        stdout_tty: bool = False,
+    ) -> None:
         self.environ = environ
         self.stdout = stdout
         self.console = console  # stderr when a person reads it (console logs), else None
@@ -126,32 +134,48 @@ def _controller(args: argparse.Namespace) -> ControllerOptions:
     return ControllerOptions(deployment=(namespace, name))
 
 
-def _live(args: argparse.Namespace, ctx: Context, *, recorder: Recorder | None = None,
-          keep_members: bool = False) -> LiveSource:
+def _live(
+    args: argparse.Namespace, ctx: Context, *, recorder: Recorder | None = None, keep_members: bool = False
+) -> LiveSource:
     api = connect(kubeconfig=args.kubeconfig, context=args.context, environ=ctx.environ)
     kube = Kube(api, sleep=ctx.sleep)
     concurrency: int = getattr(args, "concurrency", 16)
 
     def reader(bsl: Bsl, credentials: str | None) -> BucketReader:
-        return BucketReader(bsl, credentials=credentials, environ=ctx.environ, sleep=ctx.sleep,
-                            max_keys=MAX_LISTED_KEYS, max_connections=senders(concurrency))
+        return BucketReader(
+            bsl,
+            credentials=credentials,
+            environ=ctx.environ,
+            sleep=ctx.sleep,
+            max_keys=MAX_LISTED_KEYS,
+            max_connections=senders(concurrency),
+        )
 
     namespace = args.velero_namespace or default_velero_namespace(ctx.environ)
-    return LiveSource(kube, velero_namespace=namespace, concurrency=concurrency, reader_factory=reader,
-                      recorder=recorder, keep_members=keep_members, controller=_controller(args))
+    return LiveSource(
+        kube,
+        velero_namespace=namespace,
+        concurrency=concurrency,
+        reader_factory=reader,
+        recorder=recorder,
+        keep_members=keep_members,
+        controller=_controller(args),
+    )
 
 
 def _source(args: argparse.Namespace, ctx: Context, *, keep_members: bool = False) -> Source:
     if args.snapshot is not None:
-        return SnapshotSource(Path(args.snapshot), velero_namespace=args.velero_namespace,
-                              controller=_controller(args))
+        return SnapshotSource(Path(args.snapshot), velero_namespace=args.velero_namespace, controller=_controller(args))
     return _live(args, ctx, keep_members=keep_members)
 
 
 def _count_line(plan: Plan) -> str:
     """The one line a person sees before the table: how many VMs were decided, how many errors."""
-    errors = (len(plan.errors) + sum(len(v.errors) for v in plan.schedules)
-              + sum(1 for d in plan.decisions if str(d.action) == "error"))
+    errors = (
+        len(plan.errors)
+        + sum(len(v.errors) for v in plan.schedules)
+        + sum(1 for d in plan.decisions if str(d.action) == "error")
+    )
     vms = len(plan.decisions)
     return f"{vms} VM{'s' if vms != 1 else ''} decided, {errors} error{'s' if errors != 1 else ''}"
 
@@ -165,9 +189,11 @@ def _log_plan(plan: Plan, ctx: Context) -> None:
         _say(ctx.console, _count_line(plan))
     limit, trackers = plan.upstream.limit, plan.upstream.trackers
     if not limit.known:  # said once per run; the plan's header and JSON say it too
-        warning("controller-limit-unknown", note=limit.note,
-                consequence="no baseline written where it would depend on the global value; only due fulls "
-                "forced")
+        warning(
+            "controller-limit-unknown",
+            note=limit.note,
+            consequence="no baseline written where it would depend on the global value; only due fulls forced",
+        )
     if not trackers.known:
         warning("trackers-unknown", note=trackers.note, consequence="tracker check skipped")
     for view in plan.schedules:
@@ -179,8 +205,14 @@ def _log_plan(plan: Plan, ctx: Context) -> None:
         for w in d.warnings:  # one line each: they change nothing, but someone should look
             warning(w.code, vm=d.vm.ref, warning=w.text)
         doc = decision_doc(d)
-        log.info("decision", vm=d.vm.ref, action=doc["action"], reasons=doc["reasons"],
-                 chain=doc["chain"], detail={k: v for k, v in doc["detail"].items() if k != "patch"})
+        log.info(
+            "decision",
+            vm=d.vm.ref,
+            action=doc["action"],
+            reasons=doc["reasons"],
+            chain=doc["chain"],
+            detail={k: v for k, v in doc["detail"].items() if k != "patch"},
+        )
 
 
 def _width(ctx: Context) -> int | None:
@@ -192,8 +224,12 @@ def _width(ctx: Context) -> int | None:
 
 
 def _view(args: argparse.Namespace, ctx: Context) -> TableView:
-    return TableView(width=_width(ctx), headers=not args.no_headers, namespaces=tuple(args.vm_namespace or ()),
-                     actions=tuple(args.action or ()))
+    return TableView(
+        width=_width(ctx),
+        headers=not args.no_headers,
+        namespaces=tuple(args.vm_namespace or ()),
+        actions=tuple(args.action or ()),
+    )
 
 
 def cmd_plan(args: argparse.Namespace, ctx: Context) -> int:
@@ -201,8 +237,14 @@ def cmd_plan(args: argparse.Namespace, ctx: Context) -> int:
     source = _source(args, ctx)
     try:
         with Bar(ctx.stderr, label="VM chains read") as bar:
-            plan = app.make_plan(source, now=now, only=args.schedule or (), release_all=args.release_all,
-                                 signal=args.signal == "annotation", progress=bar)
+            plan = app.make_plan(
+                source,
+                now=now,
+                only=args.schedule or (),
+                release_all=args.release_all,
+                signal=args.signal == "annotation",
+                progress=bar,
+            )
     finally:
         source.close()
     _log_plan(plan, ctx)
@@ -222,15 +264,28 @@ def cmd_run(args: argparse.Namespace, ctx: Context) -> int:
     try:
         # Ctrl-C is held while a VM is being written: each VM is written with its Events, or not at all.
         with interrupts.held_during_writes() as held, Bar(ctx.stderr, label="VM chains read") as bar:
-            plan, tally = app.run(source, source.kube, now=now, only=args.schedule or (),
-                                  release_all=args.release_all, signal=args.signal == "annotation",
-                                  writing=held.writing, progress=bar)
+            plan, tally = app.run(
+                source,
+                source.kube,
+                now=now,
+                only=args.schedule or (),
+                release_all=args.release_all,
+                signal=args.signal == "annotation",
+                writing=held.writing,
+                progress=bar,
+            )
     finally:
         source.close()
     _log_plan(plan, ctx)
     structlog.get_logger("reconciler").info(
-        "run-done", summary=plan.summary, patches=tally.patches, conflicts=tally.conflicts,
-        events=tally.events, event_failures=tally.event_failures, requests=source.stats())
+        "run-done",
+        summary=plan.summary,
+        patches=tally.patches,
+        conflicts=tally.conflicts,
+        events=tally.events,
+        event_failures=tally.event_failures,
+        requests=source.stats(),
+    )
     if args.pushgateway:
         metrics.push(plan, args.pushgateway, duration_s=time.monotonic() - started)
     ctx.stdout.write(render(plan, args.output, _view(args, ctx)))
@@ -246,12 +301,12 @@ def cmd_snapshot(args: argparse.Namespace, ctx: Context) -> int:
     source = _live(args, ctx, recorder=recorder)
     try:
         with Bar(ctx.stderr, label="VM chains recorded") as bar:
-            plan = app.make_plan(source, now=now, only=args.schedule or (), release_all=args.release_all,
-                                 progress=bar)
+            plan = app.make_plan(source, now=now, only=args.schedule or (), release_all=args.release_all, progress=bar)
     finally:
         source.close()
-    structlog.get_logger("reconciler").info("snapshot-written", dir=str(out), files=recorder.files,
-                                            requests=source.stats())
+    structlog.get_logger("reconciler").info(
+        "snapshot-written", dir=str(out), files=recorder.files, requests=source.stats()
+    )
     ctx.stdout.write(f"wrote {recorder.files} files to {out}; try: full-backup-reconciler plan --snapshot {out}\n")
     return EXIT_ERRORS if plan.failed else EXIT_OK
 
@@ -309,9 +364,15 @@ def main(
     logs.configure(log_format, stream=err, level=level)
     stream = stdout or sys.stdout
     out = _Stdout(stream)
-    ctx = Context(environ=environ, stdout=out, clock=clock or (lambda: datetime.now(UTC)),
-                  sleep=sleep or time.sleep, console=err if log_format == "console" else None,
-                  stdout_tty=is_terminal(stream), stderr=err)
+    ctx = Context(
+        environ=environ,
+        stdout=out,
+        clock=clock or (lambda: datetime.now(UTC)),
+        sleep=sleep or time.sleep,
+        console=err if log_format == "console" else None,
+        stdout_tty=is_terminal(stream),
+        stderr=err,
+    )
     ctx.count_line = level != "error"
     func: Command = args.func
     try:
@@ -336,8 +397,11 @@ def main(
         if log_format == "json":  # the traceback goes where bug reports come from: the job's log
             with contextlib.suppress(OSError, ValueError):
                 structlog.get_logger("reconciler").error("unexpected-error", exc_info=exc)
-        _say(err, f"error: unexpected {type(exc).__name__}: {exc} (a bug; please report it"
-                  + (")" if log_format == "json" else "; --log-format json logs the traceback)"))
+        _say(
+            err,
+            f"error: unexpected {type(exc).__name__}: {exc} (a bug; please report it"
+            + (")" if log_format == "json" else "; --log-format json logs the traceback)"),
+        )
         return EXIT_USAGE
     return code
 

@@ -37,27 +37,40 @@ def chain_rows(chain: Chain, now: datetime) -> list[str]:
         root, latest = (c.id if c is not None else "-" for c in (chain.root, chain.latest))
         return [f"  members not kept (compact chain): root {root}, latest {latest}"]
     bad = {p.checkpoint for p in chain.problems}
-    lines = [f"  {'#':>3}  {'CHECKPOINT':<28} {'TYPE':<12} {'FINISHED':<21} {'AGE':<8} "
-             f"{'SIZE':>10} {'FILES':>5}  RESTORE COST (bytes, objects)"]
+    lines = [
+        f"  {'#':>3}  {'CHECKPOINT':<28} {'TYPE':<12} {'FINISHED':<21} {'AGE':<8} "
+        f"{'SIZE':>10} {'FILES':>5}  RESTORE COST (bytes, objects)"
+    ]
     total_bytes = total_objects = 0
     for i, m in enumerate(chain.members):
         total_bytes += m.bytes
         total_objects += len(m.files)
         age = format_duration_short(int((now - m.timestamp).total_seconds())) if m.timestamp else "-"
         flag = "  <- damaged" if m.id in bad else ""
-        lines.append(f"  {i:>3}  {m.id:<28} {m.type:<12} {format_time(m.timestamp) or '-':<21} {age:<8} "
-                     f"{human_bytes(m.bytes):>10} {len(m.files):>5}  "
-                     f"{human_bytes(total_bytes)}, {total_objects}{flag}")
+        lines.append(
+            f"  {i:>3}  {m.id:<28} {m.type:<12} {format_time(m.timestamp) or '-':<21} {age:<8} "
+            f"{human_bytes(m.bytes):>10} {len(m.files):>5}  "
+            f"{human_bytes(total_bytes)}, {total_objects}{flag}"
+        )
     return lines
 
 
 def member_doc(chain: Chain) -> list[dict[str, Any]]:
     """Every kept member, root first, as the index records it."""
     bad = {p.checkpoint for p in chain.problems}
-    return [{"id": m.id, "type": m.type, "parent": m.parent or None, "timestamp": format_time(m.timestamp),
-             "bytes": m.bytes, "referencedBy": list(m.referenced_by), "damaged": m.id in bad,
-             "files": [{"diskName": f.disk, "objectPath": f.object_path, "size": f.size} for f in m.files]}
-            for m in chain.members]
+    return [
+        {
+            "id": m.id,
+            "type": m.type,
+            "parent": m.parent or None,
+            "timestamp": format_time(m.timestamp),
+            "bytes": m.bytes,
+            "referencedBy": list(m.referenced_by),
+            "damaged": m.id in bad,
+            "files": [{"diskName": f.disk, "objectPath": f.object_path, "size": f.size} for f in m.files],
+        }
+        for m in chain.members
+    ]
 
 
 def _lines(lines: list[str]) -> str:
@@ -66,13 +79,18 @@ def _lines(lines: list[str]) -> str:
 
 
 def _uncovered(vm: VM) -> str:
-    return _lines([f"VirtualMachine {vm.ref}: no policy Schedule backs this VM up and the job has never "
-                   "managed it; nothing to decide."])
+    return _lines(
+        [
+            f"VirtualMachine {vm.ref}: no policy Schedule backs this VM up and the job has never "
+            "managed it; nothing to decide."
+        ]
+    )
 
 
 def _text(vm: VM, d: Decision, now: datetime) -> str:
-    out = [f"VirtualMachine {vm.ref}: status {vm.printable_status or '-'}, "
-           f"changed-block tracking {vm.cbt_state or '-'}"]
+    out = [
+        f"VirtualMachine {vm.ref}: status {vm.printable_status or '-'}, changed-block tracking {vm.cbt_state or '-'}"
+    ]
     for view in d.views:
         out.append(f"  schedule {view.ref}: next run {format_time(view.next_run) or 'paused'}")
     if not d.views:
@@ -80,8 +98,10 @@ def _text(vm: VM, d: Decision, now: datetime) -> str:
     if d.bsl is not None:
         out.append(f"  index: s3://{d.bsl.bucket}/{d.bsl.index_key(vm.key)} (BSL {d.bsl.namespace}/{d.bsl.name})")
     chain = d.chain
-    out.append(f"Chain: {chain.state}, {chain.length} member(s), {chain.incrementals} incremental(s), "
-               f"{human_bytes(chain.bytes)}" + (f" — {chain.detail}" if chain.detail else ""))
+    out.append(
+        f"Chain: {chain.state}, {chain.length} member(s), {chain.incrementals} incremental(s), "
+        f"{human_bytes(chain.bytes)}" + (f" — {chain.detail}" if chain.detail else "")
+    )
     if chain.length:
         out += chain_rows(chain, now)
     for problem in chain.problems:
@@ -107,6 +127,9 @@ def render_explanation(found: Explanation, *, output: str = "text") -> tuple[str
     doc: dict[str, Any] | None = None
     if d is not None:
         doc = {**decision_doc(d, now=found.plan.now), "members": member_doc(d.chain)}
-    text = (json.dumps(doc, indent=2, ensure_ascii=False) + "\n" if output == "json"
-            else yaml.safe_dump(doc, sort_keys=False, allow_unicode=True))
+    text = (
+        json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+        if output == "json"
+        else yaml.safe_dump(doc, sort_keys=False, allow_unicode=True)
+    )
     return text, d is None or d.action is not Action.ERROR

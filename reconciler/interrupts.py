@@ -58,7 +58,8 @@ def held_during_writes() -> Iterator[Interrupts]:
     """Install the handler for the duration (when this is the main thread and SIGINT is Python's own)."""
     guard = Interrupts()
     if threading.current_thread() is not threading.main_thread() or (
-            signal.getsignal(signal.SIGINT) is not signal.default_int_handler):
+        signal.getsignal(signal.SIGINT) is not signal.default_int_handler
+    ):
         yield guard
         return
     signal.signal(signal.SIGINT, guard.handle)

@@ -38,8 +38,11 @@ def _console_value(value: Any) -> str:
 def _console_renderer(_logger: object, _method: str, event: structlog.typing.EventDict) -> str:
     """`TIME [level   ] event key=value ...`, the values JSON-like, and an exception's text after."""
     fields = dict(event)
-    head = [str(fields.pop("timestamp", "")), f"[{fields.pop('level', '')!s:<7}]",
-            terminal_safe(str(fields.pop("event", "")))]
+    head = [
+        str(fields.pop("timestamp", "")),
+        f"[{fields.pop('level', '')!s:<7}]",
+        terminal_safe(str(fields.pop("event", ""))),
+    ]
     exception = fields.pop("exception", None)
     line = " ".join([*head, *(f"{key}={_console_value(value)}" for key, value in fields.items())])
     return line if exception is None else f"{line}\n{exception}"
@@ -85,11 +88,16 @@ def configure(fmt: str, *, stream: TextIO | None = None, level: str = "info") ->
     handler = logging.StreamHandler(out)
     handler.set_name(_HANDLER_NAME)
     handler.addFilter(_OncePerRun())
-    handler.setFormatter(structlog.stdlib.ProcessorFormatter(
-        processors=[structlog.stdlib.add_logger_name, structlog.stdlib.ProcessorFormatter.remove_processors_meta,
-                    *renderers],
-        foreign_pre_chain=shared,
-    ))
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            processors=[
+                structlog.stdlib.add_logger_name,
+                structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                *renderers,
+            ],
+            foreign_pre_chain=shared,
+        )
+    )
     root = logging.getLogger()
     root.handlers = [h for h in root.handlers if h.get_name() != _HANDLER_NAME] + [handler]
     root.setLevel(max(logging.WARNING, threshold))  # libraries: warnings and errors only

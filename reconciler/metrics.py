@@ -54,12 +54,21 @@ def build_registry(plan: Plan, *, duration_s: float) -> CollectorRegistry:
     length = gauge("chain_length", "Checkpoints in the VM's current chain, the full included.", VM_LABELS)
     incrementals = gauge("chain_incrementals", "Incrementals since the VM's last full.", VM_LABELS)
     since = gauge("seconds_since_last_full", "Seconds from the VM's last full to this run.", VM_LABELS)
-    size = gauge("chain_bytes", "Bytes of the VM's current chain: what a restore of its latest backup reads.",
-                 VM_LABELS)
-    broken = gauge("chain_broken", "1 when the VM's chain is broken (objects missing or damaged, or its "
-                   "root is not a full): backups in it can no longer be restored.", VM_LABELS)
-    mismatched = gauge("size_mismatched_objects", "Objects of the VM's chain whose size in the bucket differs "
-                       "from the index's (a warning: the controller checks existence only).", VM_LABELS)
+    size = gauge(
+        "chain_bytes", "Bytes of the VM's current chain: what a restore of its latest backup reads.", VM_LABELS
+    )
+    broken = gauge(
+        "chain_broken",
+        "1 when the VM's chain is broken (objects missing or damaged, or its "
+        "root is not a full): backups in it can no longer be restored.",
+        VM_LABELS,
+    )
+    mismatched = gauge(
+        "size_mismatched_objects",
+        "Objects of the VM's chain whose size in the bucket differs "
+        "from the index's (a warning: the controller checks existence only).",
+        VM_LABELS,
+    )
     for d in plan.decisions:
         chain = d.chain
         if chain.state is ChainState.UNKNOWN:
@@ -81,14 +90,20 @@ def build_registry(plan: Plan, *, duration_s: float) -> CollectorRegistry:
     for code in WARNING_CODES:
         warnings.labels(code).set(plan.warnings.get(code, 0))
     if plan.upstream.limit.value is not None:
-        gauge("controller_max_incremental_backups", "The controller's global --max-incremental-backups the run "
-              "decided with (0: unlimited); absent when it could not be learned.").set(plan.upstream.limit.value)
+        gauge(
+            "controller_max_incremental_backups",
+            "The controller's global --max-incremental-backups the run "
+            "decided with (0: unlimited); absent when it could not be learned.",
+        ).set(plan.upstream.limit.value)
     gauge("run_duration_seconds", "Wall-clock seconds the run took.").set(duration_s)
     gauge("last_run_timestamp_seconds", "Unix time the run decided as of.").set(plan.now.timestamp())
     gauge("run_failed", "1 when the run left objects in error (exit status 1).").set(1 if plan.failed else 0)
     if not plan.failed:
-        gauge("last_success_timestamp_seconds", "Unix time the run decided as of; pushed only by a run that "
-              "did not fail, so a failed run's push leaves it out.").set(plan.now.timestamp())
+        gauge(
+            "last_success_timestamp_seconds",
+            "Unix time the run decided as of; pushed only by a run that "
+            "did not fail, so a failed run's push leaves it out.",
+        ).set(plan.now.timestamp())
     _policy_gauges(plan, gauge)
     _storage_gauges(plan, gauge)
     return registry
@@ -96,18 +111,30 @@ def build_registry(plan: Plan, *, duration_s: float) -> CollectorRegistry:
 
 def _storage_gauges(plan: Plan, gauge: GaugeFactory) -> None:
     """Per VM whose folder was listed (design 10); a VM without figures has no sample, never a 0."""
-    folder = gauge("folder_bytes", "Bytes of every object in the VM's folder of the datamover prefix (a lower "
-                   "bound where storage_partial is 1).", VM_LABELS)
-    outside = gauge("outside_chain_bytes", "Bytes of the VM's folder outside its current chain: older chains "
-                    "kept for retention, or leaked.", VM_LABELS)
-    past = gauge("past_ttl_bytes", "Bytes of the VM's current chain whose own backup is older than the "
-                 "Schedule's TTL but that a newer backup still needs (absent when the TTL is unknown).", VM_LABELS)
+    folder = gauge(
+        "folder_bytes",
+        "Bytes of every object in the VM's folder of the datamover prefix (a lower bound where storage_partial is 1).",
+        VM_LABELS,
+    )
+    outside = gauge(
+        "outside_chain_bytes",
+        "Bytes of the VM's folder outside its current chain: older chains kept for retention, or leaked.",
+        VM_LABELS,
+    )
+    past = gauge(
+        "past_ttl_bytes",
+        "Bytes of the VM's current chain whose own backup is older than the "
+        "Schedule's TTL but that a newer backup still needs (absent when the TTL is unknown).",
+        VM_LABELS,
+    )
     leaked = gauge("leaked_bytes", "Bytes of objects in the VM's folder that no index entry names.", VM_LABELS)
     leaked_objects = gauge("leaked_objects", "Objects in the VM's folder that no index entry names.", VM_LABELS)
-    unreferenced = gauge("unreferenced_checkpoints", "Index entries of the VM that no backup references.",
-                         VM_LABELS)
-    partial = gauge("storage_partial", "1 when some object's size was unknown (offline stand-ins): the VM's "
-                    "storage figures are lower bounds.", VM_LABELS)
+    unreferenced = gauge("unreferenced_checkpoints", "Index entries of the VM that no backup references.", VM_LABELS)
+    partial = gauge(
+        "storage_partial",
+        "1 when some object's size was unknown (offline stand-ins): the VM's storage figures are lower bounds.",
+        VM_LABELS,
+    )
     for d in plan.decisions:
         found = retention(d, now=plan.now)
         if found is None:
@@ -125,12 +152,24 @@ def _storage_gauges(plan: Plan, gauge: GaugeFactory) -> None:
 
 def _policy_gauges(plan: Plan, gauge: GaugeFactory) -> None:
     """Per VM: the count policy its chain is held to, and how long a forced full has been pending."""
-    interval = gauge("policy_interval", "The VM's effective count policy: its next backup is due to be a "
-                     "full at this many incrementals (VMs whose chain was read and that have one).", VM_LABELS)
-    since = gauge("forced_since_timestamp_seconds", "Unix time the job began forcing the VM's next backup to "
-                  "be a full (the state annotation's forcedAt); only VMs being forced.", VM_LABELS)
-    windows = gauge("windows_since_forced", "Backup windows of the VM's schedules that opened since the job "
-                    f"began forcing its full, counted up to {WINDOWS_COUNTED}; only VMs being forced.", VM_LABELS)
+    interval = gauge(
+        "policy_interval",
+        "The VM's effective count policy: its next backup is due to be a "
+        "full at this many incrementals (VMs whose chain was read and that have one).",
+        VM_LABELS,
+    )
+    since = gauge(
+        "forced_since_timestamp_seconds",
+        "Unix time the job began forcing the VM's next backup to "
+        "be a full (the state annotation's forcedAt); only VMs being forced.",
+        VM_LABELS,
+    )
+    windows = gauge(
+        "windows_since_forced",
+        "Backup windows of the VM's schedules that opened since the job "
+        f"began forcing its full, counted up to {WINDOWS_COUNTED}; only VMs being forced.",
+        VM_LABELS,
+    )
     for d in plan.decisions:
         labels = (d.vm.namespace, d.vm.name)
         if d.chain.state is not ChainState.UNKNOWN and d.policy is not None and d.policy.interval is not None:
@@ -168,8 +207,15 @@ def grouping_key(plan: Plan) -> dict[str, str]:
     return {"velero_namespace": ",".join(namespaces)} if namespaces else {}
 
 
-def push(plan: Plan, url: str, *, duration_s: float, job: str = JOB,
-         grouping: Mapping[str, str] | None = None, timeout: float = 10.0) -> bool:
+def push(
+    plan: Plan,
+    url: str,
+    *,
+    duration_s: float,
+    job: str = JOB,
+    grouping: Mapping[str, str] | None = None,
+    timeout: float = 10.0,
+) -> bool:
     """Push the run's metrics to the Pushgateway at `url` (replacing the group's previous push).
 
     A failed push is logged and reported as False: the backups are not worse for it, so it does

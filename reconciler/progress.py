@@ -38,9 +38,16 @@ class Bar:
             return
         if self._progress is None:
             console = Console(file=self.stream, force_terminal=True, stderr=True)
-            self._progress = Progress(TextColumn(self.label), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                                      console=console, transient=True, redirect_stdout=False,
-                                      redirect_stderr=False)
+            self._progress = Progress(
+                TextColumn(self.label),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                console=console,
+                transient=True,
+                redirect_stdout=False,
+                redirect_stderr=False,
+            )
             self._progress.start()
             self._task = self._progress.add_task(self.label, total=total)
         assert self._task is not None
@@ -54,6 +61,5 @@ class Bar:
     def __enter__(self) -> Bar:
         return self
 
-    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
         self.close()

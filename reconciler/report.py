@@ -137,8 +137,11 @@ def controller_doc(upstream: Upstream) -> dict[str, Any]:
         "maxIncrementalBackups": limit.value,
         "source": limit.source,
         "note": limit.note or None,
-        "trackers": {"source": trackers.source, "count": trackers.count if trackers.known else None,
-                     "note": trackers.note or None},
+        "trackers": {
+            "source": trackers.source,
+            "count": trackers.count if trackers.known else None,
+            "note": trackers.note or None,
+        },
     }
 
 
@@ -186,12 +189,17 @@ def controller_line(upstream: Upstream) -> str:
     """The table's header line: the global limit the decisions used and where it came from."""
     limit, trackers = upstream.limit, upstream.trackers
     if limit.value is None:
-        head = (f"Controller: --max-incremental-backups unknown ({limit.note or limit.source}): no baseline "
-                "written where it would depend on it; only due fulls forced")
+        head = (
+            f"Controller: --max-incremental-backups unknown ({limit.note or limit.source}): no baseline "
+            "written where it would depend on it; only due fulls forced"
+        )
     else:
         head = f"Controller: --max-incremental-backups={limit.value} ({limit.source})"
-    tail = (f"trackers: {trackers.count} ({trackers.source})" if trackers.known
-            else f"trackers: unknown ({trackers.note}): tracker check skipped")
+    tail = (
+        f"trackers: {trackers.count} ({trackers.source})"
+        if trackers.known
+        else f"trackers: unknown ({trackers.note}): tracker check skipped"
+    )
     return f"{head}; {tail}"
 
 
@@ -208,9 +216,12 @@ class TableView:
 
 def shown(plan: Plan, view: TableView) -> list[Decision]:
     """The decisions the filters let through, in the plan's order."""
-    return [d for d in plan.decisions
-            if (not view.namespaces or d.vm.namespace in view.namespaces)
-            and (not view.actions or str(d.action) in view.actions)]
+    return [
+        d
+        for d in plan.decisions
+        if (not view.namespaces or d.vm.namespace in view.namespaces)
+        and (not view.actions or str(d.action) in view.actions)
+    ]
 
 
 def _until(now: datetime, then: datetime | None) -> str:
@@ -224,7 +235,7 @@ def _problem(view: ScheduleView, error: str) -> str:
     """A Schedule's problem without the Schedule's name, which its row already shows."""
     for prefix in (f"{view.ref}: ", f"Schedule {view.ref}: "):
         if error.startswith(prefix):
-            return error[len(prefix):]
+            return error[len(prefix) :]
     return error
 
 
@@ -233,8 +244,11 @@ def _schedule_rows(plan: Plan, view: TableView) -> list[list[str]]:
     for v in plan.schedules:
         pol = _policy(v.policy) or {}
         policy = ", ".join(f"{k}={val}" for k, val in pol.items() if val is not None) or "-"
-        nxt = "paused" if v.schedule.paused else (
-            format_time(v.next_run) or "-" if view.wide else _until(plan.now, v.next_run))
+        nxt = (
+            "paused"
+            if v.schedule.paused
+            else (format_time(v.next_run) or "-" if view.wide else _until(plan.now, v.next_run))
+        )
         bsl = f"{v.bsl.name}" if v.bsl else "-"
         rows.append([v.ref, policy, nxt, bsl, "; ".join(_problem(v, e) for e in v.errors) or "-"])
     return rows
@@ -249,16 +263,26 @@ def _vm_rows(plan: Plan, view: TableView) -> list[list[str]]:
             incr = f"{d.chain.incrementals}/{limit}" if limit else str(d.chain.incrementals)
         warned = f" [warnings: {', '.join(dict.fromkeys(w.code for w in d.warnings))}]" if d.warnings else ""
         nxt = format_time(d.next_run) or "-" if view.wide else _until(plan.now, d.next_run)
-        rows.append([d.vm.ref, str(d.action), ",".join(d.codes) or "-", incr,
-                     _ago(plan.now, d.chain.last_full_at), nxt, d.message.removeprefix(f"{d.vm.ref}: ") + warned])
+        rows.append(
+            [
+                d.vm.ref,
+                str(d.action),
+                ",".join(d.codes) or "-",
+                incr,
+                _ago(plan.now, d.chain.last_full_at),
+                nxt,
+                d.message.removeprefix(f"{d.vm.ref}: ") + warned,
+            ]
+        )
     return rows
 
 
 def errors_lines(plan: Plan) -> list[str]:
     """Every error of the plan, one a line: Schedules, VMs in error, objects that could not be read."""
     lines = [f"Schedule {v.ref}: {_problem(v, e)}" for v in plan.schedules for e in v.errors]
-    lines += [f"VM {d.vm.ref}: {d.message.removeprefix(f'{d.vm.ref}: ')}" for d in plan.decisions
-              if str(d.action) == "error"]
+    lines += [
+        f"VM {d.vm.ref}: {d.message.removeprefix(f'{d.vm.ref}: ')}" for d in plan.decisions if str(d.action) == "error"
+    ]
     return lines + list(plan.errors)
 
 
@@ -326,10 +350,14 @@ def storage_line(t: Totals) -> str:
     ttl = f"held past TTL {human_bytes(t.past_ttl_bytes)}"
     if t.past_ttl_unknown:
         ttl += f" ({t.past_ttl_unknown} VM(s) without a known TTL)"
-    parts = [f"chains {human_bytes(t.chain_bytes)}", f"folders {human_bytes(t.folder_bytes)}",
-             f"outside the current chains {human_bytes(t.outside_bytes)}", ttl,
-             f"leaked {_count(t.leaked_objects, 'object')} ({human_bytes(t.leaked_bytes)})",
-             f"{_count(t.unreferenced, 'unreferenced checkpoint')}"]
+    parts = [
+        f"chains {human_bytes(t.chain_bytes)}",
+        f"folders {human_bytes(t.folder_bytes)}",
+        f"outside the current chains {human_bytes(t.outside_bytes)}",
+        ttl,
+        f"leaked {_count(t.leaked_objects, 'object')} ({human_bytes(t.leaked_bytes)})",
+        f"{_count(t.unreferenced, 'unreferenced checkpoint')}",
+    ]
     line = f"Storage ({_count(t.vms, 'VM')} listed"
     line += f", {t.unknown} without figures): " if t.unknown else "): "
     line += ", ".join(parts)
@@ -342,15 +370,17 @@ def storage_lines(d: Decision, *, now: datetime) -> list[str]:
     """Explain's storage section: the VM folder's figures, or why there are none."""
     doc = storage_doc(d, now=now)
     if doc is None:
-        return ["Storage: unknown (the VM folder was not listed: no chain whose root is a full, or the "
-                "listing failed)"]
+        return ["Storage: unknown (the VM folder was not listed: no chain whose root is a full, or the listing failed)"]
     ttl = doc["ttl"]
-    past = (f"{human_bytes(doc['pastTtlBytes'])} held past the TTL ({ttl}) by newer backups of the chain"
-            if ttl is not None else "TTL unknown: bytes held past it not computed")
+    past = (
+        f"{human_bytes(doc['pastTtlBytes'])} held past the TTL ({ttl}) by newer backups of the chain"
+        if ttl is not None
+        else "TTL unknown: bytes held past it not computed"
+    )
     return [
         f"Storage: folder {human_bytes(doc['folderBytes'])}, current chain {human_bytes(doc['chainBytes'])}, "
-        f"outside it {human_bytes(doc['outsideChainBytes'])}" + (" (partial: objects of unknown size count as 0)"
-                                                                 if doc["partial"] else ""),
+        f"outside it {human_bytes(doc['outsideChainBytes'])}"
+        + (" (partial: objects of unknown size count as 0)" if doc["partial"] else ""),
         f"  {past}",
         f"  leaked: {_count(doc['leakedObjects'], 'object')} ({human_bytes(doc['leakedBytes'])}) no index entry names;"
         f" {_count(doc['unreferencedCheckpoints'], 'checkpoint')} no backup references",

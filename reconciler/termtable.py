@@ -55,7 +55,7 @@ def wrap(text: str, width: int | None, *, indent: str = "  ") -> list[str]:
     if width is None or display_width(text) <= width:
         return [text]
     body = text.lstrip(" ")
-    lead = text[:len(text) - len(body)]
+    lead = text[: len(text) - len(body)]
     words = body.split(" ")
     lines: list[str] = []
     line = lead + words[0]

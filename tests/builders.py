@@ -17,15 +17,31 @@ def files(cid: str, *, ns: str = "ns", vm: str = "vm", size: int = 100, disks: i
     )
 
 
-def cp(cid: str, parent: str = "", *, type: str | None = None, at: datetime | None = T0,
-       size: int = 100, refs: tuple[str, ...] | None = None, disks: int = 1) -> Checkpoint:
+def cp(
+    cid: str,
+    parent: str = "",
+    *,
+    type: str | None = None,
+    at: datetime | None = T0,
+    size: int = 100,
+    refs: tuple[str, ...] | None = None,
+    disks: int = 1,
+) -> Checkpoint:
     kind = type or ("Incremental" if parent else "Full")
-    return Checkpoint(cid, kind, parent, at, f"vmb-{cid}", files(cid, size=size, disks=disks),
-                      refs if refs is not None else (f"backup-{cid}",))
+    return Checkpoint(
+        cid,
+        kind,
+        parent,
+        at,
+        f"vmb-{cid}",
+        files(cid, size=size, disks=disks),
+        refs if refs is not None else (f"backup-{cid}",),
+    )
 
 
-def linear(n_incrementals: int, *, start: datetime = T0, every: timedelta = timedelta(days=1),
-           prefix: str = "c") -> tuple[Checkpoint, ...]:
+def linear(
+    n_incrementals: int, *, start: datetime = T0, every: timedelta = timedelta(days=1), prefix: str = "c"
+) -> tuple[Checkpoint, ...]:
     """A full followed by n incrementals, one per `every`, 12 minutes after each window."""
     out = []
     parent = ""
@@ -44,9 +60,16 @@ def listing_for(*checkpoints: Checkpoint) -> dict[str, int | None]:
     return {f.object_path: f.size for c in checkpoints for f in c.files}
 
 
-def vm(name: str = "vm", ns: str = "ns", *, labels: dict[str, str] | None = None,
-       annotations: dict[str, str] | None = None, status: str = "Running", cbt: str = "Enabled",
-       rv: str = "7") -> VM:
+def vm(
+    name: str = "vm",
+    ns: str = "ns",
+    *,
+    labels: dict[str, str] | None = None,
+    annotations: dict[str, str] | None = None,
+    status: str = "Running",
+    cbt: str = "Enabled",
+    rv: str = "7",
+) -> VM:
     return VM(ns, name, f"uid-{name}", rv, labels or {}, annotations or {}, status, cbt)
 
 
@@ -54,8 +77,17 @@ def bsl(name: str = "default", *, default: bool = True, prefix: str = "velero", 
     return Bsl(ns, name, "aws", "bucket", prefix, default, {}, "cloud-credentials", "cloud", "")
 
 
-def schedule(name: str = "nightly", *, cron: str = "0 1 * * *", annotations: dict[str, str] | None = None,
-             paused: bool = False, last_backup: datetime | None = None, created: datetime = T0 - timedelta(days=60),
-             ns: str = "velero", **scope: Any) -> Schedule:
-    return Schedule(ns, name, f"uid-{name}", "1", annotations or {}, cron, paused, created, last_backup,
-                    BackupScope(**scope))
+def schedule(
+    name: str = "nightly",
+    *,
+    cron: str = "0 1 * * *",
+    annotations: dict[str, str] | None = None,
+    paused: bool = False,
+    last_backup: datetime | None = None,
+    created: datetime = T0 - timedelta(days=60),
+    ns: str = "velero",
+    **scope: Any,
+) -> Schedule:
+    return Schedule(
+        ns, name, f"uid-{name}", "1", annotations or {}, cron, paused, created, last_backup, BackupScope(**scope)
+    )

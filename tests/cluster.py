@@ -52,26 +52,47 @@ def chain_of(doc: Mapping[str, Any]) -> list[Mapping[str, Any]]:
 
 def bsl_object(endpoint: str) -> dict[str, Any]:
     return {
-        "apiVersion": "velero.io/v1", "kind": "BackupStorageLocation",
+        "apiVersion": "velero.io/v1",
+        "kind": "BackupStorageLocation",
         "metadata": {"name": "default", "namespace": "velero"},
-        "spec": {"provider": "aws", "default": True, "objectStorage": {"bucket": BUCKET, "prefix": PREFIX},
-                 "config": {"region": "us-east-1", "s3Url": endpoint, "s3ForcePathStyle": "true"},
-                 "credential": {"name": "cloud-credentials", "key": "cloud"}},
+        "spec": {
+            "provider": "aws",
+            "default": True,
+            "objectStorage": {"bucket": BUCKET, "prefix": PREFIX},
+            "config": {"region": "us-east-1", "s3Url": endpoint, "s3ForcePathStyle": "true"},
+            "credential": {"name": "cloud-credentials", "key": "cloud"},
+        },
     }
 
 
 def secret_object(text: str = CREDENTIALS) -> dict[str, Any]:
-    return {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "cloud-credentials", "namespace": "velero"},
-            "type": "Opaque", "data": {"cloud": base64.b64encode(text.encode()).decode()}}
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": "cloud-credentials", "namespace": "velero"},
+        "type": "Opaque",
+        "data": {"cloud": base64.b64encode(text.encode()).decode()},
+    }
 
 
-def schedule_object(name: str, annotations: Mapping[str, str], *, cron: str = "0 1 * * *",
-                    namespaces: Sequence[str] = ("apps",), created: str = "2026-01-01T00:00:00Z",
-                    last_backup: str | None = None) -> dict[str, Any]:
+def schedule_object(
+    name: str,
+    annotations: Mapping[str, str],
+    *,
+    cron: str = "0 1 * * *",
+    namespaces: Sequence[str] = ("apps",),
+    created: str = "2026-01-01T00:00:00Z",
+    last_backup: str | None = None,
+) -> dict[str, Any]:
     obj: dict[str, Any] = {
-        "apiVersion": "velero.io/v1", "kind": "Schedule",
-        "metadata": {"name": name, "namespace": "velero", "annotations": dict(annotations),
-                     "creationTimestamp": created},
+        "apiVersion": "velero.io/v1",
+        "kind": "Schedule",
+        "metadata": {
+            "name": name,
+            "namespace": "velero",
+            "annotations": dict(annotations),
+            "creationTimestamp": created,
+        },
         "spec": {"schedule": cron, "template": {"includedNamespaces": list(namespaces), "snapshotMoveData": True}},
         "status": {"phase": "Enabled"},
     }
@@ -82,27 +103,48 @@ def schedule_object(name: str, annotations: Mapping[str, str], *, cron: str = "0
 
 def controller_deployment(*flags: str, namespace: str = "velero", name: str = OADP_DEPLOYMENT) -> dict[str, Any]:
     """The kubevirt-datamover controller's Deployment as OADP writes it: `manager` runs /manager with flags."""
-    args = ["--leader-elect", "--health-probe-bind-address=:8081", "--metrics-bind-address=:8443",
-            "--metrics-secure=true", *flags]
-    manager = {"name": "manager", "image": "quay.io/konveyor/kubevirt-datamover-controller", "command": ["/manager"],
-               "args": args, "env": [{"name": "WATCH_NAMESPACE", "value": namespace}]}
+    args = [
+        "--leader-elect",
+        "--health-probe-bind-address=:8081",
+        "--metrics-bind-address=:8443",
+        "--metrics-secure=true",
+        *flags,
+    ]
+    manager = {
+        "name": "manager",
+        "image": "quay.io/konveyor/kubevirt-datamover-controller",
+        "command": ["/manager"],
+        "args": args,
+        "env": [{"name": "WATCH_NAMESPACE", "value": namespace}],
+    }
     return {
-        "apiVersion": "apps/v1", "kind": "Deployment",
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
         "metadata": {"name": name, "namespace": namespace, "labels": {"app.kubernetes.io/name": "kubevirt-datamover"}},
-        "spec": {"replicas": 1, "selector": {"matchLabels": {"control-plane": "controller-manager"}},
-                 "template": {"metadata": {"labels": {"control-plane": "controller-manager"}},
-                              "spec": {"containers": [manager]}}},
+        "spec": {
+            "replicas": 1,
+            "selector": {"matchLabels": {"control-plane": "controller-manager"}},
+            "template": {
+                "metadata": {"labels": {"control-plane": "controller-manager"}},
+                "spec": {"containers": [manager]},
+            },
+        },
     }
 
 
-def tracker_object(vm: str, checkpoint: str | None, *, namespace: str = "apps",
-                   suffix: str = "x7k2p") -> dict[str, Any]:
+def tracker_object(
+    vm: str, checkpoint: str | None, *, namespace: str = "apps", suffix: str = "x7k2p"
+) -> dict[str, Any]:
     """A VirtualMachineBackupTracker as the newest controller creates it (generateName vmbt-<vm>-, hash label)."""
     obj: dict[str, Any] = {
-        "apiVersion": "backup.kubevirt.io/v1alpha1", "kind": "VirtualMachineBackupTracker",
-        "metadata": {"name": f"vmbt-{vm}-{suffix}", "namespace": namespace,
-                     "labels": {keys.VM_NAME_HASH: vm_name_hash(vm)},
-                     "annotations": {"kubevirt-datamover.io/vm-name": vm}},
+        "apiVersion": "backup.kubevirt.io/v1alpha1",
+        "kind": "VirtualMachineBackupTracker",
+        "metadata": {
+            "name": f"vmbt-{vm}-{suffix}",
+            "namespace": namespace,
+            "labels": {keys.VM_NAME_HASH: vm_name_hash(vm)},
+            "annotations": {"kubevirt-datamover.io/vm-name": vm},
+        },
         "spec": {"source": {"apiGroup": "kubevirt.io", "kind": "VirtualMachine", "name": vm}},
     }
     if checkpoint is not None:
@@ -110,21 +152,35 @@ def tracker_object(vm: str, checkpoint: str | None, *, namespace: str = "apps",
     return obj
 
 
-def vm_object(name: str, namespace: str = "apps", *, annotations: Mapping[str, str] | None = None,
-              labels: Mapping[str, str] | None = None, running: bool = True) -> dict[str, Any]:
+def vm_object(
+    name: str,
+    namespace: str = "apps",
+    *,
+    annotations: Mapping[str, str] | None = None,
+    labels: Mapping[str, str] | None = None,
+    running: bool = True,
+) -> dict[str, Any]:
     return {
-        "apiVersion": "kubevirt.io/v1", "kind": "VirtualMachine",
-        "metadata": {"name": name, "namespace": namespace, "annotations": dict(annotations or {}),
-                     "labels": dict(labels or {})},
+        "apiVersion": "kubevirt.io/v1",
+        "kind": "VirtualMachine",
+        "metadata": {
+            "name": name,
+            "namespace": namespace,
+            "annotations": dict(annotations or {}),
+            "labels": dict(labels or {}),
+        },
         "spec": {"runStrategy": "Always"},
-        "status": {"printableStatus": "Running" if running else "Stopped",
-                   "changedBlockTracking": {"state": "Enabled"}},
+        "status": {
+            "printableStatus": "Running" if running else "Stopped",
+            "changedBlockTracking": {"state": "Enabled"},
+        },
     }
 
 
 class World:
-    def __init__(self, kube: FakeKubeServer, seeder: Seeder, endpoint: str, tmp: Path, *,
-                 tracker_crd: bool = True) -> None:
+    def __init__(
+        self, kube: FakeKubeServer, seeder: Seeder, endpoint: str, tmp: Path, *, tracker_crd: bool = True
+    ) -> None:
         self.kube = kube
         self.s3 = seeder
         self.endpoint = endpoint
@@ -150,8 +206,20 @@ class World:
 
     def run(self, *args: str, now: datetime, command: str = "run") -> tuple[int, dict[str, Any]]:
         out, err = io.StringIO(), io.StringIO()
-        argv = [command, "--kubeconfig", str(self.kubeconfig), "--context", DEFAULT_CONTEXT,
-                "--velero-namespace", "velero", "--now", iso(now), "-o", "json", *args]
+        argv = [
+            command,
+            "--kubeconfig",
+            str(self.kubeconfig),
+            "--context",
+            DEFAULT_CONTEXT,
+            "--velero-namespace",
+            "velero",
+            "--now",
+            iso(now),
+            "-o",
+            "json",
+            *args,
+        ]
         code = main(argv, environ={}, stdout=out, stderr=err, sleep=lambda _s: None)
         text = out.getvalue()
         self.last_stderr = err.getvalue()
@@ -179,10 +247,11 @@ class World:
     def listing(self, namespace: str, name: str) -> dict[str, int | None]:
         prefix = f"{DM}/checkpoints/{namespace}/{name}/"
         pages = self.s3.client.get_paginator("list_objects_v2").paginate(Bucket=BUCKET, Prefix=prefix)
-        return {o["Key"][len(DM) + 1:]: o["Size"] for page in pages for o in page.get("Contents", [])}
+        return {o["Key"][len(DM) + 1 :]: o["Size"] for page in pages for o in page.get("Contents", [])}
 
-    def backup_window(self, window: datetime, vms: Sequence[tuple[str, str]], *, schedule: str = "nightly",
-                      fail: Sequence[str] = ()) -> dict[str, str]:
+    def backup_window(
+        self, window: datetime, vms: Sequence[tuple[str, str]], *, schedule: str = "nightly", fail: Sequence[str] = ()
+    ) -> dict[str, str]:
         """One Velero backup at `window`: each VM gets a full or an incremental 12 minutes later."""
         modes: dict[str, str] = {}
         backup = f"{schedule}-{window.strftime('%Y%m%d%H%M%S')}"
@@ -193,26 +262,39 @@ class World:
             doc = self.docs.get(key)
             tracker = self.trackers.get(key)
             decision = self.controller.decide(
-                vm_name=name, index=json.dumps(doc).encode() if doc else None,
-                objects=self.listing(namespace, name), vm_annotations=self.annotations(name, namespace),
+                vm_name=name,
+                index=json.dumps(doc).encode() if doc else None,
+                objects=self.listing(namespace, name),
+                vm_annotations=self.annotations(name, namespace),
                 trackers=[tracker] if tracker else [],
             )
             at = window + timedelta(minutes=12)
-            doc, objects = append_checkpoint(doc, namespace=namespace, name=name, mode=decision.mode, at=at,
-                                             backup=backup, disk_sizes=DISKS)
+            doc, objects = append_checkpoint(
+                doc, namespace=namespace, name=name, mode=decision.mode, at=at, backup=backup, disk_sizes=DISKS
+            )
             for object_key, size in objects:
                 self.s3.put(BUCKET, f"{DM}/{object_key}", b"x" * size)
             self.s3.put(BUCKET, f"{DM}/checkpoints/{namespace}/{name}/index.json", json.dumps(doc).encode())
             self.docs[key] = doc
             self.trackers[key] = decision.tracker.after_backup(doc["checkpoints"][-1]["id"])
             chain = chain_of(doc)
-            self.history.append({"vm": name, "window": window, "mode": decision.mode, "why": decision.reason,
-                                 "incrementals": len(chain) - 1,
-                                 "root_at": datetime.fromisoformat(chain[0]["timestamp"])})
+            self.history.append(
+                {
+                    "vm": name,
+                    "window": window,
+                    "mode": decision.mode,
+                    "why": decision.reason,
+                    "incrementals": len(chain) - 1,
+                    "root_at": datetime.fromisoformat(chain[0]["timestamp"]),
+                }
+            )
             modes[name] = decision.mode
-        self.kube.modify("schedules", schedule,
-                         lambda o: {**o, "status": {**o.get("status", {}), "lastBackup": iso(window)}},
-                         namespace="velero")
+        self.kube.modify(
+            "schedules",
+            schedule,
+            lambda o: {**o, "status": {**o.get("status", {}), "lastBackup": iso(window)}},
+            namespace="velero",
+        )
         return modes
 
 

@@ -39,10 +39,19 @@ REPO = Path(__file__).resolve().parent.parent  # where a child `python -m reconc
 
 def child_environment() -> dict[str, str]:
     """The environment of a child `python -m reconciler`: none of the caller's cloud or cluster settings."""
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("AWS_", "KUBERNETES_")) and k not in ("KUBECONFIG", "HYPOTHESIS_PROFILE")}
-    env.update({"AWS_EC2_METADATA_DISABLED": "true", "AWS_CONFIG_FILE": os.devnull,
-                "AWS_SHARED_CREDENTIALS_FILE": os.devnull, "PYTHONDONTWRITEBYTECODE": "1"})
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("AWS_", "KUBERNETES_")) and k not in ("KUBECONFIG", "HYPOTHESIS_PROFILE")
+    }
+    env.update(
+        {
+            "AWS_EC2_METADATA_DISABLED": "true",
+            "AWS_CONFIG_FILE": os.devnull,
+            "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+            "PYTHONDONTWRITEBYTECODE": "1",
+        }
+    )
     return env
 
 
@@ -68,11 +77,22 @@ def _history(nights: int) -> History:
         for key in VMS:
             namespace, name = key
             doc, tracker = docs.get(key), trackers.get(key)
-            decision = controller.decide(vm_name=name, index=json.dumps(doc).encode() if doc else None,
-                                         objects=objects, vm_annotations=_annotations(name),
-                                         trackers=[tracker] if tracker else [])
-            doc, written = append_checkpoint(doc, namespace=namespace, name=name, mode=decision.mode,
-                                             at=window + timedelta(minutes=12), backup=backup, disk_sizes=DISKS)
+            decision = controller.decide(
+                vm_name=name,
+                index=json.dumps(doc).encode() if doc else None,
+                objects=objects,
+                vm_annotations=_annotations(name),
+                trackers=[tracker] if tracker else [],
+            )
+            doc, written = append_checkpoint(
+                doc,
+                namespace=namespace,
+                name=name,
+                mode=decision.mode,
+                at=window + timedelta(minutes=12),
+                backup=backup,
+                disk_sizes=DISKS,
+            )
             docs[key] = doc
             trackers[key] = decision.tracker.after_backup(doc["checkpoints"][-1]["id"])
             objects.update(written)
@@ -81,8 +101,11 @@ def _history(nights: int) -> History:
 
 def seed(world: World, *, nights: int = 5) -> None:
     """The scenario's objects in the API server and `nights` of backups in the bucket (bulk-written)."""
-    world.kube.seed(schedule_object("nightly", {keys.INTERVAL: "4", keys.MAX_AGE: "10d"},
-                                    last_backup=iso(WINDOW - timedelta(days=1))))
+    world.kube.seed(
+        schedule_object(
+            "nightly", {keys.INTERVAL: "4", keys.MAX_AGE: "10d"}, last_backup=iso(WINDOW - timedelta(days=1))
+        )
+    )
     for name in ORIGINALS:
         world.kube.seed(vm_object(name, annotations=_annotations(name)))
     docs, objects, trackers = _history(nights)
@@ -107,17 +130,39 @@ class Sleeps:
 def argv(target: World | Path, command: str = "run", *extra: str, now: datetime = NOW) -> list[str]:
     """The command line of a run against a World's API server, or the one a kubeconfig names."""
     kubeconfig = target.kubeconfig if isinstance(target, World) else target
-    return [command, "--kubeconfig", str(kubeconfig), "--context", DEFAULT_CONTEXT,
-            "--velero-namespace", "velero", "--now", iso(now), "-o", "json", *extra]
+    return [
+        command,
+        "--kubeconfig",
+        str(kubeconfig),
+        "--context",
+        DEFAULT_CONTEXT,
+        "--velero-namespace",
+        "velero",
+        "--now",
+        iso(now),
+        "-o",
+        "json",
+        *extra,
+    ]
 
 
-def run(target: World | Path, command: str = "run", *extra: str, now: datetime = NOW,
-        sleep: Callable[[float], None] | None = None,
-        environ: dict[str, str] | None = None) -> tuple[int, dict[str, Any] | None, str]:
+def run(
+    target: World | Path,
+    command: str = "run",
+    *extra: str,
+    now: datetime = NOW,
+    sleep: Callable[[float], None] | None = None,
+    environ: dict[str, str] | None = None,
+) -> tuple[int, dict[str, Any] | None, str]:
     """The real CLI in-process: (exit status, the plan document or None, stderr)."""
     out, err = io.StringIO(), io.StringIO()
-    code = main(argv(target, command, *extra, now=now), environ=environ or {}, stdout=out, stderr=err,
-                sleep=sleep or (lambda _s: None))
+    code = main(
+        argv(target, command, *extra, now=now),
+        environ=environ or {},
+        stdout=out,
+        stderr=err,
+        sleep=sleep or (lambda _s: None),
+    )
     text = out.getvalue()
     return code, (json.loads(text) if text else None), err.getvalue()
 

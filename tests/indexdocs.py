@@ -24,29 +24,44 @@ scalars = (
 )
 json_values = st.recursive(
     scalars,
-    lambda inner: st.lists(inner, max_size=4)
-    | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
     max_leaves=12,
 )
 FIELD_NAMES = [
-    "vmName", "namespace", "checkpoints", "lastUpdated", "id", "type", "parent", "timestamp",
-    "vmBackup", "files", "pvcs", "pvcSizes", "referencedBy", "vmbObjectPath", "vmbtObjectPath",
-    "superseded", "filename", "diskName", "size", "objectPath",
+    "vmName",
+    "namespace",
+    "checkpoints",
+    "lastUpdated",
+    "id",
+    "type",
+    "parent",
+    "timestamp",
+    "vmBackup",
+    "files",
+    "pvcs",
+    "pvcSizes",
+    "referencedBy",
+    "vmbObjectPath",
+    "vmbtObjectPath",
+    "superseded",
+    "filename",
+    "diskName",
+    "size",
+    "objectPath",
 ]
 field_shaped = st.recursive(
     scalars,
-    lambda inner: st.lists(inner, max_size=3)
-    | st.dictionaries(st.sampled_from(FIELD_NAMES) | st.text(max_size=4), inner, max_size=6),
+    lambda inner: (
+        st.lists(inner, max_size=3)
+        | st.dictionaries(st.sampled_from(FIELD_NAMES) | st.text(max_size=4), inner, max_size=6)
+    ),
     max_leaves=20,
 )
 
 
 def rfc3339(instant: datetime, offset_minutes: int, nanos: str) -> str:
     local = (instant + timedelta(minutes=offset_minutes)).replace(tzinfo=None)
-    stamp = (
-        f"{local.year:04d}-{local.month:02d}-{local.day:02d}"
-        f"T{local.hour:02d}:{local.minute:02d}:{local.second:02d}"
-    )
+    stamp = f"{local.year:04d}-{local.month:02d}-{local.day:02d}T{local.hour:02d}:{local.minute:02d}:{local.second:02d}"
     if instant.microsecond or nanos:
         stamp += f".{instant.microsecond:06d}{nanos}"
     if offset_minutes == 0:
@@ -55,12 +70,8 @@ def rfc3339(instant: datetime, offset_minutes: int, nanos: str) -> str:
     return stamp + f"{sign}{abs(offset_minutes) // 60:02d}:{abs(offset_minutes) % 60:02d}"
 
 
-instants = st.datetimes(
-    min_value=datetime(2, 1, 1), max_value=datetime(9998, 12, 31), timezones=st.just(UTC)
-)
-times = st.tuples(
-    instants, st.integers(-(23 * 60 + 59), 23 * 60 + 59), st.sampled_from(["", "000", "999"])
-)
+instants = st.datetimes(min_value=datetime(2, 1, 1), max_value=datetime(9998, 12, 31), timezones=st.just(UTC))
+times = st.tuples(instants, st.integers(-(23 * 60 + 59), 23 * 60 + 59), st.sampled_from(["", "000", "999"]))
 names = st.text(max_size=6)
 
 
@@ -79,9 +90,7 @@ def documents(draw: st.DrawFn) -> tuple[dict[str, Any], Index]:
             "type": draw(st.sampled_from(["Full", "Incremental", "full", "incremental"])),
             "timestamp": rfc3339(instant, offset, nanos),
             "vmBackup": draw(names),
-            "files": [
-                {"filename": f, "diskName": d, "size": s, "objectPath": o} for f, d, s, o in files
-            ],
+            "files": [{"filename": f, "diskName": d, "size": s, "objectPath": o} for f, d, s, o in files],
             "pvcs": draw(st.lists(names, max_size=2)),
             "pvcSizes": draw(st.lists(st.sampled_from(["10Gi", "5.5T", 1024]), max_size=2)),
             "referencedBy": referenced_by,
@@ -117,8 +126,10 @@ def documents(draw: st.DrawFn) -> tuple[dict[str, Any], Index]:
 def typed_positions(document: dict[str, Any]) -> list[tuple[tuple[str | int, ...], str]]:
     """Every position of `document` whose Go type is fixed, with that type's kind."""
     positions: list[tuple[tuple[str | int, ...], str]] = [
-        (("vmName",), "string"), (("namespace",), "string"),
-        (("lastUpdated",), "time"), (("checkpoints",), "array"),
+        (("vmName",), "string"),
+        (("namespace",), "string"),
+        (("lastUpdated",), "time"),
+        (("checkpoints",), "array"),
     ]
     for i, checkpoint in enumerate(document["checkpoints"]):
         at: tuple[str | int, ...] = ("checkpoints", i)

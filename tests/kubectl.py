@@ -34,7 +34,8 @@ def _kubectl() -> str:
 
 @cache
 def _render(directory: Path) -> list[dict[str, Any]]:
-    done = subprocess.run([_kubectl(), "kustomize", str(directory)], capture_output=True, text=True,
-                          timeout=120, check=False)
+    done = subprocess.run(
+        [_kubectl(), "kustomize", str(directory)], capture_output=True, text=True, timeout=120, check=False
+    )
     assert done.returncode == 0, f"kubectl kustomize {directory} failed:\n{done.stderr}"
     return [doc for doc in yaml.safe_load_all(done.stdout) if doc is not None]

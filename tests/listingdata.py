@@ -85,15 +85,23 @@ def store(request: pytest.FixtureRequest) -> Iterator[Store]:
         r.close()
 
 
-def folder(ns: str, name: str, checkpoints: int = 3, disks: tuple[str, ...] = ("rootdisk", "datadisk"),
-           *, salt: int = 0) -> dict[str, bytes]:
+def folder(
+    ns: str, name: str, checkpoints: int = 3, disks: tuple[str, ...] = ("rootdisk", "datadisk"), *, salt: int = 0
+) -> dict[str, bytes]:
     """A VM's objects and index, written as the uploader writes them (small sizes, real bodies)."""
     doc: dict[str, Any] | None = None
     objects: dict[str, bytes] = {}
     for j in range(checkpoints):
         sizes = {d: 3 + (salt + 7 * j + 3 * i) % 50 for i, d in enumerate(disks)}
-        doc, written = append_checkpoint(doc, namespace=ns, name=name, mode="full" if j == 0 else "incremental",
-                                         at=T0 + timedelta(days=j), backup=f"nightly-{j}", disk_sizes=sizes)
+        doc, written = append_checkpoint(
+            doc,
+            namespace=ns,
+            name=name,
+            mode="full" if j == 0 else "incremental",
+            at=T0 + timedelta(days=j),
+            backup=f"nightly-{j}",
+            disk_sizes=sizes,
+        )
         objects.update({key: b"x" * size for key, size in written})
     objects[f"checkpoints/{ns}/{name}/index.json"] = json.dumps(doc).encode()
     return objects

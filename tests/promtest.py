@@ -67,11 +67,16 @@ def push_of(plan: Plan, *, duration_s: float = 3.0) -> Push:
 
 def without_honor_labels(push: Push, *, scrape_job: str = "pushgateway") -> Push:
     """The push as a scrape without honor_labels stores it: the pushed `job` becomes `exported_job`."""
-    return Push(push.at, {
-        (name, frozenset({**{("exported_job" if k == "job" else k): v for k, v in labels}, "job": scrape_job}.items())):
-            value
-        for (name, labels), value in push.samples.items()
-    })
+    return Push(
+        push.at,
+        {
+            (
+                name,
+                frozenset({**{("exported_job" if k == "job" else k): v for k, v in labels}, "job": scrape_job}.items()),
+            ): value
+            for (name, labels), value in push.samples.items()
+        },
+    )
 
 
 def series_name(key: SeriesKey) -> str:
@@ -185,16 +190,22 @@ def unit_test(rules: Path, *, series: list[dict[str, str]], expect: Sequence[Exp
     return {
         "rule_files": [rules.name],
         "evaluation_interval": f"{SCRAPE}s",
-        "tests": [{
-            "interval": f"{SCRAPE}s",
-            "input_series": series,
-            "alert_rule_test": [
-                {"eval_time": f"{int(e.at)}s", "alertname": e.alertname,
-                 "exp_alerts": [{"exp_labels": dict(labels), "exp_annotations": dict(notes)}
-                                for labels, notes in e.alerts]}
-                for e in expect
-            ],
-        }],
+        "tests": [
+            {
+                "interval": f"{SCRAPE}s",
+                "input_series": series,
+                "alert_rule_test": [
+                    {
+                        "eval_time": f"{int(e.at)}s",
+                        "alertname": e.alertname,
+                        "exp_alerts": [
+                            {"exp_labels": dict(labels), "exp_annotations": dict(notes)} for labels, notes in e.alerts
+                        ],
+                    }
+                    for e in expect
+                ],
+            }
+        ],
     }
 
 
@@ -209,8 +220,9 @@ def run_promtool(*args: str | Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run([PROMTOOL, *map(str, args)], capture_output=True, text=True, timeout=300, check=False)
 
 
-def promtool_test(prometheus_rule: Path, directory: Path, *, pushes: Sequence[Push], end: float,
-                  expect: Sequence[Expect]) -> subprocess.CompletedProcess[str]:
+def promtool_test(
+    prometheus_rule: Path, directory: Path, *, pushes: Sequence[Push], end: float, expect: Sequence[Expect]
+) -> subprocess.CompletedProcess[str]:
     """Run `promtool test rules` on the rules with the pushes as input; the completed process."""
     rules = write_rules(prometheus_rule, directory)
     test = directory / "test.yaml"

@@ -62,8 +62,16 @@ class Machine:
         return (self.namespace, self.name)
 
     def domain(self) -> VM:
-        return VM(self.namespace, self.name, f"uid-{self.name}", str(self.version), dict(self.labels),
-                  dict(self.annotations), "Running", "Enabled")
+        return VM(
+            self.namespace,
+            self.name,
+            f"uid-{self.name}",
+            str(self.version),
+            dict(self.labels),
+            dict(self.annotations),
+            "Running",
+            "Enabled",
+        )
 
     def chain(self) -> Chain:
         index = NO_INDEX if self.doc is None else parse_index(json.dumps(self.doc))
@@ -79,8 +87,7 @@ class Machine:
         if patch is None:
             return
         meta = patch["metadata"]
-        for target, changes in ((self.annotations, meta.get("annotations", {})),
-                                (self.labels, meta.get("labels", {}))):
+        for target, changes in ((self.annotations, meta.get("annotations", {})), (self.labels, meta.get("labels", {}))):
             for k, v in changes.items():
                 if v is None:
                     target.pop(k, None)
@@ -99,8 +106,7 @@ class World:
     def plan(self, day: int) -> Plan:
         """The job's run at 00:45, its patches applied to the VMs."""
         now = EPOCH + day * DAY + RUN_AT
-        nightly = schedule(annotations=self.policy, last_backup=self.last_window,
-                           created=EPOCH + (FIRST_DAY - 1) * DAY)
+        nightly = schedule(annotations=self.policy, last_backup=self.last_window, created=EPOCH + (FIRST_DAY - 1) * DAY)
         views = view_schedules([nightly], [bsl()], now=now)
         machines = list(self.machines.values())
         covered = targets(views, [m.domain() for m in machines])
@@ -116,20 +122,35 @@ class World:
             if m.backups == "failing":
                 continue
             decision = self.controller.decide(
-                vm_name=m.name, index=None if m.doc is None else json.dumps(m.doc).encode(), objects=m.objects,
-                vm_annotations=m.annotations, trackers=[m.tracker] if m.tracker else [])
+                vm_name=m.name,
+                index=None if m.doc is None else json.dumps(m.doc).encode(),
+                objects=m.objects,
+                vm_annotations=m.annotations,
+                trackers=[m.tracker] if m.tracker else [],
+            )
             mode = "incremental" if m.backups == "ignored" and m.doc is not None else decision.mode
             landed = window + UPLOAD
             m.doc, written = append_checkpoint(
-                m.doc, namespace=m.namespace, name=m.name, mode=mode, at=landed,
-                backup=f"nightly-{landed:%Y%m%d%H%M%S}", disk_sizes={"rootdisk": 10 * GIB if mode == "full" else GIB})
+                m.doc,
+                namespace=m.namespace,
+                name=m.name,
+                mode=mode,
+                at=landed,
+                backup=f"nightly-{landed:%Y%m%d%H%M%S}",
+                disk_sizes={"rootdisk": 10 * GIB if mode == "full" else GIB},
+            )
             m.objects.update(written)
             m.tracker = decision.tracker.after_backup(m.doc["checkpoints"][-1]["id"])
         self.last_window = window
 
 
-def drive(world: World, *, last_day: int, runs: Callable[[int], bool] = lambda day: True,
-          before: Mapping[int, Callable[[World], None]] | None = None) -> list[Push]:
+def drive(
+    world: World,
+    *,
+    last_day: int,
+    runs: Callable[[int], bool] = lambda day: True,
+    before: Mapping[int, Callable[[World], None]] | None = None,
+) -> list[Push]:
     """Night after night from FIRST_DAY to last_day: changes, the job's run, the window. The pushes."""
     pushes = []
     for day in range(FIRST_DAY, last_day + 1):

@@ -42,8 +42,9 @@ class TargetedProxy(FaultProxy):
         self.rules: list[Rule] = []
         self._rule_lock = threading.Lock()
 
-    def add(self, fault: Fault, *, times: int | None = None,
-            when: Callable[[str, str], bool] = lambda _m, _p: True) -> Rule:
+    def add(
+        self, fault: Fault, *, times: int | None = None, when: Callable[[str, str], bool] = lambda _m, _p: True
+    ) -> Rule:
         rule = Rule(fault, when, times)
         with self._rule_lock:
             self.rules.append(rule)

@@ -45,10 +45,12 @@ def add_vms(snap: Path, *vms: dict[str, Any]) -> None:
 
 
 def vm(namespace: str, name: str, *, annotations: dict[str, str] | None = None) -> dict[str, Any]:
-    return {"apiVersion": "kubevirt.io/v1", "kind": "VirtualMachine",
-            "metadata": {"name": name, "namespace": namespace, "annotations": annotations or {},
-                         "resourceVersion": "1"},
-            "status": {"printableStatus": "Running", "changedBlockTracking": {"state": "Enabled"}}}
+    return {
+        "apiVersion": "kubevirt.io/v1",
+        "kind": "VirtualMachine",
+        "metadata": {"name": name, "namespace": namespace, "annotations": annotations or {}, "resourceVersion": "1"},
+        "status": {"printableStatus": "Running", "changedBlockTracking": {"state": "Enabled"}},
+    }
 
 
 def cli(*argv: str) -> tuple[int, str, str]:
@@ -59,8 +61,7 @@ def cli(*argv: str) -> tuple[int, str, str]:
 
 def plan(snap: Path, *extra: str) -> tuple[int, dict[str, Any], str]:
     """`plan -o json` on the snapshot: exit status, the plan ({} when none was printed), stderr."""
-    code, out, err = cli("plan", "--snapshot", str(snap), "--now", NOW, "-o", "json", "--log-format", "json",
-                         *extra)
+    code, out, err = cli("plan", "--snapshot", str(snap), "--now", NOW, "-o", "json", "--log-format", "json", *extra)
     return code, json.loads(out) if out else {}, err
 
 

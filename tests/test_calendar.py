@@ -16,26 +16,30 @@ from reconciler.core.policy import effective, format_growth, parse_growth, sched
 SAT, SUN, MON, FRI = 5, 6, 0, 4
 
 
-@pytest.mark.parametrize(("text", "expected"), [
-    ("Sat", Days(frozenset({SAT}))),
-    ("sun", Days(frozenset({SUN}))),
-    ("SATURDAY", Days(frozenset({SAT}))),
-    ("Mon-Fri", Days(frozenset(range(5)))),
-    ("Fri-Mon", Days(frozenset({FRI, SAT, SUN, MON}))),
-    ("1", Days(monthdays=frozenset({1}))),
-    ("1, 15", Days(monthdays=frozenset({1, 15}))),
-    ("1-3", Days(monthdays=frozenset({1, 2, 3}))),
-    ("L", Days(last=True)),
-    ("l", Days(last=True)),
-    ("Sat,1,L", Days(frozenset({SAT}), frozenset({1}), True)),
-])
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Sat", Days(frozenset({SAT}))),
+        ("sun", Days(frozenset({SUN}))),
+        ("SATURDAY", Days(frozenset({SAT}))),
+        ("Mon-Fri", Days(frozenset(range(5)))),
+        ("Fri-Mon", Days(frozenset({FRI, SAT, SUN, MON}))),
+        ("1", Days(monthdays=frozenset({1}))),
+        ("1, 15", Days(monthdays=frozenset({1, 15}))),
+        ("1-3", Days(monthdays=frozenset({1, 2, 3}))),
+        ("L", Days(last=True)),
+        ("l", Days(last=True)),
+        ("Sat,1,L", Days(frozenset({SAT}), frozenset({1}), True)),
+    ],
+)
 def test_days_parse_as_documented(text: str, expected: Days) -> None:
     """Weekday names (short or long, any case), wrapping weekday ranges, days of the month, ranges and L."""
     assert parse_days(text) == expected
 
 
-@pytest.mark.parametrize("text", ["", " ", "Sa", "0", "32", "15-1", "Mon-15", "Sat,", ",Sat", "1.5", "-1", "L-3",
-                                  "Sat;Sun", "x" * 300])
+@pytest.mark.parametrize(
+    "text", ["", " ", "Sa", "0", "32", "15-1", "Mon-15", "Sat,", ",Sat", "1.5", "-1", "L-3", "Sat;Sun", "x" * 300]
+)
 def test_malformed_days_are_refused_whole(text: str) -> None:
     """One bad item makes the whole value an error: half a calendar could force fulls nobody asked for."""
     assert parse_days(text) is None
@@ -68,8 +72,9 @@ def test_canonical_spelling_round_trips() -> None:
 
 
 @given(st.frozensets(st.integers(0, 6)), st.frozensets(st.integers(1, 31)), st.booleans())
-def test_any_days_round_trip_through_their_spelling(weekdays: frozenset[int], monthdays: frozenset[int],
-                                                    last: bool) -> None:
+def test_any_days_round_trip_through_their_spelling(
+    weekdays: frozenset[int], monthdays: frozenset[int], last: bool
+) -> None:
     """Every non-empty calendar's canonical spelling parses back to itself."""
     days = Days(weekdays, monthdays, last)
     if not (weekdays or monthdays or last):
@@ -77,10 +82,16 @@ def test_any_days_round_trip_through_their_spelling(weekdays: frozenset[int], mo
     assert parse_days(str(days)) == days
 
 
-@given(st.dates(date(1970, 1, 1), date(9999, 12, 1)), st.frozensets(st.integers(0, 6)),
-       st.frozensets(st.integers(1, 31)), st.booleans(), st.frozensets(st.integers(0, 6)))
-def test_union_falls_on_what_either_falls_on(day: date, w1: frozenset[int], m1: frozenset[int], last: bool,
-                                              w2: frozenset[int]) -> None:
+@given(
+    st.dates(date(1970, 1, 1), date(9999, 12, 1)),
+    st.frozensets(st.integers(0, 6)),
+    st.frozensets(st.integers(1, 31)),
+    st.booleans(),
+    st.frozensets(st.integers(0, 6)),
+)
+def test_union_falls_on_what_either_falls_on(
+    day: date, w1: frozenset[int], m1: frozenset[int], last: bool, w2: frozenset[int]
+) -> None:
     """Several schedules unite their days: a day is listed by the union exactly when one of them lists it."""
     a, b = Days(w1, m1, last), Days(w2)
     assert a.union(b).falls_on(day) == (a.falls_on(day) or b.falls_on(day))
@@ -92,8 +103,9 @@ def test_l_is_the_day_before_the_first(day: date) -> None:
     assert Days(last=True).falls_on(day) == ((day + timedelta(days=1)).day == 1)
 
 
-@pytest.mark.parametrize(("text", "value"), [("50%", 0.5), ("0.5", 0.5), ("150%", 1.5), ("2", 2.0),
-                                             (".25", 0.25), ("12.5%", 0.125)])
+@pytest.mark.parametrize(
+    ("text", "value"), [("50%", 0.5), ("0.5", 0.5), ("150%", 1.5), ("2", 2.0), (".25", 0.25), ("12.5%", 0.125)]
+)
 def test_growth_parses_shares_and_percentages(text: str, value: float) -> None:
     """A share of the full's bytes: 50 % and 0.5 mean the same, and over 100 % is allowed."""
     assert parse_growth(text) == pytest.approx(value)

@@ -156,8 +156,9 @@ def test_bytes_sum_every_member() -> None:
 
 
 ids = st.text(alphabet="abcde", min_size=1, max_size=2)
-index_entries = st.lists(st.tuples(ids, st.one_of(st.just(""), ids), st.sampled_from(["Full", "Incremental", "x"])),
-                         max_size=12)
+index_entries = st.lists(
+    st.tuples(ids, st.one_of(st.just(""), ids), st.sampled_from(["Full", "Incremental", "x"])), max_size=12
+)
 
 
 @given(index_entries)
@@ -182,11 +183,26 @@ def test_linear_chains_count_their_incrementals(n: int) -> None:
 
 def summary(chain: Chain) -> tuple[Any, ...]:
     """Everything a plan reads from a chain (the members aside), root and latest by their fields."""
+
     def head(c: Any) -> Any:
         return None if c is None else (c.id, c.type, c.is_full, c.parent, c.timestamp, c.vm_backup, c.referenced_by)
-    return (chain.state, chain.valid, chain.length, chain.incrementals, chain.bytes, chain.last_full_at,
-            head(chain.root), head(chain.latest), chain.detail, chain.problems, chain.mismatches, chain.unrestorable,
-            chain.cycle, chain.dangling_parent)
+
+    return (
+        chain.state,
+        chain.valid,
+        chain.length,
+        chain.incrementals,
+        chain.bytes,
+        chain.last_full_at,
+        head(chain.root),
+        head(chain.latest),
+        chain.detail,
+        chain.problems,
+        chain.mismatches,
+        chain.unrestorable,
+        chain.cycle,
+        chain.dangling_parent,
+    )
 
 
 def test_compact_keeps_the_summary_and_drops_the_members() -> None:
@@ -215,8 +231,9 @@ def test_summary_follows_members_on_replace() -> None:
 
 
 @given(index_entries, st.integers(min_value=1, max_value=3), st.sampled_from(["none", "all", "drop"]), st.integers())
-def test_compact_answers_every_summary_property_alike(entries: list[tuple[str, str, str]], disks: int, listed: str,
-                                                      drop: int) -> None:
+def test_compact_answers_every_summary_property_alike(
+    entries: list[tuple[str, str, str]], disks: int, listed: str, drop: int
+) -> None:
     """For any index and listing, the compact chain answers as the full one, and compacting twice is a no-op."""
     cps = tuple(cp(i, p, type=t, disks=disks, size=7 * len(i) + len(p)) for i, p, t in entries)
     listing = None if listed == "none" else listing_for(*cps)

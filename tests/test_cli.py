@@ -73,12 +73,22 @@ def test_example_shows_every_action_and_reason() -> None:
     assert (by_vm["scratch"]["incrementalBytes"], by_vm["scratch"]["fullBytes"]) == (9663676416, 17179869184)
     bad = [s for s in plan["schedules"] if s["errors"]]
     assert [s["name"] for s in bad] == ["finance-hourly"]
-    assert plan["summary"] == {"force-full": 5, "blocked": 1, "full-anyway": 6, "release": 2, "keep": 2,
-                               "skip": 4, "error": 1}
+    assert plan["summary"] == {
+        "force-full": 5,
+        "blocked": 1,
+        "full-anyway": 6,
+        "release": 2,
+        "keep": 2,
+        "skip": 4,
+        "error": 1,
+    }
     assert plan["warnings"] == {"size-mismatch": 1}
     assert plan["controller"] == {
-        "maxIncrementalBackups": 10, "source": "snapshot: deployment velero/oadp-kubevirt-datamover-controller-manager",
-        "note": "--max-incremental-backups=10", "trackers": {"source": "snapshot", "count": 3, "note": None}}
+        "maxIncrementalBackups": 10,
+        "source": "snapshot: deployment velero/oadp-kubevirt-datamover-controller-manager",
+        "note": "--max-incremental-backups=10",
+        "trackers": {"source": "snapshot", "count": 3, "note": None},
+    }
 
 
 def test_plan_json_has_the_documented_shape() -> None:
@@ -94,8 +104,15 @@ def test_plan_json_has_the_documented_shape() -> None:
         assert set(v["chain"]) == {"state", "incrementals", "length", "latest", "root", "lastFullAt", "bytes"}
     db1 = next(v for v in plan["vms"] if v["name"] == "db-1")
     assert db1["schedules"] == ["velero/nightly-prod", "velero/weekly-db"]
-    assert db1["chain"] == {"state": "valid", "incrementals": 8, "length": 9, "latest": "cp-009", "root": "cp-001",
-                            "lastFullAt": "2026-11-16T01:12:07Z", "bytes": 309237940224}
+    assert db1["chain"] == {
+        "state": "valid",
+        "incrementals": 8,
+        "length": 9,
+        "latest": "cp-009",
+        "root": "cp-001",
+        "lastFullAt": "2026-11-16T01:12:07Z",
+        "bytes": 309237940224,
+    }
     assert db1["detail"]["limit"] == 7 and db1["detail"]["ageAtNextRunSeconds"] == 9 * 86400
     assert db1["detail"]["patch"]["metadata"]["annotations"][keys.MAX_INCREMENTAL] == "8"
 
@@ -111,10 +128,14 @@ def test_table_is_readable() -> None:
     code, out, _ = run("plan", "--snapshot", str(EXAMPLE), "--now", NOW)
     assert code == 1
     assert "prod/db-1        force-full" in out
-    assert out.splitlines()[1] == ("Controller: --max-incremental-backups=10 (snapshot: deployment "
-                                   "velero/oadp-kubevirt-datamover-controller-manager); trackers: 3 (snapshot)")
-    assert ("\nSummary: 5 force-full, 1 blocked, 6 full-anyway, 2 release, 2 keep, 4 skip, "
-            "1 error; warnings: 1 size-mismatch\n") in out
+    assert out.splitlines()[1] == (
+        "Controller: --max-incremental-backups=10 (snapshot: deployment "
+        "velero/oadp-kubevirt-datamover-controller-manager); trackers: 3 (snapshot)"
+    )
+    assert (
+        "\nSummary: 5 force-full, 1 blocked, 6 full-anyway, 2 release, 2 keep, 4 skip, "
+        "1 error; warnings: 1 size-mismatch\n"
+    ) in out
 
 
 def test_schedule_filter_narrows_vms_not_policies() -> None:
@@ -183,7 +204,8 @@ def test_compact_chains_render_the_same_plan() -> None:
     for name, render in [*RENDERERS.items(), ("table", render_table)]:
         assert render(compact) == render(full), name
     assert generate_latest(build_registry(compact, duration_s=1.0)) == generate_latest(
-        build_registry(full, duration_s=1.0))
+        build_registry(full, duration_s=1.0)
+    )
 
 
 def test_explain_of_a_compact_chain_says_its_members_were_not_kept() -> None:
@@ -198,7 +220,8 @@ def test_explain_of_a_compact_chain_says_its_members_were_not_kept() -> None:
     rows = [line for line in full.splitlines() if line.startswith("    ")]  # the member table, indented 4
     assert len(rows) == 10
     assert [line for line in compact.splitlines() if "members not kept" not in line] == [
-        line for line in full.splitlines() if line not in rows]
+        line for line in full.splitlines() if line not in rows
+    ]
 
 
 def test_python_m_and_version() -> None:

@@ -58,11 +58,14 @@ def test_a_named_deployment_missing_from_the_snapshot_is_an_error(snap: Path) ->
     assert any("backup/dm" in e for e in plan["errors"])
 
 
-@pytest.mark.parametrize(("argv", "needle"), [
-    (("--controller-deployment", "nope"), "expected NAMESPACE/NAME"),
-    (("--controller-max-incremental", "-1"), "must be 0 (unlimited) or more"),
-    (("--controller-max-incremental", "2", "--controller-deployment", "a/b"), "exclude each other"),
-])
+@pytest.mark.parametrize(
+    ("argv", "needle"),
+    [
+        (("--controller-deployment", "nope"), "expected NAMESPACE/NAME"),
+        (("--controller-max-incremental", "-1"), "must be 0 (unlimited) or more"),
+        (("--controller-max-incremental", "2", "--controller-deployment", "a/b"), "exclude each other"),
+    ],
+)
 def test_bad_controller_flags_are_usage_errors(argv: tuple[str, ...], needle: str) -> None:
     """Exit 2, nothing planned."""
     code, out, err = run("plan", "--snapshot", str(EXAMPLE), "--now", NOW, *argv)
@@ -104,9 +107,11 @@ def test_a_vm_written_to_two_locations_is_warned(snap: Path) -> None:
     """weekly-db writes db-1 to a second BSL: one tracker serves both, a warning of its own."""
     path = snap / "cluster" / "velero.yaml"
     docs = list(yaml.safe_load_all(path.read_text()))
-    offsite = {**docs[0], "metadata": {**docs[0]["metadata"], "name": "offsite", "uid": "uid-bsl-offsite"},
-               "spec": {**docs[0]["spec"], "default": False,
-                        "objectStorage": {"bucket": "dr-site", "prefix": "velero"}}}
+    offsite = {
+        **docs[0],
+        "metadata": {**docs[0]["metadata"], "name": "offsite", "uid": "uid-bsl-offsite"},
+        "spec": {**docs[0]["spec"], "default": False, "objectStorage": {"bucket": "dr-site", "prefix": "velero"}},
+    }
     weekly = next(d for d in docs if d["metadata"]["name"] == "weekly-db")
     weekly["spec"]["template"]["storageLocation"] = "offsite"
     path.write_text(yaml.safe_dump_all([*docs, offsite]))

@@ -55,10 +55,14 @@ def one_error_line(err: str) -> str:
 def _kubeconfigs(tmp: Path) -> dict[str, tuple[Path, str]]:
     files = {
         "not-yaml.yaml": ("clusters: [unclosed\n", "not YAML: expected ',' or ']'"),
-        "wrong-shape.yaml": ("apiVersion: v1\nkind: Config\nclusters: 5\n",
-                             "not a valid kubeconfig (TypeError: 'int' object is not iterable)"),
-        "list.yaml": ("- a\n- b\n", "not a kubeconfig (expected a mapping with clusters, contexts and users, "
-                                    "found a list)"),
+        "wrong-shape.yaml": (
+            "apiVersion: v1\nkind: Config\nclusters: 5\n",
+            "not a valid kubeconfig (TypeError: 'int' object is not iterable)",
+        ),
+        "list.yaml": (
+            "- a\n- b\n",
+            "not a kubeconfig (expected a mapping with clusters, contexts and users, found a list)",
+        ),
         "empty": ("", "found an empty document"),
     }
     out = {}
@@ -72,8 +76,9 @@ def _kubeconfigs(tmp: Path) -> dict[str, tuple[Path, str]]:
     return out
 
 
-@pytest.mark.parametrize("case", ["missing", "not-yaml.yaml", "wrong-shape.yaml", "list.yaml", "empty", "binary",
-                                  "directory"])
+@pytest.mark.parametrize(
+    "case", ["missing", "not-yaml.yaml", "wrong-shape.yaml", "list.yaml", "empty", "binary", "directory"]
+)
 def test_a_bad_kubeconfig_is_one_line_naming_the_file(tmp_path: Path, case: str) -> None:
     """A kubeconfig that is missing, not YAML or not shaped like one: exit 2, the path and what is wrong."""
     path, message = _kubeconfigs(tmp_path)[case]
@@ -101,21 +106,26 @@ def simulations(monkeypatch: pytest.MonkeyPatch) -> list[object]:
     return started
 
 
-@pytest.mark.parametrize(("target", "message"), [
-    ("out", "is a directory; name a file in it, e.g. {tmp}/out/simulate.png"),
-    ("plot.jpg", "not a PNG file name; the name must end in .png"),
-    ("plot", "not a PNG file name; the name must end in .png"),
-    ("nowhere/plot.png", "{tmp}/nowhere does not exist"),
-    ("a-file/plot.png", "{tmp}/a-file is not a directory"),
-])
+@pytest.mark.parametrize(
+    ("target", "message"),
+    [
+        ("out", "is a directory; name a file in it, e.g. {tmp}/out/simulate.png"),
+        ("plot.jpg", "not a PNG file name; the name must end in .png"),
+        ("plot", "not a PNG file name; the name must end in .png"),
+        ("nowhere/plot.png", "{tmp}/nowhere does not exist"),
+        ("a-file/plot.png", "{tmp}/a-file is not a directory"),
+    ],
+)
 def test_a_plot_target_that_cannot_be_written_stops_before_the_run(
-        tmp_path: Path, simulations: list[object], target: str, message: str) -> None:
+    tmp_path: Path, simulations: list[object], target: str, message: str
+) -> None:
     """--plot is checked before the simulation runs: exit 2, one line, no simulation, nothing written."""
     (tmp_path / "out").mkdir()
     (tmp_path / "a-file").write_text("x")
     before = sorted(p.name for p in tmp_path.rglob("*"))
-    code, out, err = cli("simulate", "--vms", "3", "--interval", "2", "--windows", "3",
-                         "--plot", str(tmp_path / target))
+    code, out, err = cli(
+        "simulate", "--vms", "3", "--interval", "2", "--windows", "3", "--plot", str(tmp_path / target)
+    )
     line = one_error_line(err)
     assert code == 2 and out == ""
     assert line == f"error: --plot {tmp_path / target}: {message.format(tmp=tmp_path)}"
@@ -152,6 +162,7 @@ def test_a_plot_replaces_the_file_and_leaves_nothing_else(tmp_path: Path) -> Non
 
 def test_ctrl_c_in_plan_exits_130(monkeypatch: pytest.MonkeyPatch) -> None:
     """Ctrl-C while the plan reads its chains: `error: interrupted`, exit 130, no half plan on stdout."""
+
     def interrupted(*_args: object) -> None:
         raise KeyboardInterrupt
 
@@ -171,8 +182,9 @@ def test_ctrl_c_in_simulate_exits_130_and_leaves_no_file(tmp_path: Path, monkeyp
         return real(self, t, *rest)
 
     monkeypatch.setattr(simulate_model._World, "window", window)
-    code, out, err = cli("simulate", "--vms", "3", "--interval", "2", "--windows", "5",
-                         "--plot", str(tmp_path / "x.png"))
+    code, out, err = cli(
+        "simulate", "--vms", "3", "--interval", "2", "--windows", "5", "--plot", str(tmp_path / "x.png")
+    )
     assert code == 130 and out == ""
     assert one_error_line(err) == "error: interrupted"
     assert list(tmp_path.iterdir()) == []
@@ -198,8 +210,14 @@ def _writes(server: FakeKubeServer) -> list[tuple[str, str]]:
 def _undisturbed_writes(world: World, tmp_path: Path) -> list[tuple[str, str]]:
     """The writes of an uninterrupted run over the same objects, on an API server of its own."""
     with FakeKubeServer() as twin:
-        twin.seed(*[o for kind in ("schedules", "backupstoragelocations", "secrets") for o in
-                    world.kube.objects(kind, "velero")], *world.kube.objects("virtualmachines", "apps"))
+        twin.seed(
+            *[
+                o
+                for kind in ("schedules", "backupstoragelocations", "secrets")
+                for o in world.kube.objects(kind, "velero")
+            ],
+            *world.kube.objects("virtualmachines", "apps"),
+        )
         code, _, err = cli(*argv(twin.write_kubeconfig(tmp_path / "twin-kubeconfig")))
         assert code == 0, err
         return _writes(twin)
@@ -246,8 +264,9 @@ def test_a_second_ctrl_c_stops_at_once_and_names_the_vm(world: World) -> None:
     assert code == 130 and out == ""
     arrived = [r for r in world.kube.requests() if r.method in WRITES]
     assert [r.method for r in arrived] == ["PATCH", "POST"]
-    assert err.splitlines()[-1] == (f"error: interrupted again while writing VirtualMachine apps/{arrived[0].name}; "
-                                    "it may be half-written")
+    assert err.splitlines()[-1] == (
+        f"error: interrupted again while writing VirtualMachine apps/{arrived[0].name}; it may be half-written"
+    )
 
 
 def test_interrupts_are_held_only_inside_a_unit() -> None:
@@ -282,8 +301,9 @@ def test_an_unexpected_error_is_one_line_on_the_console(broken_load: None) -> No
     """A bug: exit 2, its type and message on one line, how to get the traceback; no traceback."""
     code, out, err = cli("plan", "--snapshot", str(EXAMPLE), "--now", NOW, "--log-format", "console")
     assert code == 2 and out == ""
-    assert one_error_line(err) == ("error: unexpected RuntimeError: boom (a bug; please report it; "
-                                   "--log-format json logs the traceback)")
+    assert one_error_line(err) == (
+        "error: unexpected RuntimeError: boom (a bug; please report it; --log-format json logs the traceback)"
+    )
 
 
 def test_an_unexpected_error_logs_its_traceback_in_json(broken_load: None) -> None:
@@ -307,8 +327,7 @@ class ClosedPipe(io.StringIO):
 
 def test_a_reader_that_went_away_ends_the_run_quietly() -> None:
     """stdout closed by its reader: exit 141 (as for `yes | head`), nothing on stderr."""
-    code, _, err = cli("plan", "--snapshot", str(EXAMPLE), "--now", NOW, "--log-format", "json",
-                       stdout=ClosedPipe())
+    code, _, err = cli("plan", "--snapshot", str(EXAMPLE), "--now", NOW, "--log-format", "json", stdout=ClosedPipe())
     assert code == 141
     assert [json.loads(line)["event"] for line in err.splitlines()][-1] == "plan-done"
 
@@ -318,7 +337,11 @@ def test_plan_into_a_closed_pipe_as_a_process() -> None:
     'Exception ignored' from the interpreter's last flush, exit 141."""
     child = subprocess.Popen(
         [sys.executable, "-m", "reconciler", "plan", "--snapshot", str(EXAMPLE), "--now", NOW, "-o", "json"],
-        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"})
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
+    )
     assert child.stdout is not None
     child.stdout.close()  # the reader goes away before a byte is written
     _, err = child.communicate(timeout=120)
@@ -341,10 +364,17 @@ def test_output_that_cannot_be_written_is_one_line() -> None:
 def test_the_readme_names_every_message() -> None:
     """Troubleshooting lists each of these messages as the program prints it, and the exit statuses."""
     readme = " ".join((REPO / "README.md").read_text().split())  # lines wrap anywhere in the README
-    for text in ["error: cannot load Kubernetes configuration from PATH: no such file", "not a valid kubeconfig",
-                 "not a kubeconfig (not UTF-8 text)", "is a directory; name a file in it, e.g. DIR/simulate.png",
-                 "not a PNG file name; the name must end in .png", "error: interrupted",
-                 "error: interrupted again while writing VirtualMachine NS/NAME; it may be half-written",
-                 "error: unexpected TYPE: MESSAGE (a bug; please report it; --log-format json logs the traceback)",
-                 "error: cannot write the output: REASON", "exit status 141", "(exit 130)"]:
+    for text in [
+        "error: cannot load Kubernetes configuration from PATH: no such file",
+        "not a valid kubeconfig",
+        "not a kubeconfig (not UTF-8 text)",
+        "is a directory; name a file in it, e.g. DIR/simulate.png",
+        "not a PNG file name; the name must end in .png",
+        "error: interrupted",
+        "error: interrupted again while writing VirtualMachine NS/NAME; it may be half-written",
+        "error: unexpected TYPE: MESSAGE (a bug; please report it; --log-format json logs the traceback)",
+        "error: cannot write the output: REASON",
+        "exit status 141",
+        "(exit 130)",
+    ]:
         assert text in readme, text

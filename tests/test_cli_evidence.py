@@ -24,12 +24,25 @@ from tests.snapshots import (
 )
 
 # The VMs the example's nightly-prod Schedule backs up (namespaces prod and finance).
-NIGHTLY_PROD = ("finance/audit", "finance/billing", "finance/ledger", "finance/payroll", "finance/reports",
-                "prod/api-1", "prod/app-legacy", "prod/cache-1", "prod/db-1", "prod/web-1", "prod/web-2")
-NO_POLICY = ("carries a full-backup policy, but 3 VirtualMachine(s) carry "
-             "kubevirt-datamover.io/full-backup-reconciler: refusing to give them all back, nothing was written. "
-             "Check --velero-namespace (velero, or openshift-adp with OADP); "
-             "if every policy was removed on purpose, pass --release-all")
+NIGHTLY_PROD = (
+    "finance/audit",
+    "finance/billing",
+    "finance/ledger",
+    "finance/payroll",
+    "finance/reports",
+    "prod/api-1",
+    "prod/app-legacy",
+    "prod/cache-1",
+    "prod/db-1",
+    "prod/web-1",
+    "prod/web-2",
+)
+NO_POLICY = (
+    "carries a full-backup policy, but 3 VirtualMachine(s) carry "
+    "kubevirt-datamover.io/full-backup-reconciler: refusing to give them all back, nothing was written. "
+    "Check --velero-namespace (velero, or openshift-adp with OADP); "
+    "if every policy was removed on purpose, pass --release-all"
+)
 
 
 def test_wrong_velero_namespace_refuses_to_release_the_fleet() -> None:
@@ -52,7 +65,8 @@ def test_release_all_gives_every_managed_vm_back_on_purpose() -> None:
     code, doc, _ = plan(EXAMPLE, "--velero-namespace", "openshift-adp", "--release-all")
     assert code == 0
     assert {ref: (v["action"], v["reasons"]) for ref, v in vms(doc).items()} == {
-        ref: ("release", ["left-policy"]) for ref in MANAGED}
+        ref: ("release", ["left-policy"]) for ref in MANAGED
+    }
 
 
 def _cron_typo(doc: dict[str, Any]) -> dict[str, Any]:
@@ -70,11 +84,14 @@ def _bad_selector(doc: dict[str, Any]) -> dict[str, Any]:
     return doc
 
 
-@pytest.mark.parametrize(("change", "problem"), [
-    (_cron_typo, "velero/nightly-prod: spec.schedule: "),
-    (_bad_interval, f'velero/nightly-prod: annotation {keys.INTERVAL}="seven": not an integer >= 1'),
-    (_bad_selector, "velero/nightly-prod: spec.template.labelSelector.matchExpressions[0].operator: 'Has'"),
-])
+@pytest.mark.parametrize(
+    ("change", "problem"),
+    [
+        (_cron_typo, "velero/nightly-prod: spec.schedule: "),
+        (_bad_interval, f'velero/nightly-prod: annotation {keys.INTERVAL}="seven": not an integer >= 1'),
+        (_bad_selector, "velero/nightly-prod: spec.template.labelSelector.matchExpressions[0].operator: 'Has'"),
+    ],
+)
 def test_an_unusable_schedule_leaves_its_vms_alone(tmp_path: Path, change: Any, problem: str) -> None:
     """Every VM the broken Schedule may back up is error schedule-invalid with nothing to write; a forced
     full (finance/payroll) stays forced. The other Schedules' VMs are decided as before."""
@@ -98,10 +115,13 @@ def test_a_rejected_bsl_is_not_a_missing_one(tmp_path: Path) -> None:
     snap = copy_example(tmp_path)
     edit_velero(snap, "default", lambda d: {**d, "spec": {**d["spec"], "objectStorage": {"bucket": ""}}})
     code, doc, _ = plan(snap)
-    rejected = ("spec.template.storageLocation: BackupStorageLocation velero/default is rejected: "
-                "spec.objectStorage.bucket: missing or empty")
-    assert code == 1 and doc["errors"] == ["BackupStorageLocation velero/default: spec.objectStorage.bucket: "
-                                           "missing or empty"]
+    rejected = (
+        "spec.template.storageLocation: BackupStorageLocation velero/default is rejected: "
+        "spec.objectStorage.bucket: missing or empty"
+    )
+    assert code == 1 and doc["errors"] == [
+        "BackupStorageLocation velero/default: spec.objectStorage.bucket: missing or empty"
+    ]
     for s in doc["schedules"]:
         assert s["errors"][-1] == f"velero/{s['name']}: {rejected}"
     assert vms(doc)["finance/payroll"]["action"] == "error" and "finance/payroll" not in patches(doc)
@@ -118,10 +138,12 @@ def test_schedule_filter_that_matches_nothing_names_the_schedules() -> None:
     """--schedule with a name no policy Schedule has is a usage error listing the Schedules there are."""
     code, doc, err = plan(EXAMPLE, "--schedule", "nightly-vms")
     assert (code, doc) == (2, {})
-    assert ("error: --schedule nightly-vms: no policy Schedule of that name in any namespace; policy Schedules: "
-            "velero/dev-every-6h, velero/finance-hourly, velero/nightly-prod, velero/qa-nightly, "
-            "velero/staging-scratch, velero/staging-tokyo, velero/weekly-db; "
-            "other Schedules: velero/infra-weekly") in err
+    assert (
+        "error: --schedule nightly-vms: no policy Schedule of that name in any namespace; policy Schedules: "
+        "velero/dev-every-6h, velero/finance-hourly, velero/nightly-prod, velero/qa-nightly, "
+        "velero/staging-scratch, velero/staging-tokyo, velero/weekly-db; "
+        "other Schedules: velero/infra-weekly"
+    ) in err
     code, _, err = plan(EXAMPLE, "--schedule", "infra-weekly")  # it exists, but carries no policy
     assert code == 2 and "--schedule infra-weekly: no policy Schedule" in err
 
@@ -162,7 +184,9 @@ def test_schedule_only_key_on_a_vm_is_reported(tmp_path: Path) -> None:
     warning = f'dev/dev-9: annotation {keys.MAX_PER_RUN}="5": applies to Schedules only; ignored on a VirtualMachine'
     assert code == plan(EXAMPLE)[0] == 1
     assert vms(doc)["dev/dev-9"]["detail"]["warnings"] == [
-        {"code": "schedule-only-key", "message": warning, "key": keys.MAX_PER_RUN}]
+        {"code": "schedule-only-key", "message": warning, "key": keys.MAX_PER_RUN}
+    ]
     assert vms(doc)["dev/dev-9"]["action"] == "full-anyway"  # no index: decided as any other VM
     assert [(e["level"], e["vm"], e["warning"]) for e in log_events(err) if e["event"] == "schedule-only-key"] == [
-        ("warning", "dev/dev-9", warning)]
+        ("warning", "dev/dev-9", warning)
+    ]

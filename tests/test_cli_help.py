@@ -29,7 +29,7 @@ def test_each_subcommand_has_a_description_and_two_examples(command: str) -> Non
     assert code == 0
     description = out.split("\n\n")[1]
     assert len(description.split()) >= 15, description
-    examples = out[out.index("examples:\n"):].splitlines()[1:]
+    examples = out[out.index("examples:\n") :].splitlines()[1:]
     assert len([e for e in examples if e.strip().startswith(f"full-backup-reconciler {command}")]) == 2
 
 
@@ -73,7 +73,7 @@ def test_every_parser_refuses_abbreviations() -> None:
 def test_every_output_option_has_help(command: str) -> None:
     """`-o` says what each of its formats is, on every command that prints something."""
     _, out, _ = run(command, "--help")
-    lines = out[out.index("\n  -o ") + 1:].splitlines()
+    lines = out[out.index("\n  -o ") + 1 :].splitlines()
     _spec, _, rest = lines[0].strip().partition("  ")  # the help follows the option's spec, or starts below it
     below = lines[1].strip() if lines[1].startswith(" " * 8) else ""  # a wrapped or a moved help line
     assert len(f"{rest} {below}".split()) >= 4, lines[:3]
@@ -83,8 +83,13 @@ def test_the_shell_completes_options() -> None:
     """The completion hook answers bash/zsh (argcomplete's protocol: the request in the environment,
     the answer on file descriptor 8) with the options that match."""
     line = "full-backup-reconciler plan --no-h"
-    env = {**os.environ, "COMP_LINE": line, "COMP_POINT": str(len(line)), "_ARGCOMPLETE": "1",
-           "_ARGCOMPLETE_IFS": " "}
-    done = subprocess.run(["bash", "-c", f'"{sys.executable}" -m reconciler 8>&1 9>/dev/null'], env=env,
-                          capture_output=True, text=True, timeout=60, check=False)
+    env = {**os.environ, "COMP_LINE": line, "COMP_POINT": str(len(line)), "_ARGCOMPLETE": "1", "_ARGCOMPLETE_IFS": " "}
+    done = subprocess.run(
+        ["bash", "-c", f'"{sys.executable}" -m reconciler 8>&1 9>/dev/null'],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert (done.returncode, done.stdout.split()) == (0, ["--no-headers"]), done.stderr

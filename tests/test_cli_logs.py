@@ -79,8 +79,9 @@ def test_a_library_warning_is_logged_once_per_run() -> None:
         with warnings.catch_warnings():
             warnings.simplefilter("always")
             for _ in range(3):
-                warnings.warn("Unverified HTTPS request is being made to host 's3.example'", InsecureRequestWarning,
-                              stacklevel=1)
+                warnings.warn(
+                    "Unverified HTTPS request is being made to host 's3.example'", InsecureRequestWarning, stacklevel=1
+                )
         assert buf.getvalue().count("InsecureRequestWarning: Unverified HTTPS request") == 1
 
 

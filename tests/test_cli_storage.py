@@ -40,8 +40,17 @@ def storage_of(doc: dict[str, Any], ref: str) -> dict[str, Any] | None:
 def test_every_vm_has_the_documented_storage_shape_or_null() -> None:
     """A listed VM has every field; a VM whose folder was not listed has null, never zeros."""
     doc = plan_doc()
-    fields = {"chainBytes", "folderBytes", "outsideChainBytes", "pastTtlBytes", "ttl", "leakedObjects",
-              "leakedBytes", "unreferencedCheckpoints", "partial"}
+    fields = {
+        "chainBytes",
+        "folderBytes",
+        "outsideChainBytes",
+        "pastTtlBytes",
+        "ttl",
+        "leakedObjects",
+        "leakedBytes",
+        "unreferencedCheckpoints",
+        "partial",
+    }
     for v in doc["vms"]:
         assert v["storage"] is None or set(v["storage"]) == fields
     assert storage_of(doc, "prod/api-1") is None  # no index
@@ -72,8 +81,15 @@ def test_totals_are_a_key_of_their_own_and_summary_keeps_its_shape() -> None:
     listed = [v["storage"] for v in doc["vms"] if v["storage"] is not None]
     totals = doc["storage"]
     assert totals["vms"] == len(listed) and totals["vmsWithoutFigures"] == len(doc["vms"]) - len(listed)
-    for key in ("chainBytes", "folderBytes", "outsideChainBytes", "pastTtlBytes", "leakedObjects", "leakedBytes",
-                "unreferencedCheckpoints"):
+    for key in (
+        "chainBytes",
+        "folderBytes",
+        "outsideChainBytes",
+        "pastTtlBytes",
+        "leakedObjects",
+        "leakedBytes",
+        "unreferencedCheckpoints",
+    ):
         assert totals[key] == sum(s[key] for s in listed)
     assert totals["partialVms"] == 0 and totals["vmsWithoutTtl"] == 0
     assert all(isinstance(n, int) for n in doc["summary"].values())

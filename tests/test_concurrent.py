@@ -53,9 +53,18 @@ class Lockstep:
         self.lock = threading.Lock()
 
     def _meddle(self) -> None:
-        self.world.kube.modify("virtualmachines", "strict", lambda o: {**o, "metadata": {
-            **o["metadata"], "annotations": {**o["metadata"].get("annotations", {}), THIRD_PARTY: "team-db"}}},
-            namespace="apps")
+        self.world.kube.modify(
+            "virtualmachines",
+            "strict",
+            lambda o: {
+                **o,
+                "metadata": {
+                    **o["metadata"],
+                    "annotations": {**o["metadata"].get("annotations", {}), THIRD_PARTY: "team-db"},
+                },
+            },
+            namespace="apps",
+        )
 
     def hook(self, record: RecordedRequest) -> None:
         if record.method != "PATCH" or record.user not in self.users:
@@ -97,9 +106,16 @@ def test_two_processes_take_over_at_once(world: World, tmp_path: Path) -> None:
     lockstep = Lockstep(world, users)
     world.kube.on_request(lockstep.hook)
     world.kube.clear_requests()
-    children = [subprocess.Popen([sys.executable, "-m", "reconciler", *argv(path)], cwd=REPO,
-                                 env=child_environment(), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-                for path in kubeconfigs(world, tmp_path, *users)]
+    children = [
+        subprocess.Popen(
+            [sys.executable, "-m", "reconciler", *argv(path)],
+            cwd=REPO,
+            env=child_environment(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        for path in kubeconfigs(world, tmp_path, *users)
+    ]
     results = [child.communicate(timeout=120) for child in children]
     codes = [child.returncode for child in children]
     assert codes == [0, 0], [err.decode()[-2000:] for _, err in results]
@@ -107,8 +123,10 @@ def test_two_processes_take_over_at_once(world: World, tmp_path: Path) -> None:
     forced = [e for e in world.kube.objects("events", "apps") if e["reason"] == keys.EVENT_FORCED]
     assert sorted(e["involvedObject"]["name"] for e in forced) == ["junk", "loose", "plain"]
     conflicts = len(world.kube.requests(method="PATCH", status=409))
-    print(f"CONCURRENT takeover: exit {codes}, {conflicts} conflicts resolved by re-read, "
-          f"{len(world.kube.requests(method='PATCH', status=200))} patches applied, {len(forced)} Events")
+    print(
+        f"CONCURRENT takeover: exit {codes}, {conflicts} conflicts resolved by re-read, "
+        f"{len(world.kube.requests(method='PATCH', status=200))} patches applied, {len(forced)} Events"
+    )
 
 
 def test_two_threads_give_back_at_once(world: World, tmp_path: Path) -> None:
@@ -116,8 +134,9 @@ def test_two_threads_give_back_at_once(world: World, tmp_path: Path) -> None:
     run that loses the race finds the VM already given back (no crash, no second write)."""
     code, _, err = run(world)
     assert code == 0, err
-    world.kube.modify("schedules", "nightly", lambda o: {**o, "metadata": {**o["metadata"], "annotations": {}}},
-                      namespace="velero")
+    world.kube.modify(
+        "schedules", "nightly", lambda o: {**o, "metadata": {**o["metadata"], "annotations": {}}}, namespace="velero"
+    )
     expected = expected_state(world, "--release-all")
     users = ("pod-a", "pod-b")
     lockstep = Lockstep(world, users)
@@ -128,8 +147,10 @@ def test_two_threads_give_back_at_once(world: World, tmp_path: Path) -> None:
     def one(user: str, path: Path) -> None:
         results[user] = run(path, "run", "--release-all")  # every policy removed, on purpose
 
-    threads = [threading.Thread(target=one, args=(u, p)) for u, p in zip(users, kubeconfigs(world, tmp_path, *users),
-                                                                           strict=True)]
+    threads = [
+        threading.Thread(target=one, args=(u, p))
+        for u, p in zip(users, kubeconfigs(world, tmp_path, *users), strict=True)
+    ]
     for t in threads:
         t.start()
     for t in threads:
@@ -143,5 +164,7 @@ def test_two_threads_give_back_at_once(world: World, tmp_path: Path) -> None:
         ann = world.annotations(name)
         assert ann.get(keys.MAX_INCREMENTAL) == original and keys.STATE not in ann
     conflicts = len(world.kube.requests(method="PATCH", status=409))
-    print(f"CONCURRENT give-back: exit [0, 0], {conflicts} conflicts resolved by re-read, "
-          f"{len(world.kube.requests(method='PATCH', status=200))} patches applied")
+    print(
+        f"CONCURRENT give-back: exit [0, 0], {conflicts} conflicts resolved by re-read, "
+        f"{len(world.kube.requests(method='PATCH', status=200))} patches applied"
+    )

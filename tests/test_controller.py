@@ -26,20 +26,37 @@ from tests.builders import bsl, index, linear, listing_for
 FLAG = "--max-incremental-backups"
 
 
-def deployment(args: list[str] | None = None, *, command: list[str] | None = None, container: str = "manager",
-               name: str = "oadp-kubevirt-datamover-controller-manager", ns: str = "velero") -> dict[str, Any]:
+def deployment(
+    args: list[str] | None = None,
+    *,
+    command: list[str] | None = None,
+    container: str = "manager",
+    name: str = "oadp-kubevirt-datamover-controller-manager",
+    ns: str = "velero",
+) -> dict[str, Any]:
     """The Deployment as OADP writes it: command /manager, flags in args."""
-    c: dict[str, Any] = {"name": container, "command": command if command is not None else ["/manager"],
-                         "args": args if args is not None else ["--leader-elect", "--health-probe-bind-address=:8081"]}
-    return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name, "namespace": ns},
-            "spec": {"template": {"spec": {"containers": [{"name": "kube-rbac-proxy", "args": [f"{FLAG}=1"]}, c]}}}}
+    c: dict[str, Any] = {
+        "name": container,
+        "command": command if command is not None else ["/manager"],
+        "args": args if args is not None else ["--leader-elect", "--health-probe-bind-address=:8081"],
+    }
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": name, "namespace": ns},
+        "spec": {"template": {"spec": {"containers": [{"name": "kube-rbac-proxy", "args": [f"{FLAG}=1"]}, c]}}},
+    }
 
 
-def tracker(vm: str, checkpoint: str | None, *, ns: str = "ns", name: str | None = None,
-            label: str | None = None) -> dict[str, Any]:
+def tracker(
+    vm: str, checkpoint: str | None, *, ns: str = "ns", name: str | None = None, label: str | None = None
+) -> dict[str, Any]:
     labels = {keys.VM_NAME_HASH: label if label is not None else vm_name_hash(vm)}
-    obj: dict[str, Any] = {"apiVersion": "backup.kubevirt.io/v1alpha1", "kind": "VirtualMachineBackupTracker",
-                           "metadata": {"name": name or f"vmbt-{vm}-x7k2p", "namespace": ns, "labels": labels}}
+    obj: dict[str, Any] = {
+        "apiVersion": "backup.kubevirt.io/v1alpha1",
+        "kind": "VirtualMachineBackupTracker",
+        "metadata": {"name": name or f"vmbt-{vm}-x7k2p", "namespace": ns, "labels": labels},
+    }
     if checkpoint is not None:
         obj["status"] = {"latestCheckpoint": {"name": checkpoint}}
     return obj
@@ -86,8 +103,10 @@ def test_a_value_the_controller_refuses_is_reported() -> None:
 
 def test_the_deployment_gives_the_manager_containers_value() -> None:
     """Only the `manager` container counts; command[1:] and args are joined as the kubelet does."""
-    limit = limit_from_deployment(deployment([*deployment()["spec"]["template"]["spec"]["containers"][1]["args"],
-                                              f"{FLAG}=5"]), source="deployment velero/x")
+    limit = limit_from_deployment(
+        deployment([*deployment()["spec"]["template"]["spec"]["containers"][1]["args"], f"{FLAG}=5"]),
+        source="deployment velero/x",
+    )
     assert (limit.value, limit.source) == (5, "deployment velero/x")
     assert limit_from_deployment(deployment([], command=["/manager", f"{FLAG}=4"]), source="d").value == 4
 
@@ -116,8 +135,14 @@ def test_the_vm_name_hash_is_the_controllers() -> None:
 
 def test_trackers_are_found_by_namespace_and_label_only() -> None:
     """A tracker without the label (an older controller's `vmbt-<vm>`) is not one the controller finds."""
-    found = Trackers.of([parse_tracker(tracker("vm1", "c1")), parse_tracker(tracker("vm1", "c9", ns="other")),
-                         parse_tracker(tracker("vm1", "c0", name="vmbt-vm1", label=""))], source="cluster")
+    found = Trackers.of(
+        [
+            parse_tracker(tracker("vm1", "c1")),
+            parse_tracker(tracker("vm1", "c9", ns="other")),
+            parse_tracker(tracker("vm1", "c0", name="vmbt-vm1", label="")),
+        ],
+        source="cluster",
+    )
     assert [t.ref for t in found.for_vm("ns", "vm1")] == ["ns/vmbt-vm1-x7k2p"]
     assert found.count == 2 and found.for_vm("ns", "vm2") == ()
 

@@ -72,8 +72,12 @@ class Victim:
 
 def template(world: World) -> list[dict[str, Any]]:
     """The cluster objects a run reads, as they stand now."""
-    return [*world.kube.objects("schedules", "velero"), *world.kube.objects("backupstoragelocations", "velero"),
-            *world.kube.objects("secrets", "velero"), *world.kube.objects("virtualmachines", "apps")]
+    return [
+        *world.kube.objects("schedules", "velero"),
+        *world.kube.objects("backupstoragelocations", "velero"),
+        *world.kube.objects("secrets", "velero"),
+        *world.kube.objects("virtualmachines", "apps"),
+    ]
 
 
 def server_state(server: FakeKubeServer) -> VMState:
@@ -95,8 +99,15 @@ def servers() -> Iterator[list[FakeKubeServer]]:
         server.stop()
 
 
-def crash_every_k(objects: list[dict[str, Any]], writes: int, expected: VMState,
-                  servers: list[FakeKubeServer], tmp_path: Path, phase: str, *extra: str) -> list[str]:
+def crash_every_k(
+    objects: list[dict[str, Any]],
+    writes: int,
+    expected: VMState,
+    servers: list[FakeKubeServer],
+    tmp_path: Path,
+    phase: str,
+    *extra: str,
+) -> list[str]:
     """Kill a child after k writes for k = 0 .. writes-1 (all at once), then check and re-run each."""
     victims = []
     for k in range(writes):
@@ -108,8 +119,7 @@ def crash_every_k(objects: list[dict[str, Any]], writes: int, expected: VMState,
     for v in victims:
         v.server.on_request(v.hook)
         cmd = [sys.executable, "-m", "reconciler", *argv(v.kubeconfig, "run", *extra)]
-        child = subprocess.Popen(cmd, cwd=REPO, env=child_environment(), stdout=subprocess.PIPE,
-                                 stderr=subprocess.PIPE)
+        child = subprocess.Popen(cmd, cwd=REPO, env=child_environment(), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         v.pid = child.pid
         children.append(child)
     lines = []
@@ -133,8 +143,10 @@ def crash_every_k(objects: list[dict[str, Any]], writes: int, expected: VMState,
         code, _, _ = run(v.kubeconfig, "run", *extra)
         assert code == 0 and v.server.count(method="PATCH") == before, f"{phase} k={v.k}: a third run wrote"
         rerun_patches = v.server.count(method="PATCH", status=200) - patched
-        lines.append(f"{phase} k={v.k}: killed after {v.k} writes ({patched} patches); originals recoverable; "
-                     f"the re-run wrote the remaining {rerun_patches} patches and converged")
+        lines.append(
+            f"{phase} k={v.k}: killed after {v.k} writes ({patched} patches); originals recoverable; "
+            f"the re-run wrote the remaining {rerun_patches} patches and converged"
+        )
     return lines
 
 
@@ -152,8 +164,9 @@ def test_sigkill_after_every_write_then_rerun(world: World, servers: list[FakeKu
     report = crash_every_k(start, writes, take_over, servers, tmp_path, "takeover")
 
     # Phase 2, the policy is removed on purpose (--release-all): the give-back, from the first run's end state.
-    world.kube.modify("schedules", "nightly", lambda o: {**o, "metadata": {**o["metadata"], "annotations": {}}},
-                      namespace="velero")
+    world.kube.modify(
+        "schedules", "nightly", lambda o: {**o, "metadata": {**o["metadata"], "annotations": {}}}, namespace="velero"
+    )
     start = template(world)
     world.kube.clear_requests()
     code, _, err = run(world, "run", "--release-all")
@@ -165,4 +178,3 @@ def test_sigkill_after_every_write_then_rerun(world: World, servers: list[FakeKu
         assert ann.get(keys.MAX_INCREMENTAL) == ORIGINALS[name] and keys.STATE not in ann and not labels
     report += crash_every_k(start, writes, given_back, servers, tmp_path, "give-back", "--release-all")
     print("\n".join(["CRASH", *report]))
-

@@ -26,9 +26,7 @@ from reconciler.core.cron import (
 NY = ZoneInfo("America/New_York")
 
 
-def utc(
-    year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0
-) -> datetime:
+def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0) -> datetime:
     return datetime(year, month, day, hour, minute, second, tzinfo=UTC)
 
 
@@ -96,9 +94,7 @@ def test_every_hour_and_a_half() -> None:
     cron = parse_cron("@every 1h30m")
     assert cron.is_every()
     assert cron.every == timedelta(hours=1, minutes=30)
-    assert cron.next_after(utc(2024, 1, 1, 10, 0, 0) + timedelta(microseconds=750_000)) == utc(
-        2024, 1, 1, 11, 30
-    )
+    assert cron.next_after(utc(2024, 1, 1, 10, 0, 0) + timedelta(microseconds=750_000)) == utc(2024, 1, 1, 11, 30)
 
 
 def test_every_ninety_seconds() -> None:
@@ -111,9 +107,7 @@ def test_every_below_a_second_rounds_up_to_one_second(duration: str) -> None:
     """A delay under a second, zero or negative included, becomes one second, as cron.Every does."""
     cron = parse_cron(f"@every {duration}")
     assert cron.every == timedelta(seconds=1)
-    assert cron.next_after(utc(2024, 1, 1, 0, 0, 0) + timedelta(microseconds=400_000)) == utc(
-        2024, 1, 1, 0, 0, 1
-    )
+    assert cron.next_after(utc(2024, 1, 1, 0, 0, 0) + timedelta(microseconds=400_000)) == utc(2024, 1, 1, 0, 0, 1)
 
 
 @pytest.mark.parametrize(
@@ -156,9 +150,7 @@ def test_every_rejects_what_go_rejects(duration: str, reason: str) -> None:
     """@every rejects days, missing units, spaces and durations beyond int64 nanoseconds."""
     with pytest.raises(CronError) as err:
         parse_cron(f"@every {duration}")
-    assert (
-        str(err.value) == f'schedule "@every {duration}": invalid duration "{duration}": {reason}'
-    )
+    assert str(err.value) == f'schedule "@every {duration}": invalid duration "{duration}": {reason}'
 
 
 def test_every_previous_activation_counts_whole_delays_from_the_anchor() -> None:
@@ -358,9 +350,7 @@ def test_rejections(expr: str, reason: str) -> None:
 
 def test_day_of_week_seven_message() -> None:
     """A day-of-week of 7 is rejected, as robfig does, with the product spec's message."""
-    with pytest.raises(
-        CronError, match=r'^schedule "0 0 \* \* 7": day-of-week 7 out of range 0-6$'
-    ):
+    with pytest.raises(CronError, match=r'^schedule "0 0 \* \* 7": day-of-week 7 out of range 0-6$'):
         parse_cron("0 0 * * 7")
 
 
@@ -466,9 +456,7 @@ def test_previous_activation_is_inclusive() -> None:
     """A time exactly on an activation is its own previous activation."""
     cron = parse_cron("0 3 * * *")
     assert cron.prev_at_or_before(utc(2024, 5, 15, 3)) == utc(2024, 5, 15, 3)
-    assert cron.prev_at_or_before(utc(2024, 5, 15, 3, 0, 0) + timedelta(microseconds=1)) == utc(
-        2024, 5, 15, 3
-    )
+    assert cron.prev_at_or_before(utc(2024, 5, 15, 3, 0, 0) + timedelta(microseconds=1)) == utc(2024, 5, 15, 3)
     assert cron.prev_at_or_before(utc(2024, 5, 15, 2, 59, 59)) == utc(2024, 5, 14, 3)
 
 
@@ -550,18 +538,14 @@ def test_next_run_never_firing_schedule_runs_now() -> None:
 
 def test_next_run_is_utc() -> None:
     """next_run returns UTC even when now is given in another zone."""
-    got = next_run(
-        DAILY_3AM, last_backup=None, created=utc(2020, 1, 1), now=ny(2024, 1, 1), paused=False
-    )
+    got = next_run(DAILY_3AM, last_backup=None, created=utc(2020, 1, 1), now=ny(2024, 1, 1), paused=False)
     assert got == utc(2024, 1, 1, 5)
     assert got is not None and got.tzinfo is UTC
 
 
 def test_parsed_schedules_are_values() -> None:
     """Parsed schedules are frozen values: equal text gives equal, hashable objects."""
-    assert parse_cron("CRON_TZ=Europe/Paris 0 3 * * *") == parse_cron(
-        "CRON_TZ=Europe/Paris 0 3 * * *"
-    )
+    assert parse_cron("CRON_TZ=Europe/Paris 0 3 * * *") == parse_cron("CRON_TZ=Europe/Paris 0 3 * * *")
     assert len({parse_cron("@daily"), parse_cron("@daily")}) == 1
     assert isinstance(parse_cron("@daily"), VeleroCron)
 
@@ -572,9 +556,7 @@ MONTHS = ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", 
 DAYS = ["sun", "mon", "tue", "wed", "thu", "fri", "sat"]
 
 
-def cron_field(
-    low: int, high: int, names: list[str] | None = None, *, star: bool = True
-) -> st.SearchStrategy[str]:
+def cron_field(low: int, high: int, names: list[str] | None = None, *, star: bool = True) -> st.SearchStrategy[str]:
     """One field without robfig-only quirks: *, N, a-b (a < b), a-b/s, */s, N/s or a list."""
     num = st.integers(low, high)
     value = num.map(str)
@@ -615,9 +597,7 @@ any_expr = st.tuples(
     st.tuples(MINUTE, HOUR, DOM, MONTH, DOW).map(" ".join),
 ).map("".join)
 
-times = st.datetimes(
-    min_value=datetime(2000, 1, 1), max_value=datetime(2040, 1, 1), timezones=st.just(UTC)
-)
+times = st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2040, 1, 1), timezones=st.just(UTC))
 
 
 def next_or_none(cron: VeleroCron, t: datetime) -> datetime | None:
@@ -663,9 +643,19 @@ def test_agrees_with_croniter(expr: str, t: datetime) -> None:
     assert ours == theirs
 
 
-@given(any_expr | st.sampled_from(["CRON_TZ=America/New_York 30 1 * * *", "TZ=Europe/Berlin 30 2 * * *",
-                                    "CRON_TZ=Australia/Lord_Howe 15 2 * * *", "0 0 29 2 *"]),
-       st.lists(times, min_size=1, max_size=6), st.lists(st.integers(-90_000, 90_000), max_size=6))
+@given(
+    any_expr
+    | st.sampled_from(
+        [
+            "CRON_TZ=America/New_York 30 1 * * *",
+            "TZ=Europe/Berlin 30 2 * * *",
+            "CRON_TZ=Australia/Lord_Howe 15 2 * * *",
+            "0 0 29 2 *",
+        ]
+    ),
+    st.lists(times, min_size=1, max_size=6),
+    st.lists(st.integers(-90_000, 90_000), max_size=6),
+)
 def test_remembered_windows_answer_as_a_fresh_schedule_does(
     expr: str, starts: list[datetime], offsets: list[int]
 ) -> None:

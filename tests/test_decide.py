@@ -22,11 +22,16 @@ NEXT = T0 + 11 * DAY
 NOW = LAST + timedelta(hours=19)
 
 
-def view(policy: Policy | None = None, *, cron: str = "0 1 * * *", name: str = "nightly",
-         next_run: datetime | None = NEXT, paused: bool = False) -> ScheduleView:
+def view(
+    policy: Policy | None = None,
+    *,
+    cron: str = "0 1 * * *",
+    name: str = "nightly",
+    next_run: datetime | None = NEXT,
+    paused: bool = False,
+) -> ScheduleView:
     sched = schedule(name, cron=cron, last_backup=LAST, paused=paused)
-    return ScheduleView(sched, parse_cron(cron), None if paused else next_run,
-                        policy or Policy(interval=7), bsl())
+    return ScheduleView(sched, parse_cron(cron), None if paused else next_run, policy or Policy(interval=7), bsl())
 
 
 def chain_of(n_incrementals: int, *, start: datetime = T0) -> Chain:
@@ -155,8 +160,10 @@ def test_strictest_of_several_schedules() -> None:
 def test_forced_full_landed_restores_baseline() -> None:
     """When a newer full is the root, the forced value goes back to the baseline and the label goes."""
     state = OwnerState("30", "2026-11-01T00:00:00Z", "old-root", ("count",))
-    managed = vm(annotations={keys.MAX_INCREMENTAL: "7", keys.STATE: state.dump(), keys.DUE_LABEL: "x"},
-                 labels={keys.DUE_LABEL: "true"})
+    managed = vm(
+        annotations={keys.MAX_INCREMENTAL: "7", keys.STATE: state.dump(), keys.DUE_LABEL: "x"},
+        labels={keys.DUE_LABEL: "true"},
+    )
     d = decide(managed, [view(Policy(interval=7))], chain_of(0, start=LAST), now=NOW)
     assert d.action is Action.RELEASE and d.codes == ("landed",)
     patch = d.patch()

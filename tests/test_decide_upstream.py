@@ -87,7 +87,8 @@ def test_a_pending_forced_full_stays_forced_while_the_controller_takes_it() -> N
 def test_broken_and_unknown_chains_come_first() -> None:
     """An index that could not be read is an error, a broken chain full-anyway, before the controller's limit."""
     assert decide(vm(), [view()], Chain(compute_chain(index()).state), now=NOW, upstream=GLOBAL5).codes == (
-        "empty-index",)
+        "empty-index",
+    )
     cps = linear(9)
     listing = listing_for(*cps)
     del listing[cps[3].files[0].object_path]
@@ -109,10 +110,12 @@ def test_unknown_global_gives_a_managed_vm_its_original_back() -> None:
     """A baseline written earlier may now be looser than a global value nobody could read: the original returns."""
     none = vm(annotations={keys.MAX_INCREMENTAL: "7", keys.STATE: OwnerState(None).dump()})
     assert annotations_of(decide(none, [view(Policy(interval=7))], chain_of(3), now=NOW, upstream=UNKNOWN)) == {
-        keys.MAX_INCREMENTAL: None}
+        keys.MAX_INCREMENTAL: None
+    }
     junk = vm(annotations={keys.MAX_INCREMENTAL: "7", keys.STATE: OwnerState("soon").dump()})
     assert annotations_of(decide(junk, [view(Policy(interval=7))], chain_of(3), now=NOW, upstream=UNKNOWN)) == {
-        keys.MAX_INCREMENTAL: "soon"}
+        keys.MAX_INCREMENTAL: "soon"
+    }
 
 
 def test_unknown_global_still_forces_due_fulls() -> None:
@@ -164,9 +167,16 @@ def test_size_mismatch_is_a_warning_and_an_event_not_a_decision() -> None:
     d = decide(vm(), [view(Policy(interval=7))], compute_chain(index(*cps), listing), now=NOW)
     assert (d.action, d.codes, d.patch()) == (right.action, right.codes, right.patch())
     path = cps[2].files[0].object_path
-    assert [w.doc() for w in d.warnings] == [{
-        "code": "size-mismatch", "message": f"c2: {path}: 5 bytes in the bucket, 100 in the index",
-        "checkpoint": "c2", "objectPath": path, "bucketBytes": 5, "indexBytes": 100}]
+    assert [w.doc() for w in d.warnings] == [
+        {
+            "code": "size-mismatch",
+            "message": f"c2: {path}: 5 bytes in the bucket, 100 in the index",
+            "checkpoint": "c2",
+            "objectPath": path,
+            "bucketBytes": 5,
+            "indexBytes": 100,
+        }
+    ]
     events = [e for e in vm_events(d) if e.reason == keys.EVENT_SIZE_MISMATCH]
     assert len(events) == 1 and events[0].type == "Warning" and "5 bytes in the bucket" in events[0].message
     assert not [e for e in vm_events(right) if e.reason == keys.EVENT_SIZE_MISMATCH]

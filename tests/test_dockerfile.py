@@ -220,8 +220,15 @@ def test_dockerignore_sends_only_what_the_build_copies() -> None:
         assert any(f == src or f.startswith(src.rstrip("/") + "/") for f in sent), src
     for rel in sent:
         assert any(rel == src or rel.startswith(src + "/") for src in copied), f"{rel} is sent but not copied"
-    for kept_out in ("tests/conftest.py", "examples/generate.py", "Makefile", "reconciler/__pycache__/x.pyc",
-                     ".venv/bin/python", ".git/HEAD", "manifests/base/cronjob.yaml"):
+    for kept_out in (
+        "tests/conftest.py",
+        "examples/generate.py",
+        "Makefile",
+        "reconciler/__pycache__/x.pyc",
+        ".venv/bin/python",
+        ".git/HEAD",
+        "manifests/base/cronjob.yaml",
+    ):
         assert ignored(kept_out, rules), kept_out
 
 
@@ -261,8 +268,13 @@ def replay(tmp_path: Path, venv: Path) -> None:
             for src in sources:
                 origin = REPO / src
                 if origin.is_dir():
-                    shutil.copytree(origin, target, ignore=lambda d, names: [
-                        n for n in names if ignored((Path(d) / n).relative_to(REPO).as_posix(), rules)])
+                    shutil.copytree(
+                        origin,
+                        target,
+                        ignore=lambda d, names: [
+                            n for n in names if ignored((Path(d) / n).relative_to(REPO).as_posix(), rules)
+                        ],
+                    )
                 elif dest.endswith("/"):
                     target.mkdir(parents=True, exist_ok=True)
                     shutil.copy2(origin, target / origin.name)
@@ -272,8 +284,9 @@ def replay(tmp_path: Path, venv: Path) -> None:
             args = [a for a in pip_args(inst) if a != "--no-cache-dir"]
             pip = shutil.which("pip", path=env["PATH"])
             assert pip is not None and Path(pip).parent == venv / "bin", pip
-            done = subprocess.run([pip, "install", *args], cwd=workdir, env=env, capture_output=True,
-                                  text=True, timeout=900, check=False)
+            done = subprocess.run(
+                [pip, "install", *args], cwd=workdir, env=env, capture_output=True, text=True, timeout=900, check=False
+            )
             assert done.returncode == 0, f"RUN {inst.value}\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
 
 
@@ -287,8 +300,9 @@ def test_install_steps_as_written_give_a_working_console_script(tmp_path: Path) 
     elsewhere.mkdir()
 
     def run(*argv: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(list(argv), cwd=elsewhere, env=clean, capture_output=True, text=True, timeout=120,
-                              check=False)
+        return subprocess.run(
+            list(argv), cwd=elsewhere, env=clean, capture_output=True, text=True, timeout=120, check=False
+        )
 
     helped = run(str(venv / "bin" / SCRIPT), "--help")
     assert helped.returncode == 0, helped.stderr

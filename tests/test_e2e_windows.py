@@ -56,8 +56,9 @@ def drive(world: World, vms: list[tuple[str, str]], windows: int) -> list[int]:
 
 
 def remove_policy_and_check_given_back(world: World, when: datetime) -> None:
-    world.kube.modify("schedules", "nightly",
-                      lambda o: {**o, "metadata": {**o["metadata"], "annotations": {}}}, namespace="velero")
+    world.kube.modify(
+        "schedules", "nightly", lambda o: {**o, "metadata": {**o["metadata"], "annotations": {}}}, namespace="velero"
+    )
     code, plan = world.run(now=when)
     assert code == 2 and not plan  # no policy left anywhere: not given back without --release-all
     code, plan = world.run("--release-all", now=when)

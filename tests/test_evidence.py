@@ -42,8 +42,10 @@ def test_a_vm_under_a_malformed_policy_is_an_error_and_stays_forced() -> None:
 
 def test_cron_typo_and_missing_bsl_are_unusable_schedules() -> None:
     """A cron typo or a storage location that does not exist makes the Schedule's VMs error, not released."""
-    for sched in (schedule(cron="61 * * * *", annotations=POLICY),
-                  schedule(annotations=POLICY, storage_location="gone")):
+    for sched in (
+        schedule(cron="61 * * * *", annotations=POLICY),
+        schedule(annotations=POLICY, storage_location="gone"),
+    ):
         assert only(plan([sched], [vm(annotations=MANAGED)]))[:2] == ("error", ("schedule-invalid",))
 
 
@@ -60,14 +62,23 @@ def test_a_vm_error_and_a_schedule_error_are_both_reasons() -> None:
     """A malformed VM annotation under an unusable Schedule reports both reasons."""
     bad = schedule(annotations={keys.INTERVAL: "0"})
     assert only(plan([bad], [vm(annotations={keys.MAX_AGE: "soon"})]))[:2] == (
-        "error", ("invalid-annotation", "schedule-invalid"))
+        "error",
+        ("invalid-annotation", "schedule-invalid"),
+    )
 
 
 def test_an_unparsable_schedule_covers_what_it_may_cover() -> None:
     """A policy Schedule whose selectors cannot be read holds every VM of its namespaces: none is released."""
-    raw = {"metadata": {"name": "broken", "namespace": "velero", "annotations": POLICY},
-           "spec": {"schedule": "0 1 * * *", "template": {
-               "includedNamespaces": ["ns"], "labelSelector": {"matchExpressions": [{"key": "a", "operator": "Has"}]}}}}
+    raw = {
+        "metadata": {"name": "broken", "namespace": "velero", "annotations": POLICY},
+        "spec": {
+            "schedule": "0 1 * * *",
+            "template": {
+                "includedNamespaces": ["ns"],
+                "labelSelector": {"matchExpressions": [{"key": "a", "operator": "Has"}]},
+            },
+        },
+    }
     broken = unparsed_schedule(raw, "velero/broken: spec.template.labelSelector: bad operator")
     inside, outside = vm("a", annotations=MANAGED), vm("b", ns="other", annotations=MANAGED)
     p = plan([broken], [inside, outside])
@@ -93,8 +104,9 @@ def test_schedule_only_key_on_a_vm_is_a_warning() -> None:
     assert d.action is plain.action and d.codes == plain.codes
     text = f'ns/vm: annotation {keys.MAX_PER_RUN}="5": applies to Schedules only; ignored on a VirtualMachine'
     assert [(w.code, w.text) for w in d.warnings] == [("schedule-only-key", text)]
-    assert decision_doc(d)["detail"]["warnings"] == [{"code": "schedule-only-key", "message": text,
-                                                      "key": keys.MAX_PER_RUN}]
+    assert decision_doc(d)["detail"]["warnings"] == [
+        {"code": "schedule-only-key", "message": text, "key": keys.MAX_PER_RUN}
+    ]
     assert decision_doc(plain)["detail"]["warnings"] == []  # always a list, empty when nothing is noticed
     assert "[warnings: schedule-only-key]" in render_table(warned)  # the table names the code; the JSON has the text
 

@@ -33,8 +33,11 @@ class Fleet:
     def __init__(self) -> None:
         annotations = {keys.INTERVAL: "7", keys.MAX_PER_RUN: "3"}
         self.vms = [vm(f"vm-{i:02d}", annotations={}) for i in range(12)] + [vm("idle", ns="other")]
-        self.world = World((schedule(annotations=annotations, last_backup=LAST, included_namespaces=("ns",)),),
-                           (bsl(),), tuple(self.vms))
+        self.world = World(
+            (schedule(annotations=annotations, last_backup=LAST, included_namespaces=("ns",)),),
+            (bsl(),),
+            tuple(self.vms),
+        )
         self.incrementals = {v.key: 5 if i < 10 else 6 for i, v in enumerate(self.vms[:12])}
 
     def load(self) -> World:
@@ -75,18 +78,27 @@ def test_a_running_vm_no_policy_covers_gets_a_sentence_and_exit_0() -> None:
     assert found.decision is None
     text, ok = render_explanation(found)
     assert ok
-    assert text == ("VirtualMachine other/idle: no policy Schedule backs this VM up and the job has never "
-                    "managed it; nothing to decide.\n")
+    assert text == (
+        "VirtualMachine other/idle: no policy Schedule backs this VM up and the job has never "
+        "managed it; nothing to decide.\n"
+    )
 
 
 def test_explain_json_is_the_plan_element_plus_members() -> None:
     """explain -o json prints the plan's vms[] element for the VM, with the chain's members root first."""
     now = "2026-11-24T20:00:00Z"
     out_plan, out_explain, out_yaml = io.StringIO(), io.StringIO(), io.StringIO()
-    assert main(["plan", "--snapshot", str(EXAMPLE), "--now", now, "-o", "json"], stdout=out_plan,
-                environ={}) == 1  # the example holds objects in error on purpose
-    assert main(["explain", "prod/db-1", "--snapshot", str(EXAMPLE), "--now", now, "-o", "json"],
-                stdout=out_explain, environ={}) == 0
+    assert (
+        main(["plan", "--snapshot", str(EXAMPLE), "--now", now, "-o", "json"], stdout=out_plan, environ={}) == 1
+    )  # the example holds objects in error on purpose
+    assert (
+        main(
+            ["explain", "prod/db-1", "--snapshot", str(EXAMPLE), "--now", now, "-o", "json"],
+            stdout=out_explain,
+            environ={},
+        )
+        == 0
+    )
     element = next(v for v in json.loads(out_plan.getvalue())["vms"] if v["name"] == "db-1")
     doc = json.loads(out_explain.getvalue())
     members = doc.pop("members")
@@ -95,20 +107,35 @@ def test_explain_json_is_the_plan_element_plus_members() -> None:
     assert members[0]["type"] == "Full" and members[0]["parent"] is None
     assert sum(m["bytes"] for m in members) == element["chain"]["bytes"]
 
-    assert main(["explain", "prod/db-1", "--snapshot", str(EXAMPLE), "--now", now, "-o", "yaml"],
-                stdout=out_yaml, environ={}) == 0
+    assert (
+        main(
+            ["explain", "prod/db-1", "--snapshot", str(EXAMPLE), "--now", now, "-o", "yaml"],
+            stdout=out_yaml,
+            environ={},
+        )
+        == 0
+    )
     assert yaml.safe_load(out_yaml.getvalue()) == {**doc, "members": members}
 
 
 def test_explain_of_an_uncovered_vm_through_the_cli_exits_0(tmp_path: Path) -> None:
     """The CLI prints the sentence and exits 0 for a running VM that no Schedule covers."""
     shutil.copytree(EXAMPLE, tmp_path / "snap")
-    (tmp_path / "snap" / "cluster" / "sandbox.yaml").write_text(yaml.safe_dump({
-        "apiVersion": "kubevirt.io/v1", "kind": "VirtualMachine",
-        "metadata": {"name": "scratch", "namespace": "sandbox", "uid": "u-1", "resourceVersion": "1"},
-        "status": {"printableStatus": "Running", "changedBlockTracking": {"state": "Enabled"}}}))
+    (tmp_path / "snap" / "cluster" / "sandbox.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "apiVersion": "kubevirt.io/v1",
+                "kind": "VirtualMachine",
+                "metadata": {"name": "scratch", "namespace": "sandbox", "uid": "u-1", "resourceVersion": "1"},
+                "status": {"printableStatus": "Running", "changedBlockTracking": {"state": "Enabled"}},
+            }
+        )
+    )
     out = io.StringIO()
-    code = main(["explain", "sandbox/scratch", "--snapshot", str(tmp_path / "snap"), "--now", "2026-11-24T20:00:00Z"],
-                stdout=out, environ={})
+    code = main(
+        ["explain", "sandbox/scratch", "--snapshot", str(tmp_path / "snap"), "--now", "2026-11-24T20:00:00Z"],
+        stdout=out,
+        environ={},
+    )
     assert code == 0
     assert out.getvalue().startswith("VirtualMachine sandbox/scratch: no policy Schedule backs this VM up")

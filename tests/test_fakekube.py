@@ -21,9 +21,7 @@ VM = "virtualmachines"
 SA = "system:serviceaccount:velero:full-backup-reconciler"
 
 
-def vm(
-    name: str, namespace: str = "vms", labels: dict[str, str] | None = None, **extra: Any
-) -> dict[str, Any]:
+def vm(name: str, namespace: str = "vms", labels: dict[str, str] | None = None, **extra: Any) -> dict[str, Any]:
     obj: dict[str, Any] = {
         "apiVersion": "kubevirt.io/v1",
         "kind": "VirtualMachine",
@@ -58,9 +56,7 @@ def get_vm(api: client.CustomObjectsApi, name: str, namespace: str = "vms") -> d
     return api.get_namespaced_custom_object(*KV, namespace, VM, name)
 
 
-def patch_vm(
-    api: client.CustomObjectsApi, name: str, body: Any, namespace: str = "vms", **kw: Any
-) -> Any:
+def patch_vm(api: client.CustomObjectsApi, name: str, body: Any, namespace: str = "vms", **kw: Any) -> Any:
     return api.patch_namespaced_custom_object(*KV, namespace, VM, name, body, **kw)
 
 
@@ -70,9 +66,7 @@ def patch_vm(
 def test_kubeconfig_loads_with_load_kube_config(fake_kube, fake_kubeconfig):
     """A written kubeconfig loads with load_kube_config and carries the server URL and token."""
     configuration = client.Configuration()
-    config.load_kube_config(
-        config_file=str(fake_kubeconfig), context="fake", client_configuration=configuration
-    )
+    config.load_kube_config(config_file=str(fake_kubeconfig), context="fake", client_configuration=configuration)
     assert configuration.host == fake_kube.url
     assert configuration.auth_settings()["BearerToken"]["value"].startswith("Bearer ")
 
@@ -119,18 +113,14 @@ def test_unknown_token_is_unauthorized(fake_kube, tmp_path):
 )
 def test_label_selector_forms(five_vms, fake_custom_objects, selector, expected):
     """Each label selector form selects exactly the objects the real selector semantics select."""
-    listing = fake_custom_objects.list_namespaced_custom_object(
-        *KV, "vms", VM, label_selector=selector
-    )
+    listing = fake_custom_objects.list_namespaced_custom_object(*KV, "vms", VM, label_selector=selector)
     assert names(listing) == expected
 
 
 def test_invalid_label_selector_is_bad_request(five_vms, fake_custom_objects):
     """A label selector that does not parse is answered with 400 BadRequest."""
     with pytest.raises(ApiException) as err:
-        fake_custom_objects.list_namespaced_custom_object(
-            *KV, "vms", VM, label_selector="tier in db"
-        )
+        fake_custom_objects.list_namespaced_custom_object(*KV, "vms", VM, label_selector="tier in db")
     assert err.value.status == 400
     assert status_of(err.value)["reason"] == "BadRequest"
     assert "unable to parse requirement" in status_of(err.value)["message"]
@@ -140,17 +130,10 @@ def test_field_selectors_on_name_and_namespace(five_vms, fake_custom_objects):
     """Field selectors on metadata.name / metadata.namespace filter; other fields are rejected with
     400."""
     fake_custom_objects_list = fake_custom_objects.list_namespaced_custom_object
-    assert names(fake_custom_objects_list(*KV, "vms", VM, field_selector="metadata.name=vm2")) == [
-        "vm2"
-    ]
-    assert (
-        len(fake_custom_objects_list(*KV, "vms", VM, field_selector="metadata.name!=vm2")["items"])
-        == 4
-    )
+    assert names(fake_custom_objects_list(*KV, "vms", VM, field_selector="metadata.name=vm2")) == ["vm2"]
+    assert len(fake_custom_objects_list(*KV, "vms", VM, field_selector="metadata.name!=vm2")["items"]) == 4
     five_vms.seed(vm("other", namespace="elsewhere"))
-    listing = fake_custom_objects.list_cluster_custom_object(
-        *KV, VM, field_selector="metadata.namespace=elsewhere"
-    )
+    listing = fake_custom_objects.list_cluster_custom_object(*KV, VM, field_selector="metadata.namespace=elsewhere")
     assert names(listing) == ["other"]
     with pytest.raises(ApiException) as err:
         fake_custom_objects_list(*KV, "vms", VM, field_selector="spec.running=true")
@@ -166,9 +149,7 @@ def test_paging_with_limit_and_continue(five_vms, fake_custom_objects):
     pages: list[dict[str, Any]] = []
     token = None
     while True:
-        page = fake_custom_objects.list_namespaced_custom_object(
-            *KV, "vms", VM, limit=2, _continue=token
-        )
+        page = fake_custom_objects.list_namespaced_custom_object(*KV, "vms", VM, limit=2, _continue=token)
         pages.append(page)
         token = page["metadata"].get("continue")
         if not token:
@@ -192,16 +173,10 @@ def test_continued_list_is_a_consistent_snapshot(five_vms, fake_custom_objects):
 
 def test_cluster_wide_vm_list_pages_across_namespaces(fake_kube, fake_custom_objects):
     """The cluster-wide VM list returns every namespace's VMs in key order and pages across them."""
-    fake_kube.seed(
-        vm("b", "ns-b"), vm("a", "ns-a"), vm("c", "ns-a"), vm("a", "ns-c"), vm("z", "ns-b")
-    )
+    fake_kube.seed(vm("b", "ns-b"), vm("a", "ns-a"), vm("c", "ns-a"), vm("a", "ns-c"), vm("z", "ns-b"))
     first = fake_custom_objects.list_cluster_custom_object(*KV, VM, limit=2)
-    rest = fake_custom_objects.list_cluster_custom_object(
-        *KV, VM, limit=10, _continue=first["metadata"]["continue"]
-    )
-    seen = [
-        (i["metadata"]["namespace"], i["metadata"]["name"]) for i in first["items"] + rest["items"]
-    ]
+    rest = fake_custom_objects.list_cluster_custom_object(*KV, VM, limit=10, _continue=first["metadata"]["continue"])
+    seen = [(i["metadata"]["namespace"], i["metadata"]["name"]) for i in first["items"] + rest["items"]]
     assert seen == [("ns-a", "a"), ("ns-a", "c"), ("ns-b", "b"), ("ns-b", "z"), ("ns-c", "a")]
     assert "continue" not in rest["metadata"]
 
@@ -209,13 +184,9 @@ def test_cluster_wide_vm_list_pages_across_namespaces(fake_kube, fake_custom_obj
 def test_garbage_continue_token_is_bad_request(five_vms, fake_custom_objects):
     """A continue token that does not decode gets 400 BadRequest, as etcd3 storage answers."""
     with pytest.raises(ApiException) as err:
-        fake_custom_objects.list_namespaced_custom_object(
-            *KV, "vms", VM, limit=2, _continue="garbage!"
-        )
+        fake_custom_objects.list_namespaced_custom_object(*KV, "vms", VM, limit=2, _continue="garbage!")
     assert err.value.status == 400
-    assert status_of(err.value)["message"].startswith(
-        "invalid continue token: continue key is not valid"
-    )
+    assert status_of(err.value)["message"].startswith("invalid continue token: continue key is not valid")
 
 
 def test_compacted_continue_token_is_gone(five_vms, fake_custom_objects):
@@ -271,9 +242,7 @@ def test_create_then_create_again_conflicts(fake_kube, fake_custom_objects):
     AlreadyExists."""
     fake_kube.seed({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "vms"}})
     body = vm("vm1", status={"printableStatus": "Running"})
-    created, code, _ = fake_custom_objects.create_namespaced_custom_object_with_http_info(
-        *KV, "vms", VM, body
-    )
+    created, code, _ = fake_custom_objects.create_namespaced_custom_object_with_http_info(*KV, "vms", VM, body)
     assert code == 201
     meta = created["metadata"]
     assert meta["uid"] and meta["creationTimestamp"].endswith("Z") and meta["generation"] == 1
@@ -299,8 +268,7 @@ def test_create_in_missing_namespace_is_not_found(fake_kube, fake_custom_objects
     [
         (
             {},
-            'VirtualMachine.kubevirt.io "" is invalid: metadata.name: Required value: '
-            "name or generateName is required",
+            'VirtualMachine.kubevirt.io "" is invalid: metadata.name: Required value: name or generateName is required',
         ),
         (
             {"name": "Bad_Name"},
@@ -338,9 +306,7 @@ def test_event_generate_name(fake_core_v1):
     """generateName on a core Event yields the prefix plus five random characters."""
     event = client.CoreV1Event(
         metadata=client.V1ObjectMeta(generate_name="vm1."),
-        involved_object=client.V1ObjectReference(
-            kind="VirtualMachine", name="vm1", namespace="default"
-        ),
+        involved_object=client.V1ObjectReference(kind="VirtualMachine", name="vm1", namespace="default"),
         reason="FullBackupForced",
         message="forced",
         type="Normal",
@@ -407,9 +373,7 @@ def test_merge_patch_adds_annotation_and_bumps_resource_version(five_vms, fake_c
     """A merge patch applies, moves resourceVersion on, and leaves generation alone for metadata
     changes."""
     before = get_vm(fake_custom_objects, "vm1")
-    after = patch_vm(
-        fake_custom_objects, "vm1", {"metadata": {"annotations": {"example.com/x": "1"}}}
-    )
+    after = patch_vm(fake_custom_objects, "vm1", {"metadata": {"annotations": {"example.com/x": "1"}}})
     assert after["metadata"]["annotations"] == {"example.com/x": "1"}
     assert int(after["metadata"]["resourceVersion"]) > int(before["metadata"]["resourceVersion"])
     assert after["metadata"]["generation"] == before["metadata"]["generation"]
@@ -493,9 +457,7 @@ def test_failed_json_patch_is_invalid(five_vms, fake_custom_objects, ops):
     assert get_vm(fake_custom_objects, "vm1") == before
 
 
-def test_strategic_merge_patch_on_custom_resource_is_unsupported(
-    five_vms, fake_custom_objects, fake_core_v1
-):
+def test_strategic_merge_patch_on_custom_resource_is_unsupported(five_vms, fake_custom_objects, fake_core_v1):
     """Strategic merge patch is 415 on custom resources but accepted on core types."""
     with pytest.raises(ApiException) as err:
         patch_vm(
@@ -510,14 +472,10 @@ def test_strategic_merge_patch_on_custom_resource_is_unsupported(
         "the body of the request was in an unknown format - accepted media types include: "
         "application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml"
     )
-    five_vms.seed(
-        {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s", "namespace": "vms"}}
-    )
+    five_vms.seed({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s", "namespace": "vms"}})
     patched = fake_core_v1.patch_namespaced_secret("s", "vms", {"metadata": {"labels": {"a": "b"}}})
     assert patched.metadata.labels == {"a": "b"}
-    assert (
-        five_vms.requests(verb="patch")[-1].content_type == "application/strategic-merge-patch+json"
-    )
+    assert five_vms.requests(verb="patch")[-1].content_type == "application/strategic-merge-patch+json"
 
 
 def test_non_string_annotation_in_patch_is_invalid(five_vms, fake_custom_objects):
@@ -527,10 +485,7 @@ def test_non_string_annotation_in_patch_is_invalid(five_vms, fake_custom_objects
         patch_vm(fake_custom_objects, "vm1", {"metadata": {"annotations": {"a": 1}}})
     body = status_of(err.value)
     assert (err.value.status, body["reason"]) == (422, "Invalid")
-    assert (
-        "cannot unmarshal number into Go struct field ObjectMeta.annotations of type string"
-        in body["message"]
-    )
+    assert "cannot unmarshal number into Go struct field ObjectMeta.annotations of type string" in body["message"]
 
 
 def test_replace_requires_current_resource_version(five_vms, fake_custom_objects):
@@ -655,12 +610,8 @@ def test_cluster_role_binding_grants_cluster_wide(rbac_cluster, fake_custom_obje
             "metadata": {"name": "daily", "namespace": "velero"},
         }
     )
-    assert names(
-        fake_custom_objects.list_cluster_custom_object("velero.io", "v1", "schedules")
-    ) == ["daily"]
-    listing = fake_custom_objects.list_namespaced_custom_object(
-        "velero.io", "v1", "anywhere", "backupstoragelocations"
-    )
+    assert names(fake_custom_objects.list_cluster_custom_object("velero.io", "v1", "schedules")) == ["daily"]
+    listing = fake_custom_objects.list_namespaced_custom_object("velero.io", "v1", "anywhere", "backupstoragelocations")
     assert listing["items"] == []
 
 
@@ -669,9 +620,7 @@ def test_role_binding_to_cluster_role_is_namespaced(rbac_cluster, fake_custom_ob
     wide."""
     assert names(fake_custom_objects.list_namespaced_custom_object(*KV, "lab", VM)) == ["lab-vm"]
     with pytest.raises(ApiException) as err:
-        patch_vm(
-            fake_custom_objects, "lab-vm", {"metadata": {"labels": {"a": "b"}}}, namespace="lab"
-        )
+        patch_vm(fake_custom_objects, "lab-vm", {"metadata": {"labels": {"a": "b"}}}, namespace="lab")
     assert err.value.status == 403
     with pytest.raises(ApiException) as err:
         fake_custom_objects.list_cluster_custom_object(*KV, VM)
@@ -825,9 +774,7 @@ def test_on_request_hook_can_race_a_read_modify_write(five_vms, fake_custom_obje
 
 def test_dry_run_does_not_persist(five_vms, fake_custom_objects):
     """dryRun=All validates and answers like a real write but stores nothing."""
-    answer = patch_vm(
-        fake_custom_objects, "vm1", {"metadata": {"annotations": {"a": "1"}}}, dry_run="All"
-    )
+    answer = patch_vm(fake_custom_objects, "vm1", {"metadata": {"annotations": {"a": "1"}}}, dry_run="All")
     assert answer["metadata"]["annotations"] == {"a": "1"}
     assert "annotations" not in get_vm(fake_custom_objects, "vm1")["metadata"]
 

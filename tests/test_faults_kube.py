@@ -112,8 +112,11 @@ def test_conflict_for_ever_ends_that_vm_in_error(world: World, expected: VMState
 def test_conflict_then_vm_deleted(world: World, expected: VMState) -> None:
     """409, and the re-read finds the VM gone: it is skipped as deleted, not an error."""
     world.kube.add_fault("PATCH", VM_PATH.format("junk"), status=409, times=1)
-    world.kube.on_request(lambda r: world.kube.delete("virtualmachines", "junk", "apps")
-                          if r.method == "PATCH" and r.name == "junk" else None)
+    world.kube.on_request(
+        lambda r: (
+            world.kube.delete("virtualmachines", "junk", "apps") if r.method == "PATCH" and r.name == "junk" else None
+        )
+    )
     code, plan, err = run(world)
     report("409 then 404 (VM deleted)", 0, summary(plan), code)
     assert code == 0, err
@@ -186,8 +189,13 @@ def test_server_error_for_ever_on_the_schedule_list_stops_the_run(world: World, 
 def test_forbidden_patch_is_not_retried(world: World, expected: VMState) -> None:
     """403 on one VM's patch (RBAC): one attempt, an error naming the refusal, the others proceed."""
     before = vm_state(world)["junk"]
-    world.kube.add_fault("PATCH", VM_PATH.format("junk"), status=403, times=None,
-                         message='virtualmachines.kubevirt.io "junk" is forbidden: cannot patch')
+    world.kube.add_fault(
+        "PATCH",
+        VM_PATH.format("junk"),
+        status=403,
+        times=None,
+        message='virtualmachines.kubevirt.io "junk" is forbidden: cannot patch',
+    )
     sleeps = Sleeps()
     code, plan, _ = run(world, sleep=sleeps)
     patches = requests(world, "PATCH", VM_PATH.format("junk"))
@@ -269,8 +277,7 @@ def test_patch_timeout_unanswered_is_sent_again(world: World, expected: VMState,
     assert vm_state(world) == expected
 
 
-def test_patch_timeout_applied_late_is_not_applied_twice(world: World, expected: VMState,
-                                                         quick_timeouts: None) -> None:
+def test_patch_timeout_applied_late_is_not_applied_twice(world: World, expected: VMState, quick_timeouts: None) -> None:
     """A patch the server applies after the client gave up: the retry is guarded by the same
     resourceVersion, so it cannot apply twice; whichever lands second gets 409 and the re-read
     finds nothing left to write."""
@@ -324,8 +331,9 @@ def test_retries_never_sleep_past_the_deadline(fake_kube: FakeKubeServer, tmp_pa
     fake_kube.add_fault("GET", r"/namespaces/velero/secrets/x$", status=429, retry_after=2, times=None)
     sleeps = Sleeps()
     path = fake_kube.write_kubeconfig(tmp_path / "kubeconfig")
-    kube = Kube(connect(kubeconfig=str(path), context=DEFAULT_CONTEXT, environ={}), deadline_s=1.0,
-                attempts=6, sleep=sleeps)
+    kube = Kube(
+        connect(kubeconfig=str(path), context=DEFAULT_CONTEXT, environ={}), deadline_s=1.0, attempts=6, sleep=sleeps
+    )
     with pytest.raises(TransientError, match="429"):
         kube.secret_value("velero", "x", "cloud")
     assert sleeps.calls == []

@@ -108,7 +108,11 @@ def assert_backoff(sleeps: list[float], count: int) -> None:
     ],
 )
 def test_transient_fault_is_retried_and_the_run_is_undisturbed(
-    world: World, proxy: TargetedProxy, expected: VMState, cell: str, fault: Fault,
+    world: World,
+    proxy: TargetedProxy,
+    expected: VMState,
+    cell: str,
+    fault: Fault,
     when: Callable[[str, str], bool],
 ) -> None:
     """Three faulted requests: each is retried after a backoff, and the run ends as a clean one would."""
@@ -125,8 +129,7 @@ def test_transient_fault_is_retried_and_the_run_is_undisturbed(
     assert_originals_recoverable(world)
 
 
-def test_read_timeout_is_retried(world: World, proxy: TargetedProxy, expected: VMState,
-                                 quick_timeouts: None) -> None:
+def test_read_timeout_is_retried(world: World, proxy: TargetedProxy, expected: VMState, quick_timeouts: None) -> None:
     """A response that stalls past the read timeout is abandoned and the request sent again."""
     proxy.add(Fault.delay(STALL), times=2, when=is_get)
     sleeps = Sleeps()
@@ -142,9 +145,19 @@ def test_read_timeout_is_retried(world: World, proxy: TargetedProxy, expected: V
 # --------------------------------------------------------------------------- persistent
 
 
-def _persistent(world: World, proxy: TargetedProxy, expected: VMState, *, cell: str, fault: Fault,
-                when: Callable[[str, str], bool], failing: set[str], fired: int | range, message: str,
-                sleeps: int) -> None:
+def _persistent(
+    world: World,
+    proxy: TargetedProxy,
+    expected: VMState,
+    *,
+    cell: str,
+    fault: Fault,
+    when: Callable[[str, str], bool],
+    failing: set[str],
+    fired: int | range,
+    message: str,
+    sleeps: int,
+) -> None:
     """The fault answers every matching request: `fired` of them are sent, `sleeps` backoffs taken."""
     before = vm_state(world)
     rule = proxy.add(fault, when=when)
@@ -167,47 +180,115 @@ def _persistent(world: World, proxy: TargetedProxy, expected: VMState, *, cell: 
     converges(world, expected)
 
 
-def test_persistent_slowdown_gives_up_after_five_attempts(world: World, proxy: TargetedProxy,
-                                                          expected: VMState) -> None:
+def test_persistent_slowdown_gives_up_after_five_attempts(
+    world: World, proxy: TargetedProxy, expected: VMState
+) -> None:
     """503 on every index GET: five attempts each, then those VMs are errors naming the throttling."""
-    _persistent(world, proxy, expected, cell="503 SlowDown (persistent)", fault=Fault.error(503, "SlowDown"),
-                when=is_get, failing=set(ORIGINALS), fired=20, message="SlowDown (503)", sleeps=16)
+    _persistent(
+        world,
+        proxy,
+        expected,
+        cell="503 SlowDown (persistent)",
+        fault=Fault.error(503, "SlowDown"),
+        when=is_get,
+        failing=set(ORIGINALS),
+        fired=20,
+        message="SlowDown (503)",
+        sleeps=16,
+    )
 
 
 def test_persistent_internal_error_on_one_index(world: World, proxy: TargetedProxy, expected: VMState) -> None:
     """500 on one VM's index only: that VM is in error, the other three are decided and written."""
-    _persistent(world, proxy, expected, cell="500 InternalError (persistent, one VM)",
-                fault=Fault.error(500, "InternalError"), when=index_of("loose"), failing={"loose"}, fired=5,
-                message="gave up after 5 attempts", sleeps=4)
+    _persistent(
+        world,
+        proxy,
+        expected,
+        cell="500 InternalError (persistent, one VM)",
+        fault=Fault.error(500, "InternalError"),
+        when=index_of("loose"),
+        failing={"loose"},
+        fired=5,
+        message="gave up after 5 attempts",
+        sleeps=4,
+    )
     # The other three were written by the faulted run already; the re-run writes "loose" only.
 
 
 def test_persistent_connection_reset(world: World, proxy: TargetedProxy, expected: VMState) -> None:
-    _persistent(world, proxy, expected, cell="connection reset (persistent)", fault=Fault.reset(), when=is_get,
-                failing=set(ORIGINALS), fired=20, message="gave up after 5 attempts", sleeps=16)
+    _persistent(
+        world,
+        proxy,
+        expected,
+        cell="connection reset (persistent)",
+        fault=Fault.reset(),
+        when=is_get,
+        failing=set(ORIGINALS),
+        fired=20,
+        message="gave up after 5 attempts",
+        sleeps=16,
+    )
 
 
-def test_persistent_read_timeout(world: World, proxy: TargetedProxy, expected: VMState,
-                                 quick_timeouts: None) -> None:
-    _persistent(world, proxy, expected, cell="read timeout (persistent, one VM)", fault=Fault.delay(STALL),
-                when=index_of("junk"), failing={"junk"}, fired=5, message="Read timeout", sleeps=4)
+def test_persistent_read_timeout(world: World, proxy: TargetedProxy, expected: VMState, quick_timeouts: None) -> None:
+    _persistent(
+        world,
+        proxy,
+        expected,
+        cell="read timeout (persistent, one VM)",
+        fault=Fault.delay(STALL),
+        when=index_of("junk"),
+        failing={"junk"},
+        fired=5,
+        message="Read timeout",
+        sleeps=4,
+    )
 
 
 def test_access_denied_is_not_retried(world: World, proxy: TargetedProxy, expected: VMState) -> None:
     """403 AccessDenied on one VM's index: one attempt, an error that says access was denied."""
-    _persistent(world, proxy, expected, cell="403 AccessDenied (one VM)", fault=Fault.error(403, "AccessDenied"),
-                when=index_of("plain"), failing={"plain"}, fired=1, message="AccessDenied (403)", sleeps=0)
+    _persistent(
+        world,
+        proxy,
+        expected,
+        cell="403 AccessDenied (one VM)",
+        fault=Fault.error(403, "AccessDenied"),
+        when=index_of("plain"),
+        failing={"plain"},
+        fired=1,
+        message="AccessDenied (403)",
+        sleeps=0,
+    )
 
 
 def test_access_denied_on_listing(world: World, proxy: TargetedProxy, expected: VMState) -> None:
     """Reading indexes allowed but listing denied (no s3:ListBucket): no chain can be verified.
     (One LIST for the bucket, or one per VM folder: either way each is sent once, not retried.)"""
-    _persistent(world, proxy, expected, cell="403 AccessDenied on LIST", fault=Fault.error(403, "AccessDenied"),
-                when=is_list, failing=set(ORIGINALS), fired=range(1, 5), message="listing the bucket failed", sleeps=0)
+    _persistent(
+        world,
+        proxy,
+        expected,
+        cell="403 AccessDenied on LIST",
+        fault=Fault.error(403, "AccessDenied"),
+        when=is_list,
+        failing=set(ORIGINALS),
+        fired=range(1, 5),
+        message="listing the bucket failed",
+        sleeps=0,
+    )
 
 
 def test_missing_bucket(world: World, proxy: TargetedProxy, expected: VMState) -> None:
     """NoSuchBucket: not retried; every VM of the BSL is in error with a message naming the bucket."""
-    _persistent(world, proxy, expected, cell="404 NoSuchBucket", fault=Fault.error(404, "NoSuchBucket"),
-                when=lambda _m, _p: True, failing=set(ORIGINALS), fired=4,
-                message='bucket "backups" does not exist at this endpoint', sleeps=0)
+    _persistent(
+        world,
+        proxy,
+        expected,
+        cell="404 NoSuchBucket",
+        fault=Fault.error(404, "NoSuchBucket"),
+        when=lambda _m, _p: True,
+        failing=set(ORIGINALS),
+        fired=4,
+        message='bucket "backups" does not exist at this endpoint',
+        sleeps=0,
+    )

@@ -36,9 +36,9 @@ from reconciler.report import render_json, render_table
 from tests.builders import bsl, schedule
 
 # As many examples as the profile says (tests/conftest.py): 300 in make test, 10,000 in make fuzz.
-FUZZ = settings(deadline=None,
-                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
-                                       HealthCheck.filter_too_much])
+FUZZ = settings(
+    deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much]
+)
 
 # --------------------------------------------------------------------------- JSON text
 
@@ -53,8 +53,7 @@ class Obj:
 def dump(value: Any, *, ascii_only: bool) -> str:
     """JSON text; an Obj keeps duplicate keys. Non-finite floats come out as Go rejects them."""
     if isinstance(value, Obj):
-        inner = ",".join(f"{dump(k, ascii_only=ascii_only)}:{dump(v, ascii_only=ascii_only)}"
-                         for k, v in value.pairs)
+        inner = ",".join(f"{dump(k, ascii_only=ascii_only)}:{dump(v, ascii_only=ascii_only)}" for k, v in value.pairs)
         return "{" + inner + "}"
     if isinstance(value, dict):
         return dump(Obj(list(value.items())), ascii_only=ascii_only)
@@ -69,19 +68,27 @@ def encode(text: str) -> bytes:
 
 # Odd Unicode: every category (lone surrogates, controls, NUL, non-characters, RTL marks, emoji).
 ODD_CHARS = st.characters(codec=None, categories=None) | st.sampled_from(
-    ["\x00", "\ud800", "\udfff", "\ufeff", "\u202e", "\u0130", "\u017f", "\u212a", "\uffff", "\U0001f4a5", "é"])
+    ["\x00", "\ud800", "\udfff", "\ufeff", "\u202e", "\u0130", "\u017f", "\u212a", "\uffff", "\U0001f4a5", "é"]
+)
 odd_text = st.text(ODD_CHARS, max_size=12)
 HUGE_INTS = st.sampled_from([2**63 - 1, 2**63, -(2**63), -(2**63) - 1, 2**64, 10**30, 10**400, -1, 0])
-json_scalars = (st.none() | st.booleans() | st.integers() | HUGE_INTS
-                | st.floats(allow_nan=True, allow_infinity=True) | odd_text
-                | st.sampled_from(["2026-03-01T01:12:00Z", "Full", "Incremental", "10Gi", ""]))
+json_scalars = (
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | HUGE_INTS
+    | st.floats(allow_nan=True, allow_infinity=True)
+    | odd_text
+    | st.sampled_from(["2026-03-01T01:12:00Z", "Full", "Incremental", "10Gi", ""])
+)
 json_values = st.recursive(
     json_scalars,
-    lambda inner: st.lists(inner, max_size=4)
-    | st.dictionaries(st.sampled_from(["id", "type", "ID", "checkpoints", "size"]) | odd_text, inner, max_size=4),
+    lambda inner: (
+        st.lists(inner, max_size=4)
+        | st.dictionaries(st.sampled_from(["id", "type", "ID", "checkpoints", "size"]) | odd_text, inner, max_size=4)
+    ),
     max_leaves=10,
 )
-
 
 
 def mostly(usual: st.SearchStrategy[Any], odd: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
@@ -94,14 +101,26 @@ def mostly(usual: st.SearchStrategy[Any], odd: st.SearchStrategy[Any]) -> st.Sea
 
 IDS = ["cp-1", "cp-2", "cp-3", "cp-4", "CP-1", "", "cp-1\x00", "\U0001f600"]
 ids = st.sampled_from(IDS)
-TYPES = st.sampled_from(["Full", "Incremental", "full", "INCREMENTAL", "fUlL", "", "Full ", "Differential",
-                         "\u0130ncremental"])
-TIMESTAMPS = st.sampled_from([
-    "2026-03-01T01:12:00Z", "2026-03-09T01:12:07.123456789+02:00", "2026-03-09T01:12:00-00:00",
-    "0001-01-01T00:00:00Z", "0001-01-01T01:00:00+01:00", "0000-01-01T00:00:00Z",
-    "9999-12-31T23:59:59Z", "9999-12-31T23:59:59-23:59", "2026-02-30T00:00:00Z",
-    "2026-03-01 01:12:00Z", "2026-03-01T01:12:00", "2026-03-01T24:00:00Z", "",
-])
+TYPES = st.sampled_from(
+    ["Full", "Incremental", "full", "INCREMENTAL", "fUlL", "", "Full ", "Differential", "\u0130ncremental"]
+)
+TIMESTAMPS = st.sampled_from(
+    [
+        "2026-03-01T01:12:00Z",
+        "2026-03-09T01:12:07.123456789+02:00",
+        "2026-03-09T01:12:00-00:00",
+        "0001-01-01T00:00:00Z",
+        "0001-01-01T01:00:00+01:00",
+        "0000-01-01T00:00:00Z",
+        "9999-12-31T23:59:59Z",
+        "9999-12-31T23:59:59-23:59",
+        "2026-02-30T00:00:00Z",
+        "2026-03-01 01:12:00Z",
+        "2026-03-01T01:12:00",
+        "2026-03-01T24:00:00Z",
+        "",
+    ]
+)
 SIZES = st.sampled_from([0, 1, 1000, 3000, 2**63 - 1, 2**63, -1, 10**30, 1.5, "12", None])
 
 
@@ -121,18 +140,34 @@ def chain_documents(draw: st.DrawFn) -> dict[str, Any]:
         cid = f"cp-{i + 1}"
         at = (start + timedelta(days=i, minutes=12)).strftime("%Y-%m-%dT%H:%M:%SZ")
         entry: dict[str, Any] = {
-            "id": cid, "type": "Incremental" if i else "Full", "timestamp": at, "vmBackup": f"vmb-{cid}",
-            "files": [{"filename": f"{d}.qcow2", "diskName": d, "size": 3000, "objectPath": _path(cid, d)}
-                      for d in ("rootdisk", "datadisk")],
-            "pvcs": ["rootdisk", "datadisk"], "pvcSizes": ["10Gi", "1Gi"], "referencedBy": [f"nightly-{i}"],
+            "id": cid,
+            "type": "Incremental" if i else "Full",
+            "timestamp": at,
+            "vmBackup": f"vmb-{cid}",
+            "files": [
+                {"filename": f"{d}.qcow2", "diskName": d, "size": 3000, "objectPath": _path(cid, d)}
+                for d in ("rootdisk", "datadisk")
+            ],
+            "pvcs": ["rootdisk", "datadisk"],
+            "pvcSizes": ["10Gi", "1Gi"],
+            "referencedBy": [f"nightly-{i}"],
         }
         if i:
             entry["parent"] = f"cp-{i}"
         entries.append(entry)
     for _ in range(draw(st.integers(0, 3)) if entries else 0):
         entry = entries[draw(st.integers(0, len(entries) - 1))]
-        field, strategy = draw(st.sampled_from([("id", ids), ("parent", ids), ("type", TYPES),
-                                                ("timestamp", TIMESTAMPS), ("referencedBy", st.just(["", ""]))]))
+        field, strategy = draw(
+            st.sampled_from(
+                [
+                    ("id", ids),
+                    ("parent", ids),
+                    ("type", TYPES),
+                    ("timestamp", TIMESTAMPS),
+                    ("referencedBy", st.just(["", ""])),
+                ]
+            )
+        )
         entry[field] = draw(strategy)
     return {"vmName": "vm", "namespace": "apps", "lastUpdated": "2026-03-01T01:12:00Z", "checkpoints": entries}
 
@@ -155,7 +190,7 @@ def _replace(value: Any, path: tuple[Any, ...], new: Any) -> Any:
     head, rest = path[0], path[1:]
     if isinstance(value, dict):
         return {**value, head: _replace(value[head], rest, new)}
-    return [*value[:head], _replace(value[head], rest, new), *value[head + 1:]]
+    return [*value[:head], _replace(value[head], rest, new), *value[head + 1 :]]
 
 
 def _with_pairs(value: Any, path: tuple[Any, ...], how: str, extra: Any) -> Any:
@@ -214,16 +249,54 @@ def index_documents(draw: st.DrawFn) -> bytes:
     return encode(dump(value, ascii_only=draw(st.booleans())))
 
 
-random_documents = (json_values.map(lambda v: encode(dump(v, ascii_only=False)))
-                    | st.binary(max_size=200)
-                    | st.sampled_from([b"", b"null", b"\xef\xbb\xbf{}", b"{\"checkpoints\":[]} x", b"NaN", b"1e99999"]))
+random_documents = (
+    json_values.map(lambda v: encode(dump(v, ascii_only=False)))
+    | st.binary(max_size=200)
+    | st.sampled_from([b"", b"null", b"\xef\xbb\xbf{}", b'{"checkpoints":[]} x', b"NaN", b"1e99999"])
+)
 
 # --------------------------------------------------------------------------- annotations
 
-COUNT_VALUES = ["0", "1", "3", "5", "30", "-1", "007", " 5", "5 ", "+5", "5.0", "junk", "", "off", "OFF ",
-                "9" * 19, "9" * 30, "9" * 5000, "\u0663", "\uff15"]
-DURATION_VALUES = ["7d", "36h", "2w", "168h30m", "1.5d", ".5h", "0d", "0.0000000001ns", "1e5d", "7x",
-                   "9" * 20 + "w", "9" * 400 + "d", "99999999999999999999w", "off", "-7d", "7 d"]
+COUNT_VALUES = [
+    "0",
+    "1",
+    "3",
+    "5",
+    "30",
+    "-1",
+    "007",
+    " 5",
+    "5 ",
+    "+5",
+    "5.0",
+    "junk",
+    "",
+    "off",
+    "OFF ",
+    "9" * 19,
+    "9" * 30,
+    "9" * 5000,
+    "\u0663",
+    "\uff15",
+]
+DURATION_VALUES = [
+    "7d",
+    "36h",
+    "2w",
+    "168h30m",
+    "1.5d",
+    ".5h",
+    "0d",
+    "0.0000000001ns",
+    "1e5d",
+    "7x",
+    "9" * 20 + "w",
+    "9" * 400 + "d",
+    "99999999999999999999w",
+    "off",
+    "-7d",
+    "7 d",
+]
 COUNTS = st.sampled_from(COUNT_VALUES)
 DURATIONS = st.sampled_from(DURATION_VALUES)
 
@@ -237,20 +310,47 @@ def instants(start: datetime, end: datetime) -> st.SearchStrategy[datetime]:
     """Whole seconds between two UTC instants, in one cheap draw."""
     span = int((end - start).total_seconds())
     return st.integers(0, span).map(lambda s: start + timedelta(seconds=s))
+
+
 annotation_values = COUNTS | DURATIONS | odd_text
 VALID_STATES = st.builds(
     lambda o, at, root, r: OwnerState(o, at, root, tuple(r)).dump(),
-    st.none() | COUNTS | odd_text, st.sampled_from([None, "2026-03-01T00:00:00Z", "yesterday"]),
-    st.none() | ids, st.lists(st.sampled_from(["count", "age", ""]), max_size=2))
+    st.none() | COUNTS | odd_text,
+    st.sampled_from([None, "2026-03-01T00:00:00Z", "yesterday"]),
+    st.none() | ids,
+    st.lists(st.sampled_from(["count", "age", ""]), max_size=2),
+)
 HOSTILE_STATES = st.one_of(
     json_values.map(json.dumps),
     odd_text,
-    st.sampled_from(["[" * 5000 + "]" * 5000, '{"original":' + "[" * 3000 + "]" * 3000 + "}",
-                     '{"original": 5}', '{"reasons": "count"}', "{}", "null", '{"original":"3"} trailing']),
+    st.sampled_from(
+        [
+            "[" * 5000 + "]" * 5000,
+            '{"original":' + "[" * 3000 + "]" * 3000 + "}",
+            '{"original": 5}',
+            '{"reasons": "count"}',
+            "{}",
+            "null",
+            '{"original":"3"} trailing',
+        ]
+    ),
 )
 STATES = mostly(VALID_STATES, HOSTILE_STATES)  # mostly well-formed, so that patches happen
-CRONS = st.sampled_from(["0 1 * * *", "0 1 * * *", "@every 36h", "CRON_TZ=Europe/Berlin 30 2 * * *", "@daily",
-                         "*/5 * * * *", "0 0 30 2 *", "61 * * * *", "TZ=Nowhere/City 0 1 * * *", "", "@every 0s"])
+CRONS = st.sampled_from(
+    [
+        "0 1 * * *",
+        "0 1 * * *",
+        "@every 36h",
+        "CRON_TZ=Europe/Berlin 30 2 * * *",
+        "@daily",
+        "*/5 * * * *",
+        "0 0 30 2 *",
+        "61 * * * *",
+        "TZ=Nowhere/City 0 1 * * *",
+        "",
+        "@every 0s",
+    ]
+)
 
 
 @st.composite
@@ -282,13 +382,17 @@ def schedules(draw: st.DrawFn) -> list[Schedule]:
         if draw(st.integers(0, 3)) == 0:
             ann[keys.MAX_PER_RUN] = draw(mostly_one_of(["2"], COUNT_VALUES))
         last = draw(st.none() | instants(datetime(2025, 1, 1, tzinfo=UTC), datetime(2028, 1, 1, tzinfo=UTC)))
-        out.append(schedule(f"s{i}", cron=draw(CRONS), annotations=ann, paused=draw(st.booleans()) and i == 0,
-                            last_backup=last))
+        out.append(
+            schedule(
+                f"s{i}", cron=draw(CRONS), annotations=ann, paused=draw(st.booleans()) and i == 0, last_backup=last
+            )
+        )
     return out
 
 
-nows = instants(datetime(2025, 1, 1, tzinfo=UTC), datetime(2028, 1, 1, tzinfo=UTC)) | \
-    instants(datetime(1, 1, 2, tzinfo=UTC), datetime(9999, 12, 30, tzinfo=UTC))
+nows = instants(datetime(2025, 1, 1, tzinfo=UTC), datetime(2028, 1, 1, tzinfo=UTC)) | instants(
+    datetime(1, 1, 2, tzinfo=UTC), datetime(9999, 12, 30, tzinfo=UTC)
+)
 
 # --------------------------------------------------------------------------- the properties
 
@@ -297,10 +401,26 @@ _VIEWS_3 = view_schedules([schedule("s0", annotations={keys.INTERVAL: "3", keys.
 _PLAIN_VMS = [  # a new VM, one with a value of its own, one managed and forcing, one managed and given a value
     VM("apps", "vm", "u", "1", {}, {}, "Running", "Enabled"),
     VM("apps", "vm", "u", "1", {}, {keys.MAX_INCREMENTAL: "30"}, "Running", "Enabled"),
-    VM("apps", "vm", "u", "1", {keys.DUE_LABEL: "true"}, {keys.MAX_INCREMENTAL: "2", keys.STATE: OwnerState(
-        "30", "2026-03-01T00:00:00Z", "cp-1", ("count",)).dump()}, "Running", "Enabled"),
-    VM("apps", "vm", "u", "1", {}, {keys.MAX_INCREMENTAL: "3", keys.STATE: OwnerState(None).dump()},
-       "Running", "Enabled"),
+    VM(
+        "apps",
+        "vm",
+        "u",
+        "1",
+        {keys.DUE_LABEL: "true"},
+        {keys.MAX_INCREMENTAL: "2", keys.STATE: OwnerState("30", "2026-03-01T00:00:00Z", "cp-1", ("count",)).dump()},
+        "Running",
+        "Enabled",
+    ),
+    VM(
+        "apps",
+        "vm",
+        "u",
+        "1",
+        {},
+        {keys.MAX_INCREMENTAL: "3", keys.STATE: OwnerState(None).dump()},
+        "Running",
+        "Enabled",
+    ),
 ]
 
 
@@ -330,9 +450,12 @@ def patched(vm: VM, patch: dict[str, Any]) -> VM:
     assert set(meta) <= {"annotations", "labels", "resourceVersion"}
     assert set(meta.get("annotations") or {}) <= {keys.MAX_INCREMENTAL, keys.STATE}, "touches a key it does not own"
     assert set(meta.get("labels") or {}) <= {keys.DUE_LABEL}
-    return replace(vm, annotations=apply_merge(dict(vm.annotations), meta.get("annotations")),
-                   labels=apply_merge(dict(vm.labels), meta.get("labels")),
-                   resource_version=str(int(vm.resource_version) + 1))
+    return replace(
+        vm,
+        annotations=apply_merge(dict(vm.annotations), meta.get("annotations")),
+        labels=apply_merge(dict(vm.labels), meta.get("labels")),
+        resource_version=str(int(vm.resource_version) + 1),
+    )
 
 
 def check_decision(d: Decision, vm: VM, chain: Chain, now: datetime) -> None:
@@ -341,7 +464,8 @@ def check_decision(d: Decision, vm: VM, chain: Chain, now: datetime) -> None:
     assert all(r.code and isinstance(r.text, str) for r in d.reasons)
     patch = d.patch()
     if d.action in (Action.ERROR, Action.SKIP, Action.BLOCKED) or (
-            d.action is Action.FULL_ANYWAY and "controller-limit" not in d.codes):
+        d.action is Action.FULL_ANYWAY and "controller-limit" not in d.codes
+    ):
         assert patch is None, f"{d.action} must not write"
     if patch is None:
         return
@@ -369,8 +493,9 @@ def check_decision(d: Decision, vm: VM, chain: Chain, now: datetime) -> None:
     assert again.patch() is None, f"not idempotent: {d.action} then {again.action} {again.patch()}"
 
 
-def run_everything(data: bytes, vm: VM, scheds: list[Schedule] | tuple[ScheduleView, ...], now: datetime,
-                   listing_choices: list[int]) -> Plan:
+def run_everything(
+    data: bytes, vm: VM, scheds: list[Schedule] | tuple[ScheduleView, ...], now: datetime, listing_choices: list[int]
+) -> Plan:
     """The whole decision for one VM; `scheds` may be views already computed for `now`."""
     result = parse_index(data)
     listing: dict[str, int | None] | None = None
@@ -390,8 +515,9 @@ def run_everything(data: bytes, vm: VM, scheds: list[Schedule] | tuple[ScheduleV
     chain = compute_chain(result, listing)
     assert isinstance(chain.state, ChainState)
     event(f"chain {chain.state}")
-    views = tuple(scheds) if scheds and isinstance(scheds[0], ScheduleView) else \
-        view_schedules(scheds, [bsl()], now=now)  # type: ignore[arg-type]
+    views = (
+        tuple(scheds) if scheds and isinstance(scheds[0], ScheduleView) else view_schedules(scheds, [bsl()], now=now)
+    )  # type: ignore[arg-type]
     covered = targets(views, [vm])
     for target, mine in covered:
         needs_index(target, mine)
@@ -416,15 +542,24 @@ def run_everything(data: bytes, vm: VM, scheds: list[Schedule] | tuple[ScheduleV
 
 @pytest.mark.fuzz
 @FUZZ
-@given(data=index_documents(), vm=vms(), scheds=schedules(), now=nows,
-       listing=st.lists(st.sampled_from([0] * 12 + [1, 2, 3]), max_size=20))
-@example(data=b'{"checkpoints":[{"id":"a","type":"Full","timestamp":"9999-12-31T23:59:59-23:59","files":[]},'
-              b'{"id":"b","type":"Incremental","parent":"a","timestamp":"2026-03-01T00:00:00Z"}]}',
-         vm=VM("apps", "vm", "u", "1", {}, {}, "Running", "Enabled"),
-         scheds=[schedule("s0", annotations={keys.MAX_AGE: "7d", keys.INTERVAL: "1"})],
-         now=datetime(2026, 3, 2, tzinfo=UTC), listing=[])
-def test_schema_shaped_documents_and_annotations(data: bytes, vm: VM, scheds: list[Schedule], now: datetime,
-                                                 listing: list[int]) -> None:
+@given(
+    data=index_documents(),
+    vm=vms(),
+    scheds=schedules(),
+    now=nows,
+    listing=st.lists(st.sampled_from([0] * 12 + [1, 2, 3]), max_size=20),
+)
+@example(
+    data=b'{"checkpoints":[{"id":"a","type":"Full","timestamp":"9999-12-31T23:59:59-23:59","files":[]},'
+    b'{"id":"b","type":"Incremental","parent":"a","timestamp":"2026-03-01T00:00:00Z"}]}',
+    vm=VM("apps", "vm", "u", "1", {}, {}, "Running", "Enabled"),
+    scheds=[schedule("s0", annotations={keys.MAX_AGE: "7d", keys.INTERVAL: "1"})],
+    now=datetime(2026, 3, 2, tzinfo=UTC),
+    listing=[],
+)
+def test_schema_shaped_documents_and_annotations(
+    data: bytes, vm: VM, scheds: list[Schedule], now: datetime, listing: list[int]
+) -> None:
     """Schema-shaped indexes with damaged fields, cycles, duplicate ids and keys, huge numbers,
     wrong types and odd Unicode, with hostile VM and Schedule annotations: no crash, every VM
     reasoned, no original dropped, re-deciding writes nothing."""
@@ -436,8 +571,10 @@ def test_schema_shaped_documents_and_annotations(data: bytes, vm: VM, scheds: li
 @given(data=random_documents, vm=st.sampled_from(_PLAIN_VMS))
 @example(data=b"[" * 20000, vm=_PLAIN_VMS[0])
 @example(data=b'{"checkpoints":' + b"[" * 10001, vm=_PLAIN_VMS[0])
-@example(data=b'{"checkpoints":[' + b'{"id":"a","type":"Full","files":[]},' * 2000 + b'{"id":"a","parent":"a"}]}',
-         vm=_PLAIN_VMS[1])
+@example(
+    data=b'{"checkpoints":[' + b'{"id":"a","type":"Full","files":[]},' * 2000 + b'{"id":"a","parent":"a"}]}',
+    vm=_PLAIN_VMS[1],
+)
 def test_random_json_and_bytes(data: bytes, vm: VM) -> None:
     """Any JSON value, any bytes: the index is unreadable (full anyway) or a chain, never a crash."""
     result = parse_index(data)
@@ -446,9 +583,19 @@ def test_random_json_and_bytes(data: bytes, vm: VM) -> None:
     run_everything(data, vm, _VIEWS_3, NOW, [])
 
 
-_TWO = compute_chain(parse_index(json.dumps({"checkpoints": [
-    {"id": "a", "type": "Full", "timestamp": "2026-03-01T01:12:00Z", "files": []},
-    {"id": "b", "type": "Incremental", "parent": "a", "timestamp": "2026-03-02T01:12:00Z", "files": []}]})), {})
+_TWO = compute_chain(
+    parse_index(
+        json.dumps(
+            {
+                "checkpoints": [
+                    {"id": "a", "type": "Full", "timestamp": "2026-03-01T01:12:00Z", "files": []},
+                    {"id": "b", "type": "Incremental", "parent": "a", "timestamp": "2026-03-02T01:12:00Z", "files": []},
+                ]
+            }
+        )
+    ),
+    {},
+)
 _VIEWS = view_schedules([schedule("s0", annotations={keys.INTERVAL: "1"})], [bsl()], now=NOW)
 
 
@@ -480,8 +627,9 @@ def test_deeply_nested_state_annotation_is_an_error_not_a_crash() -> None:
     """json.loads raises RecursionError on deep nesting; the state annotation is then malformed."""
     assert isinstance(parse_state("[" * 100_000), str)
     vm = VM("apps", "vm", "u", "1", {}, {keys.STATE: "[" * 100_000}, "Running", "Enabled")
-    views = view_schedules([schedule("s0", annotations={keys.INTERVAL: "3"})], [bsl()],
-                           now=datetime(2026, 3, 2, tzinfo=UTC))
+    views = view_schedules(
+        [schedule("s0", annotations={keys.INTERVAL: "3"})], [bsl()], now=datetime(2026, 3, 2, tzinfo=UTC)
+    )
     d = decide(vm, views, Chain(ChainState.NO_INDEX), now=datetime(2026, 3, 2, tzinfo=UTC))
     assert d.action is Action.ERROR and d.codes == ("invalid-annotation",)
 
@@ -509,8 +657,9 @@ def test_times_past_the_representable_range_are_not_times() -> None:
 
 def test_interval_past_any_chain_is_kept_not_crashed() -> None:
     """The largest int64 interval is a valid (if useless) policy; the baseline writes it as text."""
-    views = view_schedules([schedule("s0", annotations={keys.INTERVAL: str(2**63 - 1)})], [bsl()],
-                           now=datetime(2026, 3, 2, tzinfo=UTC))
+    views = view_schedules(
+        [schedule("s0", annotations={keys.INTERVAL: str(2**63 - 1)})], [bsl()], now=datetime(2026, 3, 2, tzinfo=UTC)
+    )
     doc = parse_index(json.dumps({"checkpoints": [{"id": "a", "type": "Full", "timestamp": "2026-03-01T01:12:00Z"}]}))
     vm = VM("apps", "vm", "u", "1", {}, {}, "Running", "Enabled")
     d = decide(vm, views, compute_chain(doc, {}), now=datetime(2026, 3, 2, tzinfo=UTC))
@@ -522,11 +671,28 @@ def test_interval_past_any_chain_is_kept_not_crashed() -> None:
 def test_full_dated_year_zero_under_an_every_schedule() -> None:
     """Go accepts year 0000 in an index timestamp (the parser clamps it to datetime.min); the window
     of such a full under an @every schedule lies before year 1: no window, not an OverflowError."""
-    doc = parse_index(json.dumps({"checkpoints": [
-        {"id": "a", "type": "Full", "timestamp": "0000-01-01T00:00:00Z", "files": []},
-        {"id": "b", "type": "Incremental", "parent": "a", "timestamp": "2026-03-02T01:12:00Z", "files": []}]}))
-    views = view_schedules([schedule("s0", cron="@every 36h", annotations={keys.INTERVAL: "5", keys.MAX_AGE: "7d"},
-                                     last_backup=datetime(2026, 3, 3, tzinfo=UTC))], [bsl()], now=NOW)
+    doc = parse_index(
+        json.dumps(
+            {
+                "checkpoints": [
+                    {"id": "a", "type": "Full", "timestamp": "0000-01-01T00:00:00Z", "files": []},
+                    {"id": "b", "type": "Incremental", "parent": "a", "timestamp": "2026-03-02T01:12:00Z", "files": []},
+                ]
+            }
+        )
+    )
+    views = view_schedules(
+        [
+            schedule(
+                "s0",
+                cron="@every 36h",
+                annotations={keys.INTERVAL: "5", keys.MAX_AGE: "7d"},
+                last_backup=datetime(2026, 3, 3, tzinfo=UTC),
+            )
+        ],
+        [bsl()],
+        now=NOW,
+    )
     vm = VM("apps", "vm", "u", "1", {}, {}, "Running", "Enabled")
     d = decide(vm, views, compute_chain(doc, {}), now=NOW)
     assert d.action is Action.FORCE_FULL and d.codes == ("age",)

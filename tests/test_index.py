@@ -103,9 +103,7 @@ def only_checkpoint(result: Index | Unreadable) -> Checkpoint:
     return checkpoint
 
 
-def utc(
-    year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0, us: int = 0
-) -> datetime:
+def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0, us: int = 0) -> datetime:
     return datetime(year, month, day, hour, minute, second, us, tzinfo=UTC)
 
 
@@ -162,7 +160,11 @@ def test_absent_fields_take_go_zero_values() -> None:
         last_updated=None,
         checkpoints=(
             Checkpoint(
-                id="", type="", parent="", timestamp=None, vm_backup="",
+                id="",
+                type="",
+                parent="",
+                timestamp=None,
+                vm_backup="",
                 files=(FileRef(filename="", disk="", size=0, object_path=""),),
                 referenced_by=(),
             ),
@@ -188,9 +190,15 @@ def test_raw_typed_dicts_describe_the_wire_shape() -> None:
         "namespace": "ns",
         "checkpoints": [
             {
-                "id": "cp-1", "type": "Full", "timestamp": "2026-01-02T03:04:05Z",
-                "vmBackup": "vmb-1", "files": None, "pvcs": None, "referencedBy": None,
-                "pvcSizes": ["1Gi", 5], "superseded": True,
+                "id": "cp-1",
+                "type": "Full",
+                "timestamp": "2026-01-02T03:04:05Z",
+                "vmBackup": "vmb-1",
+                "files": None,
+                "pvcs": None,
+                "referencedBy": None,
+                "pvcSizes": ["1Gi", 5],
+                "superseded": True,
             }
         ],
     }
@@ -200,9 +208,7 @@ def test_raw_typed_dicts_describe_the_wire_shape() -> None:
 def test_error_messages_match_the_documented_examples() -> None:
     """Reasons name the offending field with a JSON path, in the documented wording."""
     four = [cp(), cp(), cp(), cp(files=["x"])]
-    assert unreadable(decode(doc(checkpoints=four))) == (
-        "checkpoints[3].files[0]: expected object, got string"
-    )
+    assert unreadable(decode(doc(checkpoints=four))) == ("checkpoints[3].files[0]: expected object, got string")
     sized = [cp(files=[file_(), file_(size=1.5)])]
     assert unreadable(decode(doc(checkpoints=sized))) == (
         "checkpoints[0].files[1].size: expected integer (int64), got 1.5"
@@ -267,10 +273,7 @@ def test_null_element_checkpoint_is_zero_checkpoint() -> None:
 
 def test_null_after_a_value_keeps_strings_and_times() -> None:
     """Go ignores null for strings and times, so a later null does not undo an earlier value."""
-    text = (
-        '{"vmName": "a", "vmName": null,'
-        ' "lastUpdated": "2026-01-01T00:00:00Z", "lastUpdated": null}'
-    )
+    text = '{"vmName": "a", "vmName": null, "lastUpdated": "2026-01-01T00:00:00Z", "lastUpdated": null}'
     result = ok(parse_index(text))
     assert (result.vm_name, result.last_updated) == ("a", utc(2026, 1, 1))
 
@@ -335,9 +338,7 @@ def test_syntax_error_reports_line_and_column() -> None:
     """The syntax error names the line and column of the first offending character."""
     text = '{\n  "vmName": "vm",\n  "namespace": nope\n}'
     reason = unreadable(parse_index(text))
-    assert reason == (
-        "invalid JSON at line 3 column 17: invalid character 'o' in literal null (expecting 'u')"
-    )
+    assert reason == ("invalid JSON at line 3 column 17: invalid character 'o' in literal null (expecting 'u')")
 
 
 def test_syntax_error_wins_over_an_earlier_type_error() -> None:
@@ -484,9 +485,7 @@ def test_empty_or_null_duplicate_array_starts_afresh() -> None:
         assert only_checkpoint(parse_index(text)).referenced_by == ("", "")
 
 
-@pytest.mark.parametrize(
-    "value", [None, True, 1.5, "text", [], {}, {"deep": [1, {"x": None}]}, [[[]]], -0, 10**400]
-)
+@pytest.mark.parametrize("value", [None, True, 1.5, "text", [], {}, {"deep": [1, {"x": None}]}, [[[]]], -0, 10**400])
 def test_unknown_keys_are_ignored_whatever_their_value(value: object) -> None:
     """A key that names no field is skipped, whatever its value."""
     document = doc(extra=value, checkpoints=[cp(extra=value, files=[file_(extra=value)])])
@@ -577,9 +576,7 @@ def test_wrong_json_type_is_unreadable_and_named(document: dict[str, Any], reaso
     assert unreadable(decode(document)) == reason
 
 
-@pytest.mark.parametrize(
-    ("value", "kind"), [([], "array"), ("x", "string"), (1, "number"), (False, "boolean")]
-)
+@pytest.mark.parametrize(("value", "kind"), [([], "array"), ("x", "string"), (1, "number"), (False, "boolean")])
 def test_top_level_must_be_an_object(value: object, kind: str) -> None:
     """The top-level value must be an object (or null)."""
     assert unreadable(decode(value)) == f"document: expected object, got {kind}"
@@ -587,9 +584,7 @@ def test_top_level_must_be_an_object(value: object, kind: str) -> None:
 
 def test_first_error_in_document_order_is_reported() -> None:
     """With several errors, the one earliest in the document is reported."""
-    document = doc(
-        checkpoints=[cp(), cp(files=[file_(size="1")], timestamp="bad")], lastUpdated=5, vmName=7
-    )
+    document = doc(checkpoints=[cp(), cp(files=[file_(size="1")], timestamp="bad")], lastUpdated=5, vmName=7)
     assert unreadable(decode(document)).startswith("vmName:")
     document = {"checkpoints": [cp(), cp(timestamp="bad", files=[file_(size="1")])], "vmName": 7}
     assert unreadable(decode(document)).startswith("checkpoints[1].timestamp:")
@@ -741,10 +736,33 @@ def test_time_must_be_a_string(value: object) -> None:
 @pytest.mark.parametrize(
     "raw",
     [
-        '"10Gi"', '"1.5"', '"100m"', '"1e3"', '"1E3"', '"1e+3"', '"1e-3"', '"-1"', '"+1"', '"0"',
-        '"  5Mi  "', '"\u00a05Mi\u3000"', "5", "-0", "1.5e3", "1e400", "null",
+        '"10Gi"',
+        '"1.5"',
+        '"100m"',
+        '"1e3"',
+        '"1E3"',
+        '"1e+3"',
+        '"1e-3"',
+        '"-1"',
+        '"+1"',
+        '"0"',
+        '"  5Mi  "',
+        '"\u00a05Mi\u3000"',
+        "5",
+        "-0",
+        "1.5e3",
+        "1e400",
+        "null",
         # Odd strings ParseQuantity accepts all the same.
-        '"-"', '"."', '"E"', '"k"', '"1.G"', '"Ti"', '".Ki"', '"-e-9"', '"007"',
+        '"-"',
+        '"."',
+        '"E"',
+        '"k"',
+        '"1.G"',
+        '"Ti"',
+        '".Ki"',
+        '"-e-9"',
+        '"007"',
     ],
 )
 def test_quantities_go_accepts(raw: str) -> None:
@@ -756,9 +774,26 @@ def test_quantities_go_accepts(raw: str) -> None:
 @pytest.mark.parametrize(
     "raw",
     [
-        '"12Q"', '""', '"  "', '"1KB"', '"1K"', '"1i"', '"1e"', '"1ee3"', '"1 Gi"', '"0x10"',
-        '"1_000"', '"\u0661"', '"null"', '"Ei"', '"Pi"', '"-e-20"', '"1e9999999999999999999"',
-        r'"\u0031"', r'"\t1"', "1e9999999999999999999",
+        '"12Q"',
+        '""',
+        '"  "',
+        '"1KB"',
+        '"1K"',
+        '"1i"',
+        '"1e"',
+        '"1ee3"',
+        '"1 Gi"',
+        '"0x10"',
+        '"1_000"',
+        '"\u0661"',
+        '"null"',
+        '"Ei"',
+        '"Pi"',
+        '"-e-20"',
+        '"1e9999999999999999999"',
+        r'"\u0031"',
+        r'"\t1"',
+        "1e9999999999999999999",
     ],
 )
 def test_quantities_go_rejects(raw: str) -> None:
@@ -783,8 +818,10 @@ def test_oversized_document_is_refused_without_parsing_and_decides_nothing() -> 
     """A document over the job's limit (16 MiB by default) is refused before it is parsed; the controller
     may still read it, so it is index-too-large (the VM in error), not an unreadable index."""
     data = b"\x00" * (MAX_INDEX_BYTES + 1)
-    assert too_large(parse_index(data)) == ("index is 16777217 bytes, over this job's 16 MiB limit; the controller "
-                                            "may still read it, so nothing is decided for this VM")
+    assert too_large(parse_index(data)) == (
+        "index is 16777217 bytes, over this job's 16 MiB limit; the controller "
+        "may still read it, so nothing is decided for this VM"
+    )
     chain = compute_chain(parse_index(data))
     assert chain.state is ChainState.UNKNOWN and chain.error_code == "index-too-large"
 
@@ -805,7 +842,8 @@ def test_document_of_too_many_values_is_refused_without_parsing(monkeypatch: pyt
     text = '{"checkpoints": [' + ",".join(["{}"] * 51) + "]}"  # 52 braces, 50 commas
     assert too_large(parse_index(text)) == (
         f"index holds up to 102 values in {len(text)} bytes, over this job's 100 limit; "
-        "the controller may still read it, so nothing is decided for this VM")
+        "the controller may still read it, so nothing is decided for this VM"
+    )
 
 
 def test_a_controller_written_index_can_pass_the_values_bound_so_the_bound_decides_nothing() -> None:
@@ -816,9 +854,15 @@ def test_a_controller_written_index_can_pass_the_values_bound_so_the_bound_decid
 
     document: dict[str, Any] | None = None
     for j in range(200):
-        document, _ = append_checkpoint(document, namespace="ns", name="vm", mode="full" if j == 0 else "incremental",
-                                        at=datetime(2026, 1, 1, tzinfo=UTC) + timedelta(hours=j), backup=f"b-{j}",
-                                        disk_sizes={"rootdisk": 1 << 30})
+        document, _ = append_checkpoint(
+            document,
+            namespace="ns",
+            name="vm",
+            mode="full" if j == 0 else "incremental",
+            at=datetime(2026, 1, 1, tzinfo=UTC) + timedelta(hours=j),
+            backup=f"b-{j}",
+            disk_sizes={"rootdisk": 1 << 30},
+        )
     raw = json.dumps(document, separators=(",", ":")).encode()
     per_value = len(raw) / (raw.count(b",") + raw.count(b"{"))
     assert MAX_INDEX_BYTES / per_value > index_module.MAX_INDEX_VALUES  # the bound can be reached by real data
@@ -833,6 +877,7 @@ def test_size_limit_counts_the_utf8_bytes_of_str_input() -> None:
 
 
 # ------------------------------------------------------------------------------ properties
+
 
 @given(json_values)
 def test_arbitrary_json_never_raises(value: object) -> None:
@@ -877,9 +922,7 @@ def test_fast_path_agrees_with_the_exact_parser(text: str) -> None:
 
 
 @given(documents(), st.booleans(), st.booleans())
-def test_valid_documents_round_trip(
-    case: tuple[dict[str, Any], Index], ascii_only: bool, indent: bool
-) -> None:
+def test_valid_documents_round_trip(case: tuple[dict[str, Any], Index], ascii_only: bool, indent: bool) -> None:
     """A schema-shaped document decodes to exactly the fields it was built from."""
     document, expected = case
     text = json.dumps(document, ensure_ascii=ascii_only, indent=2 if indent else None)
@@ -905,9 +948,7 @@ def _path(position: tuple[str | int, ...]) -> str:
 
 
 @given(documents(), st.data())
-def test_wrong_type_in_any_typed_field_is_named(
-    case: tuple[dict[str, Any], Index], data: st.DataObject
-) -> None:
+def test_wrong_type_in_any_typed_field_is_named(case: tuple[dict[str, Any], Index], data: st.DataObject) -> None:
     """Replacing any typed field with a value of the wrong JSON type names that field's path."""
     document, _ = case
     position, kind = data.draw(st.sampled_from(typed_positions(document)))

@@ -24,9 +24,14 @@ def _controller_document(checkpoints: int = 5, disks: int = 2) -> dict[str, Any]
     start = datetime(2026, 10, 1, 1, 7, 3, tzinfo=UTC)
     for j in range(checkpoints):
         doc, _ = append_checkpoint(
-            doc, namespace="team-a", name="db-1", mode="full" if j == 0 else "incremental",
-            at=start + timedelta(days=j), backup=f"nightly-{j}",
-            disk_sizes={f"disk{d}": (d + 1) * 1024 + j for d in range(disks)})
+            doc,
+            namespace="team-a",
+            name="db-1",
+            mode="full" if j == 0 else "incremental",
+            at=start + timedelta(days=j),
+            backup=f"nightly-{j}",
+            disk_sizes={f"disk{d}": (d + 1) * 1024 + j for d in range(disks)},
+        )
     assert doc is not None
     return doc
 
@@ -79,23 +84,25 @@ def test_one_changed_value_anywhere_decodes_as_go_does(case: tuple[dict[str, Any
 _DOC = json.dumps(_controller_document(2, 1))
 
 
-@pytest.mark.parametrize("text", [
-    pytest.param(_DOC.replace('"vmName"', '"vmname"'), id="key-in-another-case"),
-    pytest.param(_DOC.replace('"vmName": "db-1"', '"vmName": "db-1", "vmName": "db-2"'), id="duplicate-key"),
-    pytest.param(_DOC.replace('"vmName": "db-1"', '"vmName": "db-1", "extra": [1, 2]'), id="unknown-key"),
-    pytest.param(_DOC.replace('"size": 1024', '"size": 1024.0'), id="float-size"),
-    pytest.param(_DOC.replace('"size": 1024', '"size": 9223372036854775808'), id="size-past-int64"),
-    pytest.param(_DOC.replace('"size": 1024', '"size": true'), id="bool-size"),
-    pytest.param(_DOC.replace('"vmName": "db-1"', '"vmName": "db\\u002d1"'), id="escape"),
-    pytest.param(_DOC.replace('"referencedBy": ["nightly-1"]', '"referencedBy": [null]'), id="null-element"),
-    pytest.param(_DOC.replace('"timestamp": "2026-10-01T01:07:03Z"', '"timestamp": "2026-10-01"'),
-                 id="short-time"),
-    pytest.param(_DOC.replace('"timestamp": "2026-10-01T01:07:03Z"', '"timestamp": 1'), id="number-time"),
-    pytest.param(_DOC + " x", id="trailing-text"),
-    pytest.param(_DOC.replace('"checkpoints": [', '"checkpoints": [NaN, '), id="nan"),
-    pytest.param("[]", id="top-level-array"),
-    pytest.param('{"checkpoints": {}}', id="object-for-list"),
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        pytest.param(_DOC.replace('"vmName"', '"vmname"'), id="key-in-another-case"),
+        pytest.param(_DOC.replace('"vmName": "db-1"', '"vmName": "db-1", "vmName": "db-2"'), id="duplicate-key"),
+        pytest.param(_DOC.replace('"vmName": "db-1"', '"vmName": "db-1", "extra": [1, 2]'), id="unknown-key"),
+        pytest.param(_DOC.replace('"size": 1024', '"size": 1024.0'), id="float-size"),
+        pytest.param(_DOC.replace('"size": 1024', '"size": 9223372036854775808'), id="size-past-int64"),
+        pytest.param(_DOC.replace('"size": 1024', '"size": true'), id="bool-size"),
+        pytest.param(_DOC.replace('"vmName": "db-1"', '"vmName": "db\\u002d1"'), id="escape"),
+        pytest.param(_DOC.replace('"referencedBy": ["nightly-1"]', '"referencedBy": [null]'), id="null-element"),
+        pytest.param(_DOC.replace('"timestamp": "2026-10-01T01:07:03Z"', '"timestamp": "2026-10-01"'), id="short-time"),
+        pytest.param(_DOC.replace('"timestamp": "2026-10-01T01:07:03Z"', '"timestamp": 1'), id="number-time"),
+        pytest.param(_DOC + " x", id="trailing-text"),
+        pytest.param(_DOC.replace('"checkpoints": [', '"checkpoints": [NaN, '), id="nan"),
+        pytest.param("[]", id="top-level-array"),
+        pytest.param('{"checkpoints": {}}', id="object-for-list"),
+    ],
+)
 def test_unusual_documents_are_left_to_the_exact_decoder(text: str) -> None:
     assert text != _DOC  # each replacement above must have hit
     assert parse_common(text) is None
@@ -103,9 +110,11 @@ def test_unusual_documents_are_left_to_the_exact_decoder(text: str) -> None:
 
 
 def test_null_takes_go_zero_values_on_the_common_path() -> None:
-    text = ('{"vmName": null, "namespace": "ns", "lastUpdated": null, "checkpoints": [{"id": "a", '
-            '"type": "Full", "timestamp": null, "files": [{"filename": "f", "size": null, "objectPath": "o"}], '
-            '"pvcs": null, "pvcSizes": null, "referencedBy": null, "superseded": null}]}')
+    text = (
+        '{"vmName": null, "namespace": "ns", "lastUpdated": null, "checkpoints": [{"id": "a", '
+        '"type": "Full", "timestamp": null, "files": [{"filename": "f", "size": null, "objectPath": "o"}], '
+        '"pvcs": null, "pvcSizes": null, "referencedBy": null, "superseded": null}]}'
+    )
     common = parse_common(text)
     assert common is not None and common == exact(text)
     assert common.vm_name == "" and common.checkpoints[0].files[0].size == 0

@@ -33,10 +33,12 @@ from tests.faultworld import messages, run
 from tests.s3fixtures import CREDENTIALS, Seeder, bsl_for
 
 MB = 1_000_000
-INDEX = (b'{"vmName":"vm","namespace":"apps","checkpoints":[{"id":"c1","type":"Full",'
-         b'"timestamp":"2026-03-08T01:12:00Z","files":[{"filename":"d.qcow2","diskName":"d","size":1,'
-         b'"objectPath":"checkpoints/apps/vm/c1/d.qcow2"}]},{"id":"c2","type":"Incremental","parent":"c1",'
-         b'"timestamp":"2026-03-09T01:12:00Z","files":[]}]}')
+INDEX = (
+    b'{"vmName":"vm","namespace":"apps","checkpoints":[{"id":"c1","type":"Full",'
+    b'"timestamp":"2026-03-08T01:12:00Z","files":[{"filename":"d.qcow2","diskName":"d","size":1,'
+    b'"objectPath":"checkpoints/apps/vm/c1/d.qcow2"}]},{"id":"c2","type":"Incremental","parent":"c1",'
+    b'"timestamp":"2026-03-09T01:12:00Z","files":[]}]}'
+)
 NOW = datetime.fromisoformat("2026-03-10T00:45:00+00:00")
 
 
@@ -128,10 +130,15 @@ class _Handler(BaseHTTPRequestHandler):
             page = self.server.list_pages
         if self.server.listing == "bomb":
             entities = "".join(f'<!ENTITY e{i} "{f"&e{i - 1};" * 10}">' for i in range(1, 10))
-            self._send(200, ('<?xml version="1.0"?><!DOCTYPE ListBucketResult [<!ENTITY e0 "0123456789">'
-                             f'{entities}]><ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">'
-                             f"<IsTruncated>false</IsTruncated><Contents><Key>{escape(prefix)}&e9;</Key>"
-                             "<Size>1</Size></Contents></ListBucketResult>").encode())
+            self._send(
+                200,
+                (
+                    '<?xml version="1.0"?><!DOCTYPE ListBucketResult [<!ENTITY e0 "0123456789">'
+                    f'{entities}]><ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">'
+                    f"<IsTruncated>false</IsTruncated><Contents><Key>{escape(prefix)}&e9;</Key>"
+                    "<Size>1</Size></Contents></ListBucketResult>"
+                ).encode(),
+            )
             return
         if self.server.listing == "ok":
             keys_ = [f"{prefix}c1/d.qcow2"]
@@ -140,15 +147,23 @@ class _Handler(BaseHTTPRequestHandler):
             start = 0 if self.server.listing == "replay" or token is None else int(token.split("-")[1])
             keys_ = [f"{prefix}c1/{start + i:012d}.qcow2" for i in range(1000)]
             truncated = True
-        contents = "".join(f"<Contents><Key>{escape(k)}</Key><LastModified>2026-03-01T00:00:00.000Z</LastModified>"
-                           f'<ETag>"e"</ETag><Size>1</Size><StorageClass>STANDARD</StorageClass></Contents>'
-                           for k in keys_)
-        next_token = f"<NextContinuationToken>t-{(int(token.split('-')[1]) if token else 0) + 1000}-{page}" \
-                     "</NextContinuationToken>" if truncated else ""
-        body = ('<?xml version="1.0" encoding="UTF-8"?><ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">'
-                f"<Name>backups</Name><Prefix>{escape(prefix)}</Prefix><KeyCount>{len(keys_)}</KeyCount>"
-                f"<MaxKeys>1000</MaxKeys><IsTruncated>{'true' if truncated else 'false'}</IsTruncated>"
-                f"{next_token}{contents}</ListBucketResult>").encode()
+        contents = "".join(
+            f"<Contents><Key>{escape(k)}</Key><LastModified>2026-03-01T00:00:00.000Z</LastModified>"
+            f'<ETag>"e"</ETag><Size>1</Size><StorageClass>STANDARD</StorageClass></Contents>'
+            for k in keys_
+        )
+        next_token = (
+            f"<NextContinuationToken>t-{(int(token.split('-')[1]) if token else 0) + 1000}-{page}"
+            "</NextContinuationToken>"
+            if truncated
+            else ""
+        )
+        body = (
+            '<?xml version="1.0" encoding="UTF-8"?><ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">'
+            f"<Name>backups</Name><Prefix>{escape(prefix)}</Prefix><KeyCount>{len(keys_)}</KeyCount>"
+            f"<MaxKeys>1000</MaxKeys><IsTruncated>{'true' if truncated else 'false'}</IsTruncated>"
+            f"{next_token}{contents}</ListBucketResult>"
+        ).encode()
         self._send(200, body)
 
 
@@ -194,8 +209,10 @@ def test_index_of_50_mb_is_refused_from_its_length(world: World, hostile: Hostil
     """Content-Length 50 MB: refused before the body is read; the error names the size and the limit."""
     hostile.index = "huge"
     code, plan, seconds, peak = measured(world)
-    print(f"LIMITS 50 MB index (Content-Length): exit {code}, {seconds:.1f}s, peak {peak / MB:.1f} MB, "
-          f"server sent {hostile.index_bytes_sent / MB:.1f} MB before the client hung up")
+    print(
+        f"LIMITS 50 MB index (Content-Length): exit {code}, {seconds:.1f}s, peak {peak / MB:.1f} MB, "
+        f"server sent {hostile.index_bytes_sent / MB:.1f} MB before the client hung up"
+    )
     assert code == 1
     assert "is 50000000 bytes; the limit for an index is 16777216 bytes" in messages(plan)["vm"]
     # The client hung up at once: the server got no further than the socket buffers took, far
@@ -219,22 +236,24 @@ def test_listing_that_replays_its_page_for_ever(world: World, hostile: HostileS3
     stopped at the first repeat, not after millions of keys."""
     hostile.listing = "replay"
     code, plan, seconds, peak = measured(world)
-    print(f"LIMITS listing replaying page one: exit {code}, {hostile.list_pages} pages, {seconds:.1f}s, "
-          f"peak {peak / MB:.1f} MB")
+    print(
+        f"LIMITS listing replaying page one: exit {code}, {hostile.list_pages} pages, {seconds:.1f}s, "
+        f"peak {peak / MB:.1f} MB"
+    )
     assert code == 1
     assert "the server sent the same page twice; the listing would never end" in messages(plan)["vm"]
     assert hostile.list_pages == 2
 
 
-def test_listing_of_new_keys_for_ever_stops_at_the_key_limit(world: World, hostile: HostileS3,
-                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+def test_listing_of_new_keys_for_ever_stops_at_the_key_limit(
+    world: World, hostile: HostileS3, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """An endpoint that invents new keys for ever: the listing stops at the configured key limit
     (here 3,000 instead of the CLI's 50 million, to keep the test short) with an error."""
     hostile.listing = "endless"
     monkeypatch.setattr(cli, "MAX_LISTED_KEYS", 3_000)
     code, plan, seconds, peak = measured(world)
-    print(f"LIMITS endless listing: exit {code}, {hostile.list_pages} pages, {seconds:.1f}s, "
-          f"peak {peak / MB:.1f} MB")
+    print(f"LIMITS endless listing: exit {code}, {hostile.list_pages} pages, {seconds:.1f}s, peak {peak / MB:.1f} MB")
     assert code == 1
     assert "more than 3000 objects; refusing to list further" in messages(plan)["vm"]
     assert hostile.list_pages == 4
@@ -255,9 +274,14 @@ def test_index_that_trickles_in_is_bounded_by_the_deadline(hostile: HostileS3) -
     """A body that keeps arriving a little at a time never trips the read timeout; the request's
     deadline ends it all the same."""
     hostile.index = "trickle"
-    reader = BucketReader(bsl_for("backups", "", hostile.url), credentials=CREDENTIALS,
-                          environ={"AWS_EC2_METADATA_DISABLED": "true"}, sleep=lambda _s: None,
-                          deadline_s=1.0, read_timeout_s=5.0)
+    reader = BucketReader(
+        bsl_for("backups", "", hostile.url),
+        credentials=CREDENTIALS,
+        environ={"AWS_EC2_METADATA_DISABLED": "true"},
+        sleep=lambda _s: None,
+        deadline_s=1.0,
+        read_timeout_s=5.0,
+    )
     start = time.monotonic()
     try:
         with pytest.raises(TransientError, match="still not the whole body; the deadline is 1s") as info:
@@ -276,9 +300,14 @@ def test_endless_listing_of_one_vm_folder_is_bounded(hostile: HostileS3) -> None
     """However large the overall key limit, one VM's folder may hold only so many keys (here 2,500;
     100,000 by default): the job keeps one folder's keys in memory at a time."""
     hostile.listing = "endless"
-    reader = BucketReader(bsl_for("backups", "", hostile.url), credentials=CREDENTIALS,
-                          environ={"AWS_EC2_METADATA_DISABLED": "true"}, sleep=lambda _s: None,
-                          max_keys=50_000_000, max_keys_per_vm=2_500)
+    reader = BucketReader(
+        bsl_for("backups", "", hostile.url),
+        credentials=CREDENTIALS,
+        environ={"AWS_EC2_METADATA_DISABLED": "true"},
+        sleep=lambda _s: None,
+        max_keys=50_000_000,
+        max_keys_per_vm=2_500,
+    )
     try:
         with pytest.raises(SourceError, match=r"more than 2500 objects under kubevirt-datamover/checkpoints/apps/vm/"):
             dict(reader.iter_objects("checkpoints/apps/vm/"))

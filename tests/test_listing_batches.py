@@ -94,8 +94,9 @@ def _reads_at_once(monkeypatch: pytest.MonkeyPatch) -> list[int]:
 
 
 @pytest.mark.parametrize("checkpoints", [1, 8])
-def test_a_part_hands_a_bounded_number_of_vms_to_the_pool(store: Store, monkeypatch: pytest.MonkeyPatch,
-                                                          checkpoints: int) -> None:
+def test_a_part_hands_a_bounded_number_of_vms_to_the_pool(
+    store: Store, monkeypatch: pytest.MonkeyPatch, checkpoints: int
+) -> None:
     """Listed folders wait for their index GET in memory: a part has at most GETS_AHEAD VMs in the
     pool at once, whatever the chains' length, and every VM is still verified, those without an
     index or a folder included."""

@@ -175,37 +175,67 @@ class Cluster:
         self.calls: dict[str, int] = {}
 
     def list_velero(self, plural: str, namespace: str) -> Iterator[dict[str, Any]]:
-        meta = {"namespace": namespace, "uid": plural, "resourceVersion": "1",
-                "creationTimestamp": "2026-08-01T00:00:00Z"}
+        meta = {
+            "namespace": namespace,
+            "uid": plural,
+            "resourceVersion": "1",
+            "creationTimestamp": "2026-08-01T00:00:00Z",
+        }
         if plural == "schedules":
-            yield {"apiVersion": "velero.io/v1", "kind": "Schedule",
-                   "metadata": {**meta, "name": "nightly",
-                                "annotations": {"kubevirt-datamover.io/force-full-backup-interval": "7"}},
-                   "spec": {"schedule": "0 1 * * *", "template": {"snapshotMoveData": True}},
-                   "status": {"phase": "Enabled", "lastBackup": "2026-09-03T01:00:00Z"}}
+            yield {
+                "apiVersion": "velero.io/v1",
+                "kind": "Schedule",
+                "metadata": {
+                    **meta,
+                    "name": "nightly",
+                    "annotations": {"kubevirt-datamover.io/force-full-backup-interval": "7"},
+                },
+                "spec": {"schedule": "0 1 * * *", "template": {"snapshotMoveData": True}},
+                "status": {"phase": "Enabled", "lastBackup": "2026-09-03T01:00:00Z"},
+            }
         else:
-            yield {"apiVersion": "velero.io/v1", "kind": "BackupStorageLocation",
-                   "metadata": {**meta, "name": "default"},
-                   "spec": {"provider": "aws", "default": True, "objectStorage": {"bucket": BUCKET, "prefix": PREFIX},
-                            "config": {"region": "us-east-1", "s3Url": self.endpoint, "s3ForcePathStyle": "true"},
-                            "credential": {"name": "cloud-credentials", "key": "cloud"}}}
+            yield {
+                "apiVersion": "velero.io/v1",
+                "kind": "BackupStorageLocation",
+                "metadata": {**meta, "name": "default"},
+                "spec": {
+                    "provider": "aws",
+                    "default": True,
+                    "objectStorage": {"bucket": BUCKET, "prefix": PREFIX},
+                    "config": {"region": "us-east-1", "s3Url": self.endpoint, "s3ForcePathStyle": "true"},
+                    "credential": {"name": "cloud-credentials", "key": "cloud"},
+                },
+            }
 
     def get_deployment(self, namespace: str, name: str) -> dict[str, Any]:
         """The controller as OADP deploys it, at its default global limit (0: unlimited)."""
         manager = {"name": "manager", "command": ["/manager"], "args": ["--leader-elect"]}
-        return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name, "namespace": namespace},
-                "spec": {"template": {"spec": {"containers": [manager]}}}}
+        return {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": {"name": name, "namespace": namespace},
+            "spec": {"template": {"spec": {"containers": [manager]}}},
+        }
 
     def list_trackers(self) -> Iterator[dict[str, Any]]:
         return iter(())
 
     def list_vms(self, *, label_selector: str = "") -> Iterator[dict[str, Any]]:
         for i, (ns, name) in enumerate(VMS):
-            yield {"apiVersion": "kubevirt.io/v1", "kind": "VirtualMachine",
-                   "metadata": {"name": name, "namespace": ns, "uid": f"uid-{i}", "resourceVersion": "5",
-                                "annotations": {}, "labels": {}},
-                   "spec": {"runStrategy": "Always"},
-                   "status": {"printableStatus": "Running", "changedBlockTracking": {"state": "Enabled"}}}
+            yield {
+                "apiVersion": "kubevirt.io/v1",
+                "kind": "VirtualMachine",
+                "metadata": {
+                    "name": name,
+                    "namespace": ns,
+                    "uid": f"uid-{i}",
+                    "resourceVersion": "5",
+                    "annotations": {},
+                    "labels": {},
+                },
+                "spec": {"runStrategy": "Always"},
+                "status": {"printableStatus": "Running", "changedBlockTracking": {"state": "Enabled"}},
+            }
 
     def secret_value(self, namespace: str, name: str, key: str) -> str | None:
         return CREDENTIALS
@@ -226,8 +256,12 @@ def test_the_plan_raises_no_false_alarm_and_errs_where_the_own_folder_cannot_be_
 
     now = datetime(2026, 9, 3, 20, 0, tzinfo=UTC)
     for own_fails in (False, True):
-        source = LiveSource(Cluster(store.endpoint), velero_namespace="velero", concurrency=4,  # type: ignore[arg-type]
-                            reader_factory=reader)
+        source = LiveSource(
+            Cluster(store.endpoint),
+            velero_namespace="velero",
+            concurrency=4,  # type: ignore[arg-type]
+            reader_factory=reader,
+        )
         plan = make_plan(source, now=now)
         source.close()
         decisions = {d.vm.key: d for d in plan.decisions}

@@ -56,7 +56,8 @@ def test_run_forces_and_logs_request_counts(world: World) -> None:
     assert counts["get"] == 2  # the credential Secret; the controller's Deployment, found where first tried
     assert counts["create"] == 3  # one FullBackupForced Event per VM
     assert [r.path for r in world.kube.requests("get", resource="deployments")] == [
-        "/apis/apps/v1/namespaces/velero/deployments/oadp-kubevirt-datamover-controller-manager"]
+        "/apis/apps/v1/namespaces/velero/deployments/oadp-kubevirt-datamover-controller-manager"
+    ]
     (trackers,) = world.kube.requests("list", resource="virtualmachinebackuptrackers")
     assert trackers.path == "/apis/backup.kubevirt.io/v1alpha1/virtualmachinebackuptrackers"
     assert trackers.query["labelSelector"] == keys.VM_NAME_HASH and trackers.query["limit"] == "500"
@@ -84,9 +85,18 @@ def test_conflict_is_re_read_and_decided_again(world: World) -> None:
     def meddle(record: Any) -> None:
         if record.method == "PATCH" and record.path.endswith("/virtualmachines/b") and not fired:
             fired.append(1)
-            world.kube.modify("virtualmachines", "b", lambda o: {**o, "metadata": {
-                **o["metadata"], "annotations": {**o["metadata"].get("annotations", {}), "team": "db"}}},
-                namespace="apps")
+            world.kube.modify(
+                "virtualmachines",
+                "b",
+                lambda o: {
+                    **o,
+                    "metadata": {
+                        **o["metadata"],
+                        "annotations": {**o["metadata"].get("annotations", {}), "team": "db"},
+                    },
+                },
+                namespace="apps",
+            )
 
     world.kube.on_request(meddle)
     code, _ = world.run(now=NOW)
@@ -132,13 +142,29 @@ def test_snapshot_round_trip_equals_live_plan(world: World, tmp_path: Path) -> N
     del vms
     code_live, live = world.run(now=NOW, command="plan")
     out = tmp_path / "snap"
-    code = main(["snapshot", "--kubeconfig", str(world.kubeconfig), "--context", "fake", "--velero-namespace",
-                 "velero", "--now", iso(NOW), "--out", str(out)], environ={}, stdout=io.StringIO(),
-                stderr=io.StringIO())
+    code = main(
+        [
+            "snapshot",
+            "--kubeconfig",
+            str(world.kubeconfig),
+            "--context",
+            "fake",
+            "--velero-namespace",
+            "velero",
+            "--now",
+            iso(NOW),
+            "--out",
+            str(out),
+        ],
+        environ={},
+        stdout=io.StringIO(),
+        stderr=io.StringIO(),
+    )
     assert code == code_live
     buf = io.StringIO()
-    main(["plan", "--snapshot", str(out), "--now", iso(NOW), "-o", "json"], environ={}, stdout=buf,
-         stderr=io.StringIO())
+    main(
+        ["plan", "--snapshot", str(out), "--now", iso(NOW), "-o", "json"], environ={}, stdout=buf, stderr=io.StringIO()
+    )
     offline = json.loads(buf.getvalue())
     assert offline["vms"] == live["vms"]
     assert [s | {"bsl": None} for s in offline["schedules"]] == [s | {"bsl": None} for s in live["schedules"]]
@@ -149,8 +175,23 @@ def test_explain_live(world: World) -> None:
     """explain prints the chain member by member with the cumulative restore cost."""
     populated(world)
     out = io.StringIO()
-    code = main(["explain", "apps/a", "--kubeconfig", str(world.kubeconfig), "--context", "fake",
-                 "--velero-namespace", "velero", "--now", iso(NOW)], environ={}, stdout=out, stderr=io.StringIO())
+    code = main(
+        [
+            "explain",
+            "apps/a",
+            "--kubeconfig",
+            str(world.kubeconfig),
+            "--context",
+            "fake",
+            "--velero-namespace",
+            "velero",
+            "--now",
+            iso(NOW),
+        ],
+        environ={},
+        stdout=out,
+        stderr=io.StringIO(),
+    )
     text = out.getvalue()
     assert code == 0
     assert "Chain: valid, 5 member(s), 4 incremental(s)" in text

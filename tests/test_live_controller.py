@@ -83,8 +83,14 @@ def test_the_controllers_own_full_is_full_anyway(world: World) -> None:
 def test_the_upstream_install_is_found_second(world: World) -> None:
     """No OADP Deployment beside Velero: the upstream install in kubevirt-datamover-system is read."""
     world.kube.delete("deployments", OADP_DEPLOYMENT, "velero")
-    world.kube.seed(controller_deployment("--max-incremental-backups", "3", namespace="kubevirt-datamover-system",
-                                          name="kubevirt-datamover-controller-manager"))
+    world.kube.seed(
+        controller_deployment(
+            "--max-incremental-backups",
+            "3",
+            namespace="kubevirt-datamover-system",
+            name="kubevirt-datamover-controller-manager",
+        )
+    )
     backed_up(world, 2)
     world.kube.clear_requests()
     code, plan = world.run(now=NOW, command="plan")
@@ -93,7 +99,8 @@ def test_the_upstream_install_is_found_second(world: World) -> None:
     assert plan["controller"]["source"] == "deployment kubevirt-datamover-system/kubevirt-datamover-controller-manager"
     assert [(r.path, r.status) for r in world.kube.requests("get", resource="deployments")] == [
         (OADP, 404),
-        ("/apis/apps/v1/namespaces/kubevirt-datamover-system/deployments/kubevirt-datamover-controller-manager", 200)]
+        ("/apis/apps/v1/namespaces/kubevirt-datamover-system/deployments/kubevirt-datamover-controller-manager", 200),
+    ]
 
 
 def test_no_controller_found_writes_no_baseline_and_says_so_once(world: World) -> None:
@@ -101,10 +108,24 @@ def test_no_controller_found_writes_no_baseline_and_says_so_once(world: World) -
     value, a due full is still forced; one log line and the JSON say so, and the run is not an error."""
     world.kube.delete("deployments", OADP_DEPLOYMENT, "velero")
     backed_up(world, 3, names=("a", "b", "c"), interval="4")
-    world.kube.modify("virtualmachines", "b", lambda o: {**o, "metadata": {**o["metadata"], "annotations": {
-        keys.MAX_INCREMENTAL: "4", keys.STATE: OwnerState(None).dump()}}}, namespace="apps")
-    world.kube.modify("virtualmachines", "c", lambda o: {**o, "metadata": {**o["metadata"], "annotations": {
-        keys.INTERVAL: "2"}}}, namespace="apps")
+    world.kube.modify(
+        "virtualmachines",
+        "b",
+        lambda o: {
+            **o,
+            "metadata": {
+                **o["metadata"],
+                "annotations": {keys.MAX_INCREMENTAL: "4", keys.STATE: OwnerState(None).dump()},
+            },
+        },
+        namespace="apps",
+    )
+    world.kube.modify(
+        "virtualmachines",
+        "c",
+        lambda o: {**o, "metadata": {**o["metadata"], "annotations": {keys.INTERVAL: "2"}}},
+        namespace="apps",
+    )
     code, plan = world.run("--log-format", "json", now=NOW)
     assert code == 0
     assert plan["controller"]["maxIncrementalBackups"] is None and plan["controller"]["source"] == "unknown"
@@ -170,8 +191,7 @@ def test_a_stale_tracker_is_full_anyway_and_nothing_is_written(world: World) -> 
     assert plan["controller"]["trackers"] == {"source": "cluster", "count": 2, "note": None}
 
 
-def test_no_tracker_crd_is_normal(fake_kube: FakeKubeServer, s3_seed: Seeder, s3_endpoint: str,
-                                  tmp_path: Path) -> None:
+def test_no_tracker_crd_is_normal(fake_kube: FakeKubeServer, s3_seed: Seeder, s3_endpoint: str, tmp_path: Path) -> None:
     """A cluster without the tracker CRD answers 404: no trackers, no error."""
     world = World(fake_kube, s3_seed, s3_endpoint, tmp_path, tracker_crd=False)
     backed_up(world, 2)
@@ -187,8 +207,11 @@ def test_forbidden_trackers_are_unknown_not_absent(world: World) -> None:
     world.kube.add_fault(verb="list", resource="virtualmachinebackuptrackers", status=403, times=None)
     code, plan = world.run("--log-format", "json", now=NOW, command="plan")
     assert code == 1
-    assert plan["controller"]["trackers"] == {"source": "unknown", "count": None,
-                                              "note": plan["controller"]["trackers"]["note"]}
+    assert plan["controller"]["trackers"] == {
+        "source": "unknown",
+        "count": None,
+        "note": plan["controller"]["trackers"]["note"],
+    }
     assert "403" in plan["controller"]["trackers"]["note"]
     assert [e for e in plan["errors"] if "tracker check skipped" in e]
     assert [json.loads(x)["event"] for x in world.last_stderr.splitlines()].count("trackers-unknown") == 1
@@ -212,20 +235,37 @@ def test_a_resized_object_warns_and_changes_no_decision(world: World) -> None:
     a = by_name(plan)["a"]
     assert (a["chain"]["state"], a["action"]) == ("valid", by_name(plan)["b"]["action"])
     assert [(w["code"], w["objectPath"], w["bucketBytes"], w["indexBytes"]) for w in a["detail"]["warnings"]] == [
-        ("size-mismatch", key, 17, 3000)]
+        ("size-mismatch", key, 17, 3000)
+    ]
     assert plan["warnings"] == {"size-mismatch": 1} and set(plan["summary"]) == {"keep"}
     events = [e for e in world.kube.objects("events", "apps") if e["reason"] == keys.EVENT_SIZE_MISMATCH]
     assert [(e["involvedObject"]["name"], e["type"]) for e in events] == [("a", "Warning")]
 
 
 def snapshot_and_plan(world: World, out: Path) -> tuple[int, dict[str, Any]]:
-    code = main(["snapshot", "--kubeconfig", str(world.kubeconfig), "--context", "fake", "--velero-namespace",
-                 "velero", "--now", iso(NOW), "--out", str(out)], environ={}, stdout=io.StringIO(),
-                stderr=io.StringIO())
+    code = main(
+        [
+            "snapshot",
+            "--kubeconfig",
+            str(world.kubeconfig),
+            "--context",
+            "fake",
+            "--velero-namespace",
+            "velero",
+            "--now",
+            iso(NOW),
+            "--out",
+            str(out),
+        ],
+        environ={},
+        stdout=io.StringIO(),
+        stderr=io.StringIO(),
+    )
     assert code == 0
     buf = io.StringIO()
-    code = main(["plan", "--snapshot", str(out), "--now", iso(NOW), "-o", "json"], environ={}, stdout=buf,
-                stderr=io.StringIO())
+    code = main(
+        ["plan", "--snapshot", str(out), "--now", iso(NOW), "-o", "json"], environ={}, stdout=buf, stderr=io.StringIO()
+    )
     return code, json.loads(buf.getvalue())
 
 
@@ -240,17 +280,32 @@ def test_snapshot_round_trip_keeps_limit_trackers_and_sizes(world: World, tmp_pa
     code, offline = snapshot_and_plan(world, tmp_path / "snap")
     assert code == code_live == 0
     assert offline["vms"] == live["vms"] and offline["warnings"] == live["warnings"] == {"size-mismatch": 1}
-    assert {v["name"]: v["reasons"] for v in live["vms"]} == {"a": ["within-policy"], "b": ["tracker-mismatch"],
-                                                             "c": ["within-policy"]}
+    assert {v["name"]: v["reasons"] for v in live["vms"]} == {
+        "a": ["within-policy"],
+        "b": ["tracker-mismatch"],
+        "c": ["within-policy"],
+    }
     assert offline["controller"]["maxIncrementalBackups"] == 3
     assert offline["controller"]["source"] == f"snapshot: deployment velero/{OADP_DEPLOYMENT}"
     assert offline["controller"]["trackers"]["count"] == live["controller"]["trackers"]["count"] == 1
     recorded = yaml.safe_load((tmp_path / "snap" / "cluster" / "objects.yaml").read_text())["items"]
     (dep,) = [o for o in recorded if o["kind"] == "Deployment"]
-    assert dep["spec"] == {"template": {"spec": {"containers": [{
-        "name": "manager", "command": ["/manager"],
-        "args": [*controller_deployment()["spec"]["template"]["spec"]["containers"][0]["args"],
-                 "--max-incremental-backups=3"]}]}}}  # no env, image or the rest of the pod
+    assert dep["spec"] == {
+        "template": {
+            "spec": {
+                "containers": [
+                    {
+                        "name": "manager",
+                        "command": ["/manager"],
+                        "args": [
+                            *controller_deployment()["spec"]["template"]["spec"]["containers"][0]["args"],
+                            "--max-incremental-backups=3",
+                        ],
+                    }
+                ]
+            }
+        }
+    }  # no env, image or the rest of the pod
 
 
 # ----------------------------------------------------------------------------------- providers
@@ -259,8 +314,12 @@ def test_snapshot_round_trip_keeps_limit_trackers_and_sizes(world: World, tmp_pa
 def test_an_azure_location_is_a_schedule_error(world: World) -> None:
     """A Schedule on a BSL whose provider is not S3-compatible is an error naming the provider; nothing is read."""
     backed_up(world, 2)
-    world.kube.modify("backupstoragelocations", "default",
-                      lambda o: {**o, "spec": {**o["spec"], "provider": "velero.io/azure"}}, namespace="velero")
+    world.kube.modify(
+        "backupstoragelocations",
+        "default",
+        lambda o: {**o, "spec": {**o["spec"], "provider": "velero.io/azure"}},
+        namespace="velero",
+    )
     code, plan = world.run(now=NOW, command="plan")
     assert code == 1
     (schedule,) = plan["schedules"]

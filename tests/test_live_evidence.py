@@ -35,16 +35,22 @@ def managed(fake_kube: FakeKubeServer, s3_seed: Seeder, s3_endpoint: str, tmp_pa
 
 def forced(world: World) -> bool:
     """Every VM still carries the forced full and the job's state."""
-    return all(world.annotations(n).get(keys.MAX_INCREMENTAL) == "4" and keys.STATE in world.annotations(n)
-               and world.labels(n).get(keys.DUE_LABEL) == "true" for n in NAMES)
+    return all(
+        world.annotations(n).get(keys.MAX_INCREMENTAL) == "4"
+        and keys.STATE in world.annotations(n)
+        and world.labels(n).get(keys.DUE_LABEL) == "true"
+        for n in NAMES
+    )
 
 
 def test_wrong_velero_namespace_writes_nothing(managed: World) -> None:
     """Schedules looked for in the wrong namespace: exit 2 naming it and the managed count, zero PATCH requests."""
     code, plan = managed.run("--velero-namespace", "openshift-adp", now=NOW)
     assert (code, plan) == (2, {})
-    assert ("no Velero Schedule in namespace openshift-adp carries a full-backup policy, but 3 VirtualMachine(s) "
-            f"carry {keys.STATE}") in managed.last_stderr
+    assert (
+        "no Velero Schedule in namespace openshift-adp carries a full-backup policy, but 3 VirtualMachine(s) "
+        f"carry {keys.STATE}"
+    ) in managed.last_stderr
     assert managed.kube.requests(method="PATCH") == [] and managed.kube.counts()["create"] == 0
     assert forced(managed)
 
@@ -61,11 +67,16 @@ def _schedule_edit(world: World, change: Any) -> None:
     world.kube.modify("schedules", "nightly", change, namespace="velero")
 
 
-@pytest.mark.parametrize(("change", "problem"), [
-    (lambda o: {**o, "spec": {**o["spec"], "schedule": "61 * * * *"}}, "velero/nightly: spec.schedule: "),
-    (lambda o: {**o, "metadata": {**o["metadata"], "annotations": {keys.INTERVAL: "seven"}}},
-     f'annotation {keys.INTERVAL}="seven"'),
-])
+@pytest.mark.parametrize(
+    ("change", "problem"),
+    [
+        (lambda o: {**o, "spec": {**o["spec"], "schedule": "61 * * * *"}}, "velero/nightly: spec.schedule: "),
+        (
+            lambda o: {**o, "metadata": {**o["metadata"], "annotations": {keys.INTERVAL: "seven"}}},
+            f'annotation {keys.INTERVAL}="seven"',
+        ),
+    ],
+)
 def test_unusable_schedule_writes_nothing(managed: World, change: Any, problem: str) -> None:
     """A cron typo or a malformed policy value: its VMs are error schedule-invalid, zero PATCH requests,
     and the forced fulls stay forced."""
@@ -80,12 +91,18 @@ def test_unusable_schedule_writes_nothing(managed: World, change: Any, problem: 
 
 def test_rejected_bsl_writes_nothing(managed: World) -> None:
     """A BSL with an empty bucket is reported as rejected (not "not found"); its VMs are left alone."""
-    managed.kube.modify("backupstoragelocations", "default", lambda o: {
-        **o, "spec": {**o["spec"], "objectStorage": {"bucket": ""}}}, namespace="velero")
+    managed.kube.modify(
+        "backupstoragelocations",
+        "default",
+        lambda o: {**o, "spec": {**o["spec"], "objectStorage": {"bucket": ""}}},
+        namespace="velero",
+    )
     code, plan = managed.run(now=NOW + timedelta(minutes=1))
     assert code == 1
     [schedule] = plan["schedules"]
-    assert schedule["errors"] == ["velero/nightly: the default BackupStorageLocation velero/default is rejected: "
-                                  "spec.objectStorage.bucket: missing or empty"]
+    assert schedule["errors"] == [
+        "velero/nightly: the default BackupStorageLocation velero/default is rejected: "
+        "spec.objectStorage.bucket: missing or empty"
+    ]
     assert {v["action"] for v in plan["vms"]} == {"error"}
     assert managed.kube.requests(method="PATCH") == [] and forced(managed)

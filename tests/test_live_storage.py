@@ -19,8 +19,10 @@ from tests.s3fixtures import Seeder
 
 WINDOW = datetime(2026, 3, 10, 1, 0, tzinfo=UTC)
 NOW = WINDOW - timedelta(minutes=15)
-LEAKED = {"checkpoints/apps/a/orphan/vmb-orphan-rootdisk.qcow2": 100 * 1024,  # above the stand-in limit
-          "checkpoints/apps/a/orphan/vmb.json": 10}
+LEAKED = {
+    "checkpoints/apps/a/orphan/vmb-orphan-rootdisk.qcow2": 100 * 1024,  # above the stand-in limit
+    "checkpoints/apps/a/orphan/vmb.json": 10,
+}
 
 
 @pytest.fixture
@@ -40,13 +42,29 @@ def storage_world(world: World) -> None:
 
 
 def offline_plan(world: World, out: Path) -> dict[str, Any]:
-    code = main(["snapshot", "--kubeconfig", str(world.kubeconfig), "--context", "fake", "--velero-namespace",
-                 "velero", "--now", iso(NOW), "--out", str(out)], environ={}, stdout=io.StringIO(),
-                stderr=io.StringIO())
+    code = main(
+        [
+            "snapshot",
+            "--kubeconfig",
+            str(world.kubeconfig),
+            "--context",
+            "fake",
+            "--velero-namespace",
+            "velero",
+            "--now",
+            iso(NOW),
+            "--out",
+            str(out),
+        ],
+        environ={},
+        stdout=io.StringIO(),
+        stderr=io.StringIO(),
+    )
     assert code == 0
     buf = io.StringIO()
-    main(["plan", "--snapshot", str(out), "--now", iso(NOW), "-o", "json"], environ={}, stdout=buf,
-         stderr=io.StringIO())
+    main(
+        ["plan", "--snapshot", str(out), "--now", iso(NOW), "-o", "json"], environ={}, stdout=buf, stderr=io.StringIO()
+    )
     doc: dict[str, Any] = json.loads(buf.getvalue())
     return doc
 
@@ -60,10 +78,17 @@ def test_live_storage_figures(world: World) -> None:
     a = by_name["a"]
     # Members finished W-5d, W-4d ... W-1d (+12m); the cutoff is NOW-72h: the first two are past it,
     # and the newer backups of the same chain still need them. 4,000 bytes per member.
-    assert a == {"chainBytes": 20000, "folderBytes": sum(world.listing("apps", "a").values()),
-                 "outsideChainBytes": sum(LEAKED.values()), "pastTtlBytes": 8000, "ttl": "72h0m0s",
-                 "leakedObjects": 2, "leakedBytes": sum(LEAKED.values()), "unreferencedCheckpoints": 0,
-                 "partial": False}
+    assert a == {
+        "chainBytes": 20000,
+        "folderBytes": sum(world.listing("apps", "a").values()),
+        "outsideChainBytes": sum(LEAKED.values()),
+        "pastTtlBytes": 8000,
+        "ttl": "72h0m0s",
+        "leakedObjects": 2,
+        "leakedBytes": sum(LEAKED.values()),
+        "unreferencedCheckpoints": 0,
+        "partial": False,
+    }
     assert by_name["b"]["leakedObjects"] == 0 and by_name["b"]["outsideChainBytes"] == 0
     assert plan["storage"]["vms"] == 2 and plan["storage"]["leakedBytes"] == sum(LEAKED.values())
     assert plan["storage"]["pastTtlBytes"] == 16000
@@ -77,4 +102,3 @@ def test_offline_storage_equals_live(world: World, tmp_path: Path) -> None:
     assert [v["storage"] for v in offline["vms"]] == [v["storage"] for v in live["vms"]]
     assert offline["storage"] == live["storage"]
     assert not any(v["storage"]["partial"] for v in offline["vms"])
-

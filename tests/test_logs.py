@@ -24,11 +24,11 @@ def test_library_records_and_warnings_are_json_lines() -> None:
     logging.getLogger("botocore.credentials").info("Found credentials in environment variables.")
     with warnings.catch_warnings():
         warnings.simplefilter("always")
-        warnings.warn("Unverified HTTPS request is being made to host 's3.example'", InsecureRequestWarning,
-                      stacklevel=1)
+        warnings.warn(
+            "Unverified HTTPS request is being made to host 's3.example'", InsecureRequestWarning, stacklevel=1
+        )
     lines = [json.loads(line) for line in buf.getvalue().splitlines()]
-    assert [(r["level"], r["logger"]) for r in lines] == [("info", "reconciler.sources.s3"),
-                                                          ("warning", "py.warnings")]
+    assert [(r["level"], r["logger"]) for r in lines] == [("info", "reconciler.sources.s3"), ("warning", "py.warnings")]
     assert lines[0]["event"] == "retrying GetObject s3://b/k in 0.50s"
     assert "Unverified HTTPS request" in lines[1]["event"] and "timestamp" in lines[1]
 

@@ -44,8 +44,14 @@ OVERLAYS = {"velero": "velero", "openshift-adp": "openshift-adp"}  # overlay dir
 NAME = "full-backup-reconciler"
 PLACEHOLDER_IMAGE = "ghcr.io/example/full-backup-reconciler"
 EXAMPLE_SCHEDULE = MANIFESTS / "examples" / "velero-schedule.yaml"
-EXPECTED_OBJECTS = {("ServiceAccount", NAME), ("Role", NAME), ("RoleBinding", NAME), ("ClusterRole", NAME),
-                    ("ClusterRoleBinding", NAME), ("CronJob", NAME)}
+EXPECTED_OBJECTS = {
+    ("ServiceAccount", NAME),
+    ("Role", NAME),
+    ("RoleBinding", NAME),
+    ("ClusterRole", NAME),
+    ("ClusterRoleBinding", NAME),
+    ("CronJob", NAME),
+}
 CLUSTER_SCOPED = {"ClusterRole", "ClusterRoleBinding"}
 
 # (apiGroup, resource, verb, resourceNames) the program needs, and why.
@@ -97,8 +103,11 @@ def _openapi_to_jsonschema(node: Any) -> Any:
         out["type"] = ["integer", "string"]
     if out.pop("nullable", False) and "type" in out:
         out["type"] = [*([out["type"]] if isinstance(out["type"], str) else out["type"]), "null"]
-    if "properties" in out and "additionalProperties" not in out \
-            and not node.get("x-kubernetes-preserve-unknown-fields"):
+    if (
+        "properties" in out
+        and "additionalProperties" not in out
+        and not node.get("x-kubernetes-preserve-unknown-fields")
+    ):
         out["additionalProperties"] = False
     return out
 
@@ -107,7 +116,8 @@ def _k8s_definitions() -> Resource[Any]:
     """The strict definitions of the same Kubernetes release (their `$id` is an absolute URI)."""
     (version,) = {v for v in kv_utils.all_versions() if kv_utils.major_minor(v) == K8S_VERSION}
     contents = kv_utils.schema_contents(
-        f"kubernetes-json-schema/v{version}-local-strict/_definitions.json", K8S_VERSION)
+        f"kubernetes-json-schema/v{version}-local-strict/_definitions.json", K8S_VERSION
+    )
     return Resource.from_contents(contents)
 
 
@@ -159,8 +169,11 @@ def pod_spec(cronjob: dict[str, Any]) -> dict[str, Any]:
 
 
 def dockerfile_user() -> str:
-    users = [line.split(None, 1)[1].strip() for line in (REPO / "Dockerfile").read_text(encoding="utf-8").splitlines()
-             if line.startswith("USER ")]
+    users = [
+        line.split(None, 1)[1].strip()
+        for line in (REPO / "Dockerfile").read_text(encoding="utf-8").splitlines()
+        if line.startswith("USER ")
+    ]
     return users[-1]
 
 
@@ -180,11 +193,16 @@ def test_every_overlay_is_tested() -> None:
     assert {p.name for p in (MANIFESTS / "overlays").iterdir() if p.is_dir()} == set(OVERLAYS)
 
 
-
 # manifests/monitoring (a PrometheusRule, a generated ConfigMap) is not in Kubernetes' own schemas:
 # tests/test_monitoring.py renders it with kubectl and checks it there.
-@pytest.mark.parametrize("path", sorted(p.relative_to(MANIFESTS).as_posix() for p in MANIFESTS.rglob("*.yaml")
-                                        if p.relative_to(MANIFESTS).parts[0] != "monitoring"))
+@pytest.mark.parametrize(
+    "path",
+    sorted(
+        p.relative_to(MANIFESTS).as_posix()
+        for p in MANIFESTS.rglob("*.yaml")
+        if p.relative_to(MANIFESTS).parts[0] != "monitoring"
+    ),
+)
 def test_every_manifest_file_validates(path: str) -> None:
     file = MANIFESTS / path
     if file.name == "kustomization.yaml":
@@ -246,7 +264,8 @@ def test_rbac_is_exactly_what_the_program_needs(overlay: str) -> None:
     for rule in [*role["rules"], *cluster_role["rules"]]:
         assert "*" not in json.dumps(rule)
         assert not {"watch", "update", "delete", "deletecollection", "escalate", "bind", "impersonate"} & set(
-            rule["verbs"])
+            rule["verbs"]
+        )
     # The credential Secret rule stays first: the install guide's overlay patch adds names at /rules/0.
     assert role["rules"][0]["resources"] == ["secrets"]
 
@@ -256,13 +275,20 @@ def test_bindings_and_service_account_fit_together(overlay: str) -> None:
     objects = rendered(overlay)
     sa, cronjob = one(objects, "ServiceAccount"), one(objects, "CronJob")
     rb, crb = one(objects, "RoleBinding"), one(objects, "ClusterRoleBinding")
-    assert rb["roleRef"] == {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role",
-                             "name": one(objects, "Role")["metadata"]["name"]}
-    assert crb["roleRef"] == {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole",
-                              "name": one(objects, "ClusterRole")["metadata"]["name"]}
+    assert rb["roleRef"] == {
+        "apiGroup": "rbac.authorization.k8s.io",
+        "kind": "Role",
+        "name": one(objects, "Role")["metadata"]["name"],
+    }
+    assert crb["roleRef"] == {
+        "apiGroup": "rbac.authorization.k8s.io",
+        "kind": "ClusterRole",
+        "name": one(objects, "ClusterRole")["metadata"]["name"],
+    }
     for binding in (rb, crb):
-        assert binding["subjects"] == [{"kind": "ServiceAccount", "name": sa["metadata"]["name"],
-                                        "namespace": sa["metadata"]["namespace"]}]
+        assert binding["subjects"] == [
+            {"kind": "ServiceAccount", "name": sa["metadata"]["name"], "namespace": sa["metadata"]["namespace"]}
+        ]
     spec = pod_spec(cronjob)
     assert spec["serviceAccountName"] == sa["metadata"]["name"]
     assert spec.get("automountServiceAccountToken", True) is True
@@ -293,11 +319,16 @@ def test_upstream_controller_access_is_one_named_get_in_its_namespace() -> None:
     ServiceAccount in Velero's namespace, allowing `get` on that one Deployment and nothing else."""
     objects = kustomize(MANIFESTS / "upstream-controller")
     assert {(o["kind"], o["metadata"]["namespace"]) for o in objects} == {
-        ("Role", "kubevirt-datamover-system"), ("RoleBinding", "kubevirt-datamover-system")}
+        ("Role", "kubevirt-datamover-system"),
+        ("RoleBinding", "kubevirt-datamover-system"),
+    }
     role, binding = one(objects, "Role"), one(objects, "RoleBinding")
     assert rule_set(role) == UPSTREAM_CONTROLLER_RULES
-    assert binding["roleRef"] == {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role",
-                                  "name": role["metadata"]["name"]}
+    assert binding["roleRef"] == {
+        "apiGroup": "rbac.authorization.k8s.io",
+        "kind": "Role",
+        "name": role["metadata"]["name"],
+    }
     assert binding["subjects"] == [{"kind": "ServiceAccount", "name": NAME, "namespace": OVERLAYS["velero"]}]
     for obj in objects:
         k8s_validate(obj)
@@ -377,8 +408,10 @@ def test_cronjob_finishes_before_the_example_schedules_window(overlay: str) -> N
     (schedule,) = load_docs(EXAMPLE_SCHEDULE)
     assert cronjob["spec"]["timeZone"] == "Etc/UTC"  # Velero reads a Schedule without CRON_TZ= as UTC
     assert "CRON_TZ" not in schedule["spec"]["schedule"] and "TZ=" not in schedule["spec"]["schedule"]
-    latest_end = timedelta(seconds=cronjob["spec"]["startingDeadlineSeconds"]
-                           + cronjob["spec"]["jobTemplate"]["spec"]["activeDeadlineSeconds"])
+    latest_end = timedelta(
+        seconds=cronjob["spec"]["startingDeadlineSeconds"]
+        + cronjob["spec"]["jobTemplate"]["spec"]["activeDeadlineSeconds"]
+    )
     start = datetime(2026, 11, 1, tzinfo=UTC)
     for run in _fires(cronjob["spec"]["schedule"], start, 60):
         (window,) = _fires(schedule["spec"]["schedule"], run, 1)
@@ -460,8 +493,7 @@ def test_install_guide_overlay_renders_as_written(tmp_path: Path, target: str, b
     assert len(secret_rule["resourceNames"]) > 1
 
 
-def _allowed(objects: list[dict[str, Any]], verb: str, group: str, resource: str, name: str,
-             namespace: str) -> bool:
+def _allowed(objects: list[dict[str, Any]], verb: str, group: str, resource: str, name: str, namespace: str) -> bool:
     """RBAC's answer for the ServiceAccount (namespace "": every namespace, so only the ClusterRole)."""
     roles = [one(objects, "ClusterRole")]
     role = one(objects, "Role")
@@ -469,8 +501,12 @@ def _allowed(objects: list[dict[str, Any]], verb: str, group: str, resource: str
         roles.append(role)
     for rule in (r for role_ in roles for r in role_["rules"]):
         names = rule.get("resourceNames")
-        if verb in rule["verbs"] and group in rule["apiGroups"] and resource in rule["resources"] \
-                and (not names or name in names):
+        if (
+            verb in rule["verbs"]
+            and group in rule["apiGroups"]
+            and resource in rule["resources"]
+            and (not names or name in names)
+        ):
             return True
     return False
 
@@ -485,8 +521,18 @@ def test_install_guide_commands_match_the_manifests() -> None:
     assert f"SA=system:serviceaccount:{sa['namespace']}:{sa['name']}" in text
     assert f"create job --from=cronjob/{one(objects, 'CronJob')['metadata']['name']} " in text
     for key in re.findall(r"kubevirt-datamover\.io/[\w-]+", text):
-        assert key in {keys.INTERVAL, keys.MAX_AGE, keys.MAX_PER_RUN, keys.DAYS, keys.MAX_GROWTH, keys.DUE_LABEL,
-                       keys.MAX_INCREMENTAL, keys.STATE, keys.VM_NAME_HASH, keys.FORCE_SIGNAL}, key
+        assert key in {
+            keys.INTERVAL,
+            keys.MAX_AGE,
+            keys.MAX_PER_RUN,
+            keys.DAYS,
+            keys.MAX_GROWTH,
+            keys.DUE_LABEL,
+            keys.MAX_INCREMENTAL,
+            keys.STATE,
+            keys.VM_NAME_HASH,
+            keys.FORCE_SIGNAL,
+        }, key
     # Each `kubectl auth can-i` line and the answer under it agree with the rendered RBAC.
     checks = re.findall(r"\$ kubectl auth can-i (\S+) (\S+) (-n \S+|--all-namespaces) --as=\$SA\n(yes|no)\n", text)
     assert len(checks) >= 6
@@ -495,5 +541,8 @@ def test_install_guide_commands_match_the_manifests() -> None:
         kind, _, name = what.partition("/")
         resource, _, group = kind.partition(".")
         namespace = "" if where == "--all-namespaces" else where.split()[1]
-        assert _allowed(objects, verb, group, plural.get(resource, resource), name, namespace) == (answer == "yes"), \
-            (verb, what, where)
+        assert _allowed(objects, verb, group, plural.get(resource, resource), name, namespace) == (answer == "yes"), (
+            verb,
+            what,
+            where,
+        )

@@ -32,8 +32,13 @@ PUSHGATEWAY = "/usr/bin/prometheus-pushgateway"
 def sample_plan() -> Plan:
     """db-1: 7 incrementals (forced); web-1: 2 (keep); new-1: no index; bad-1: a missing object; off-1: stopped."""
     views = view_schedules([schedule(annotations={keys.INTERVAL: "7"}, last_backup=LAST)], [bsl()], now=NOW)
-    machines = [vm("db-1", "prod"), vm("web-1", "prod"), vm("new-1", "dev"), vm("bad-1", "dev"),
-                vm("off-1", "dev", status="Stopped")]
+    machines = [
+        vm("db-1", "prod"),
+        vm("web-1", "prod"),
+        vm("new-1", "dev"),
+        vm("bad-1", "dev"),
+        vm("off-1", "dev", status="Stopped"),
+    ]
     long_chain = linear(7, start=LAST - 7 * DAY)
     short = linear(2, start=LAST - 2 * DAY)
     broken = listing_for(*short)
@@ -76,20 +81,38 @@ def test_registry_counts_warnings_and_the_controllers_limit() -> None:
     resized[short[1].files[0].object_path] = 1
     chain = compute_chain(index(*short), resized)
     assert web.chain.mismatches == () and len(chain.mismatches) == 1
-    again = build_plan(now=NOW, views=plan.schedules, covered=[(web.vm, web.views)], chains={web.vm.key: chain},
-                       upstream=Upstream(GlobalLimit(5, "deployment velero/c"), Trackers.of((), source="cluster")))
+    again = build_plan(
+        now=NOW,
+        views=plan.schedules,
+        covered=[(web.vm, web.views)],
+        chains={web.vm.key: chain},
+        upstream=Upstream(GlobalLimit(5, "deployment velero/c"), Trackers.of((), source="cluster")),
+    )
     registry = build_registry(again, duration_s=1.0)
-    assert registry.get_sample_value("full_backup_reconciler_size_mismatched_objects",
-                                     {"namespace": "prod", "name": "web-1"}) == 1
+    assert (
+        registry.get_sample_value(
+            "full_backup_reconciler_size_mismatched_objects", {"namespace": "prod", "name": "web-1"}
+        )
+        == 1
+    )
     assert registry.get_sample_value("full_backup_reconciler_warnings", {"code": "size-mismatch"}) == 1
     assert registry.get_sample_value("full_backup_reconciler_warnings", {"code": "two-bsls"}) == 0
     assert registry.get_sample_value("full_backup_reconciler_controller_max_incremental_backups") == 5
     unknown = build_registry(sample_plan(), duration_s=1.0)  # the default: the controller's 0, assumed
     assert unknown.get_sample_value("full_backup_reconciler_controller_max_incremental_backups") == 0
-    blind = build_plan(now=NOW, views=plan.schedules, covered=[], chains={},
-                       upstream=Upstream(GlobalLimit(None, "unknown"), Trackers.unknown("403")))
-    assert build_registry(blind, duration_s=1.0).get_sample_value(
-        "full_backup_reconciler_controller_max_incremental_backups") is None
+    blind = build_plan(
+        now=NOW,
+        views=plan.schedules,
+        covered=[],
+        chains={},
+        upstream=Upstream(GlobalLimit(None, "unknown"), Trackers.unknown("403")),
+    )
+    assert (
+        build_registry(blind, duration_s=1.0).get_sample_value(
+            "full_backup_reconciler_controller_max_incremental_backups"
+        )
+        is None
+    )
 
 
 def test_registry_holds_per_run_counts() -> None:
@@ -185,8 +208,10 @@ def test_push_to_a_real_pushgateway(pushgateway: str) -> None:
     assert at("chain_incrementals", namespace="prod", name="db-1") == 7
     assert at("chain_bytes", namespace="prod", name="web-1") == 300
     assert at("chain_broken", namespace="dev", name="bad-1") == 1
-    assert at("seconds_since_last_full", namespace="prod", name="web-1") == (2 * DAY + timedelta(
-        hours=19, minutes=-12)).total_seconds()
+    assert (
+        at("seconds_since_last_full", namespace="prod", name="web-1")
+        == (2 * DAY + timedelta(hours=19, minutes=-12)).total_seconds()
+    )
     assert at("decisions", action="force-full") == 1
     assert at("decisions", action="full-anyway") == 2
     assert at("run_duration_seconds") == 2.25

@@ -24,8 +24,11 @@ def value(plan: Plan, metric: str, **labels: str) -> float | None:
 
 def stuck_world() -> World:
     """db-1's backups follow the job; stuck-1's controller takes incrementals whatever the job asks."""
-    return World(Machine("db-1"), Machine("stuck-1", backups="ignored"), Machine("app-1", "dev",
-                                                                                annotations={keys.INTERVAL: "3"}))
+    return World(
+        Machine("db-1"),
+        Machine("stuck-1", backups="ignored"),
+        Machine("app-1", "dev", annotations={keys.INTERVAL: "3"}),
+    )
 
 
 def test_last_success_is_pushed_only_by_a_run_that_did_not_fail() -> None:
@@ -78,8 +81,10 @@ def test_windows_are_counted_once_per_instant_and_up_to_the_cap() -> None:
     policy = {keys.INTERVAL: "7"}
 
     def count(*crons: str, after: datetime = T0, paused: bool = False, last_backup: datetime = last) -> int:
-        schedules = [schedule(f"s{i}", cron=c, annotations=policy, paused=paused, last_backup=last_backup)
-                     for i, c in enumerate(crons)]
+        schedules = [
+            schedule(f"s{i}", cron=c, annotations=policy, paused=paused, last_backup=last_backup)
+            for i, c in enumerate(crons)
+        ]
         return windows_between(view_schedules(schedules, [bsl()], now=now), after=after, until=now)
 
     assert count("0 1 * * *") == 3  # days 1, 2 and 3 at 01:00: T0 itself is not after T0

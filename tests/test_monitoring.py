@@ -85,8 +85,12 @@ def healthy_world() -> World:
 def test_no_alert_fires_while_fulls_are_forced_and_land(tmp_path: Path) -> None:
     """Nightly successful runs, forced fulls that land in their window: no alert at any hour."""
     pushes = drive(healthy_world(), last_day=3)
-    actions = {dict(labels)["action"] for p in pushes for (name, labels), value in p.samples.items()
-               if name == "full_backup_reconciler_decisions" and value and p.at >= 0}
+    actions = {
+        dict(labels)["action"]
+        for p in pushes
+        for (name, labels), value in p.samples.items()
+        if name == "full_backup_reconciler_decisions" and value and p.at >= 0
+    }
     assert {"force-full", "release", "keep"} <= actions  # the quiet days do force and release
     expect = [e for hour in range(0, 4 * 24, 3) for e in quiet(at(0, hour))]
     assert_promtool(tmp_path, pushes, expect)
@@ -107,8 +111,9 @@ def test_each_alert_fires_after_its_for_and_clears(tmp_path: Path) -> None:
         del w.machines["db-1"].annotations[keys.INTERVAL]
 
     # Forced at day -1's run (7 incrementals), stuck-1 still takes incrementals: 8 on day 0, 9 on day 1.
-    pushes = drive(world, last_day=5, runs=lambda day: day <= 3,
-                   before={1: lose, 2: break_annotation, 3: fix_annotation})
+    pushes = drive(
+        world, last_day=5, runs=lambda day: day <= 3, before={1: lose, 2: break_annotation, 3: fix_annotation}
+    )
     stuck, web = vm("prod", "stuck-1"), vm("prod", "web-1")
     forced_since = "1969-12-31 00:45:00 +0000 UTC"
     expect = [
@@ -169,9 +174,11 @@ def test_a_week_of_failed_runs_keeps_not_succeeding_firing(tmp_path: Path) -> No
 @needs_promtool
 def test_metrics_absent_fires_after_26_hours_without_any_series(tmp_path: Path) -> None:
     """Nothing pushed (or lost by the gateway): only MetricsAbsent fires, once 26 hours have passed."""
-    expect = [*quiet(at(1, 1, 59)), firing("FullBackupReconcilerMetricsAbsent", at(1, 2, 1),
-                                           {"job": "full_backup_reconciler"}),
-              *quiet(at(1, 2, 1), *(name for name in RULES if name != "FullBackupReconcilerMetricsAbsent"))]
+    expect = [
+        *quiet(at(1, 1, 59)),
+        firing("FullBackupReconcilerMetricsAbsent", at(1, 2, 1), {"job": "full_backup_reconciler"}),
+        *quiet(at(1, 2, 1), *(name for name in RULES if name != "FullBackupReconcilerMetricsAbsent")),
+    ]
     assert_promtool(tmp_path, [], expect)
 
 
@@ -181,8 +188,10 @@ def test_a_scrape_without_honor_labels_is_seen_as_absent(tmp_path: Path) -> None
     world = World(Machine("db-1"), Machine("web-1"))
     world.machines["web-1"].backups = "failing"  # an alert every rule would raise, were its job label right
     pushes = [without_honor_labels(p) for p in drive(world, last_day=2)]
-    expect = [firing("FullBackupReconcilerMetricsAbsent", at(1, 2, 1), {"job": "full_backup_reconciler"}),
-              *quiet(at(2, 6), *(name for name in RULES if name != "FullBackupReconcilerMetricsAbsent"))]
+    expect = [
+        firing("FullBackupReconcilerMetricsAbsent", at(1, 2, 1), {"job": "full_backup_reconciler"}),
+        *quiet(at(2, 6), *(name for name in RULES if name != "FullBackupReconcilerMetricsAbsent")),
+    ]
     assert_promtool(tmp_path, pushes, expect)
 
 
@@ -198,8 +207,11 @@ def test_the_example_snapshot_raises_its_broken_chains_long_chain_and_errors(tmp
     broken = RULES["VMBackupChainBroken"]
     ledger, reports = vm("finance", "ledger"), vm("finance", "reports")
     expect = [
-        Expect(when, "VMBackupChainBroken", tuple(
-            ({**labels, **broken["labels"]}, annotations(broken, labels, {})) for labels in (ledger, reports))),
+        Expect(
+            when,
+            "VMBackupChainBroken",
+            tuple(({**labels, **broken["labels"]}, annotations(broken, labels, {})) for labels in (ledger, reports)),
+        ),
         firing("VMBackupChainTooLong", when, vm("prod", "db-1"), value="8"),
         firing("FullBackupReconcilerRunErrors", when, GROUP, value="1"),
         *quiet(when, "VMForcedFullNotLanded", "FullBackupReconcilerNotSucceeding", "FullBackupReconcilerMetricsAbsent"),
@@ -272,15 +284,19 @@ def test_kustomization_renders_the_rule_and_a_dashboard_configmap_of_the_json_fi
 
 
 def _readme_yaml(containing: str) -> str:
-    (block,) = [b for b in re.findall(r"```yaml\n(.*?)```", (REPO / "README.md").read_text(encoding="utf-8"),
-                                      flags=re.DOTALL) if containing in b]
+    (block,) = [
+        b
+        for b in re.findall(r"```yaml\n(.*?)```", (REPO / "README.md").read_text(encoding="utf-8"), flags=re.DOTALL)
+        if containing in b
+    ]
     return block
 
 
 def _kustomize(directory: Path) -> list[dict[str, Any]]:
     assert KUBECTL is not None
-    result = subprocess.run([KUBECTL, "kustomize", str(directory)], capture_output=True, text=True,
-                            timeout=120, check=False)
+    result = subprocess.run(
+        [KUBECTL, "kustomize", str(directory)], capture_output=True, text=True, timeout=120, check=False
+    )
     assert result.returncode == 0, result.stderr
     return [o for o in yaml.safe_load_all(result.stdout) if o]
 

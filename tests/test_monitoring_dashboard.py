@@ -32,8 +32,21 @@ def _exprs() -> list[str]:
 _STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
 _LABEL_LIST = re.compile(r"\b(by|without|on|ignoring|group_left|group_right)\s*\(([^)]*)\)")
 _MATCHERS = re.compile(r"\{([^}]*)\}")
-_KEYWORDS = {"and", "or", "unless", "bool", "offset", "by", "without", "on", "ignoring", "group_left",
-             "group_right", "inf", "nan"}
+_KEYWORDS = {
+    "and",
+    "or",
+    "unless",
+    "bool",
+    "offset",
+    "by",
+    "without",
+    "on",
+    "ignoring",
+    "group_left",
+    "group_right",
+    "inf",
+    "nan",
+}
 
 
 def metric_names(expr: str) -> set[str]:
@@ -42,8 +55,7 @@ def metric_names(expr: str) -> set[str]:
     text = _LABEL_LIST.sub(" ", text)
     text = _MATCHERS.sub("{}", text)
     text = re.sub(r"\[[^\]]*\]", "[]", text)
-    names = re.findall(r"(?<![\w$.])([a-zA-Z_:][\w:]*)(?=\s*(?:[{\[),]|$|[-+*/%^=!<>]|(?:and|or|unless)\b))",
-                       text)
+    names = re.findall(r"(?<![\w$.])([a-zA-Z_:][\w:]*)(?=\s*(?:[{\[),]|$|[-+*/%^=!<>]|(?:and|or|unless)\b))", text)
     return {n for n in names if n.lower() not in _KEYWORDS}
 
 
@@ -57,8 +69,10 @@ def label_names(expr: str) -> set[str]:
 
 def test_metric_names_reads_selectors_not_functions_or_labels() -> None:
     """The checker below finds the selected metrics and the labels, never a function or a keyword."""
-    expr = ('time() - max by (velero_namespace) (max_over_time(a_b{job="x", name=~"$vm"}[7d])) '
-            '> 26 * 3600 or on (job) c_d unless e == 1')
+    expr = (
+        'time() - max by (velero_namespace) (max_over_time(a_b{job="x", name=~"$vm"}[7d])) '
+        "> 26 * 3600 or on (job) c_d unless e == 1"
+    )
     assert metric_names(expr) == {"a_b", "c_d", "e"}
     assert label_names(expr) == {"velero_namespace", "job", "name"}
 

@@ -12,14 +12,26 @@ from reconciler.core.objects import ObjectError, parse_bsl, parse_schedule, pars
 def test_schedule_fields() -> None:
     """A Schedule's cron, pause, times, scope and storage location are read."""
     raw = {
-        "apiVersion": "velero.io/v1", "kind": "Schedule",
-        "metadata": {"name": "n", "namespace": "velero", "creationTimestamp": "2026-01-01T00:00:00Z",
-                     "annotations": {"a": "b"}},
-        "spec": {"schedule": "0 1 * * *", "paused": True, "template": {
-            "includedNamespaces": ["a"], "excludedNamespaces": ["b"], "includedResources": ["vm"],
-            "labelSelector": {"matchLabels": {"x": "y"},
-                              "matchExpressions": [{"key": "k", "operator": "Exists"}]},
-            "snapshotMoveData": True, "storageLocation": "s3"}},
+        "apiVersion": "velero.io/v1",
+        "kind": "Schedule",
+        "metadata": {
+            "name": "n",
+            "namespace": "velero",
+            "creationTimestamp": "2026-01-01T00:00:00Z",
+            "annotations": {"a": "b"},
+        },
+        "spec": {
+            "schedule": "0 1 * * *",
+            "paused": True,
+            "template": {
+                "includedNamespaces": ["a"],
+                "excludedNamespaces": ["b"],
+                "includedResources": ["vm"],
+                "labelSelector": {"matchLabels": {"x": "y"}, "matchExpressions": [{"key": "k", "operator": "Exists"}]},
+                "snapshotMoveData": True,
+                "storageLocation": "s3",
+            },
+        },
         "status": {"lastBackup": "2026-02-01T01:00:03Z", "lastSkipped": "2026-02-02T01:00:00Z"},
     }
     s = parse_schedule(raw)
@@ -32,16 +44,25 @@ def test_schedule_fields() -> None:
 
 def test_both_selectors_are_rejected_like_velero() -> None:
     """labelSelector and orLabelSelectors together are refused, as Velero refuses such a backup."""
-    raw = {"metadata": {"name": "n", "namespace": "v"}, "spec": {"template": {
-        "labelSelector": {"matchLabels": {"a": "1"}}, "orLabelSelectors": [{"matchLabels": {"b": "1"}}]}}}
+    raw = {
+        "metadata": {"name": "n", "namespace": "v"},
+        "spec": {
+            "template": {
+                "labelSelector": {"matchLabels": {"a": "1"}},
+                "orLabelSelectors": [{"matchLabels": {"b": "1"}}],
+            }
+        },
+    }
     with pytest.raises(ObjectError, match=r"v/n: spec\.template: labelSelector and orLabelSelectors"):
         parse_schedule(raw)
 
 
 def test_bad_selector_operator_names_the_field() -> None:
     """A bad matchExpressions operator names the schedule and the path."""
-    raw = {"metadata": {"name": "n", "namespace": "v"}, "spec": {"template": {
-        "labelSelector": {"matchExpressions": [{"key": "a", "operator": "Has"}]}}}}
+    raw = {
+        "metadata": {"name": "n", "namespace": "v"},
+        "spec": {"template": {"labelSelector": {"matchExpressions": [{"key": "a", "operator": "Has"}]}}},
+    }
     with pytest.raises(ObjectError, match=r"labelSelector.matchExpressions\[0\].operator"):
         parse_schedule(raw)
 
@@ -56,10 +77,16 @@ def test_bad_time_names_the_field() -> None:
 def test_bsl_connection_and_ca() -> None:
     """A BSL's bucket, prefix, config and base64 CA in objectStorage are read."""
     pem = "-----BEGIN CERTIFICATE-----\nabc\n-----END CERTIFICATE-----\n"
-    raw = {"metadata": {"name": "d", "namespace": "velero"}, "spec": {
-        "provider": "aws", "default": True,
-        "objectStorage": {"bucket": "b", "prefix": "p", "caCert": base64.b64encode(pem.encode()).decode()},
-        "config": {"region": "eu", "s3ForcePathStyle": "true"}, "credential": {"name": "c", "key": "k"}}}
+    raw = {
+        "metadata": {"name": "d", "namespace": "velero"},
+        "spec": {
+            "provider": "aws",
+            "default": True,
+            "objectStorage": {"bucket": "b", "prefix": "p", "caCert": base64.b64encode(pem.encode()).decode()},
+            "config": {"region": "eu", "s3ForcePathStyle": "true"},
+            "credential": {"name": "c", "key": "k"},
+        },
+    }
     b = parse_bsl(raw)
     assert (b.bucket, b.prefix, b.default, b.ca_cert) == ("b", "p", True, pem)
     assert b.config["s3ForcePathStyle"] == "true" and (b.credential_name, b.credential_key) == ("c", "k")
@@ -82,16 +109,24 @@ def test_bsl_with_an_invalid_bucket_name_is_rejected(bucket: object) -> None:
 
 def test_bsl_with_a_bad_ca_is_rejected() -> None:
     """A caCert in objectStorage that is not base64 is a problem of the BSL, not a crash."""
-    b = parse_bsl({"metadata": {"name": "d", "namespace": "velero"},
-                   "spec": {"objectStorage": {"bucket": "vm-backups", "caCert": "%%%"}}})
+    b = parse_bsl(
+        {
+            "metadata": {"name": "d", "namespace": "velero"},
+            "spec": {"objectStorage": {"bucket": "vm-backups", "caCert": "%%%"}},
+        }
+    )
     assert b.problems == ("spec.objectStorage.caCert: not base64 PEM",)
 
 
 def test_unparsable_schedule_keeps_what_it_may_cover() -> None:
     """A Schedule with a bad time keeps its exact scope; one with unreadable selectors covers its namespaces."""
-    raw = {"metadata": {"name": "s", "namespace": "velero", "creationTimestamp": "yesterday"},
-           "spec": {"schedule": "0 1 * * *", "template": {"includedNamespaces": ["prod"],
-                                                          "labelSelector": {"matchLabels": {"app": "db"}}}}}
+    raw = {
+        "metadata": {"name": "s", "namespace": "velero", "creationTimestamp": "yesterday"},
+        "spec": {
+            "schedule": "0 1 * * *",
+            "template": {"includedNamespaces": ["prod"], "labelSelector": {"matchLabels": {"app": "db"}}},
+        },
+    }
     with pytest.raises(ObjectError) as caught:
         parse_schedule(raw)
     kept = unparsed_schedule(raw, str(caught.value))
@@ -105,8 +140,17 @@ def test_unparsable_schedule_keeps_what_it_may_cover() -> None:
 
 def test_vm_status() -> None:
     """A VM's printable status and CBT state are read; missing ones are empty."""
-    v = parse_vm({"metadata": {"name": "a", "namespace": "b", "resourceVersion": "9", "annotations": None},
-                  "status": {"printableStatus": "Running", "changedBlockTracking": {"state": "Enabled"}}})
-    assert (v.ref, v.printable_status, v.cbt_state, v.resource_version, dict(v.annotations)) == \
-        ("b/a", "Running", "Enabled", "9", {})
+    v = parse_vm(
+        {
+            "metadata": {"name": "a", "namespace": "b", "resourceVersion": "9", "annotations": None},
+            "status": {"printableStatus": "Running", "changedBlockTracking": {"state": "Enabled"}},
+        }
+    )
+    assert (v.ref, v.printable_status, v.cbt_state, v.resource_version, dict(v.annotations)) == (
+        "b/a",
+        "Running",
+        "Enabled",
+        "9",
+        {},
+    )
     assert parse_vm({"metadata": {"name": "a", "namespace": "b"}}).cbt_state == ""

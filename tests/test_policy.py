@@ -22,11 +22,19 @@ from reconciler.core.policy import (
 )
 
 
-@pytest.mark.parametrize(("text", "expected"), [
-    ("36h", timedelta(hours=36)), ("7d", timedelta(days=7)), ("2w", timedelta(weeks=2)),
-    ("168h30m", timedelta(hours=168, minutes=30)), ("1.5d", timedelta(hours=36)), ("90s", timedelta(seconds=90)),
-    ("1h30m15s", timedelta(hours=1, minutes=30, seconds=15)), ("1500ms", timedelta(seconds=1.5)),
-])
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("36h", timedelta(hours=36)),
+        ("7d", timedelta(days=7)),
+        ("2w", timedelta(weeks=2)),
+        ("168h30m", timedelta(hours=168, minutes=30)),
+        ("1.5d", timedelta(hours=36)),
+        ("90s", timedelta(seconds=90)),
+        ("1h30m15s", timedelta(hours=1, minutes=30, seconds=15)),
+        ("1500ms", timedelta(seconds=1.5)),
+    ],
+)
 def test_durations_parse(text: str, expected: timedelta) -> None:
     """Go-style durations with day and week units parse to their exact length."""
     assert parse_duration(text) == expected
@@ -38,8 +46,21 @@ def test_bad_durations_are_rejected(text: str) -> None:
     assert parse_duration(text) is None
 
 
-@pytest.mark.parametrize(("text", "expected"), [("1", 1), ("7", 7), ("007", 7), ("0", None), ("-1", None),
-                                                ("+3", None), ("3.0", None), (" 3", None), ("", None), ("x", None)])
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("1", 1),
+        ("7", 7),
+        ("007", 7),
+        ("0", None),
+        ("-1", None),
+        ("+3", None),
+        ("3.0", None),
+        (" 3", None),
+        ("", None),
+        ("x", None),
+    ],
+)
 def test_counts(text: str, expected: int | None) -> None:
     """Counts are plain base-10 integers >= 1."""
     assert parse_count(text) == expected
@@ -60,8 +81,10 @@ def test_malformed_schedule_value_names_object_key_and_value() -> None:
     """An error names the schedule, the key, the bad value and what was expected."""
     policy, errors = schedule_policy("velero/nightly", {keys.INTERVAL: "7", keys.MAX_AGE: "7x"})
     assert policy is None
-    assert str(errors[0]) == ('velero/nightly: annotation kubevirt-datamover.io/force-full-backup-max-age="7x": '
-                              "not a duration (36h, 7d, 2w, 168h30m)")
+    assert str(errors[0]) == (
+        'velero/nightly: annotation kubevirt-datamover.io/force-full-backup-max-age="7x": '
+        "not a duration (36h, 7d, 2w, 168h30m)"
+    )
 
 
 def test_budget_alone_is_an_error() -> None:

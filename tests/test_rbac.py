@@ -57,8 +57,12 @@ def exercise(world: World) -> int:
     def meddle(record: Any) -> None:
         if record.method == "PATCH" and record.path.endswith("/virtualmachines/a") and not fired:
             fired.append(1)
-            world.kube.modify("virtualmachines", "a", lambda o: {**o, "metadata": {
-                **o["metadata"], "labels": {**o["metadata"].get("labels", {}), "x": "y"}}}, namespace="apps")
+            world.kube.modify(
+                "virtualmachines",
+                "a",
+                lambda o: {**o, "metadata": {**o["metadata"], "labels": {**o["metadata"].get("labels", {}), "x": "y"}}},
+                namespace="apps",
+            )
 
     world.kube.on_request(meddle)
     code, _ = world.run(now=WINDOW - timedelta(minutes=15))
@@ -85,12 +89,15 @@ def test_the_upstream_install_needs_its_own_role(world: World) -> None:
     """With the controller in kubevirt-datamover-system, the overlay's rules are refused its Deployment (exit 1);
     manifests/upstream-controller adds exactly that read."""
     world.kube.delete("deployments", "oadp-kubevirt-datamover-controller-manager", "velero")
-    world.kube.seed(controller_deployment(namespace="kubevirt-datamover-system",
-                                          name="kubevirt-datamover-controller-manager"))
+    world.kube.seed(
+        controller_deployment(namespace="kubevirt-datamover-system", name="kubevirt-datamover-controller-manager")
+    )
     world.kube.enable_rbac(*rbac_documents())
     assert exercise(world) == 1
     assert [(r.namespace, r.status) for r in world.kube.requests("get", resource="deployments")] == [
-        ("velero", 404), ("kubevirt-datamover-system", 403)]
+        ("velero", 404),
+        ("kubevirt-datamover-system", 403),
+    ]
     world.kube.clear_requests()
     world.kube.load_rbac(*rbac_documents("upstream-controller"))
     assert exercise(world) == 0

@@ -30,9 +30,11 @@ def chain() -> Chain:
 
 def test_the_ttl_is_the_next_running_schedules() -> None:
     """Under two schedules, the one that runs next gives the TTL; a paused one is not considered."""
-    views = (view("weekly", next_run_in=DAY, ttl=2 * DAY), view("nightly", next_run_in=timedelta(hours=6),
-                                                                ttl=5 * DAY),
-             view("paused", next_run_in=None, ttl=timedelta(hours=1)))
+    views = (
+        view("weekly", next_run_in=DAY, ttl=2 * DAY),
+        view("nightly", next_run_in=timedelta(hours=6), ttl=5 * DAY),
+        view("paused", next_run_in=None, ttl=timedelta(hours=1)),
+    )
     found = retention(decide(vm(), views, chain(), now=NOW), now=NOW)
     assert found is not None and found.ttl == 5 * DAY
     # Cutoff NOW-5d = T0+5d+19h: members 0..5 finished before it, and newer ones still need them.
@@ -66,7 +68,9 @@ def test_template_ttl_is_a_go_duration_with_velero_default() -> None:
 
 def test_parse_schedule_reads_the_template_ttl() -> None:
     """spec.template.ttl lands on the Schedule."""
-    raw = {"metadata": {"namespace": "velero", "name": "n"},
-           "spec": {"schedule": "@daily", "template": {"ttl": "168h"}}}
+    raw = {
+        "metadata": {"namespace": "velero", "name": "n"},
+        "spec": {"schedule": "@daily", "template": {"ttl": "168h"}},
+    }
     assert parse_schedule(raw).ttl == 7 * DAY
     assert parse_schedule({"metadata": {"name": "m"}, "spec": {"schedule": "@daily"}}).ttl == DEFAULT_TTL

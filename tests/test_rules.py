@@ -44,8 +44,9 @@ def chain_before(next_run: datetime, n_incrementals: int = 2, *, every: timedelt
 
 def decide_calendar(text: str, cron: str, after: datetime, n_incrementals: int = 2):  # type: ignore[no-untyped-def]
     at = window(cron, after)
-    return at, decide(vm(), [view(days(text), cron=cron, next_run=at)], chain_before(at, n_incrementals),
-                      now=at - timedelta(hours=2))
+    return at, decide(
+        vm(), [view(days(text), cron=cron, next_run=at)], chain_before(at, n_incrementals), now=at - timedelta(hours=2)
+    )
 
 
 # --- calendar --------------------------------------------------------------------------------
@@ -55,8 +56,12 @@ def test_calendar_due_on_a_listed_day_with_its_numbers() -> None:
     """A window on a listed day (UTC schedule) forces a full; the reason names date, weekday, days and zone."""
     _, d = decide_calendar("Sat", "0 1 * * *", datetime(2026, 11, 13, 12, tzinfo=UTC))  # Fri noon -> Sat 01:00
     assert d.action is Action.FORCE_FULL and d.codes == ("calendar",)
-    assert d.reasons[0].numbers == {"windowDate": "2026-11-14", "windowWeekday": "Sat", "days": "Sat",
-                                    "timeZone": "UTC"}
+    assert d.reasons[0].numbers == {
+        "windowDate": "2026-11-14",
+        "windowWeekday": "Sat",
+        "days": "Sat",
+        "timeZone": "UTC",
+    }
     assert "falls on Sat 2026-11-14 in UTC, a listed day (Sat)" in d.reasons[0].text
 
 
@@ -85,30 +90,34 @@ def test_calendar_takes_one_full_per_listed_local_day() -> None:
     assert d.codes == ("calendar",)
 
 
-@pytest.mark.parametrize(("cron", "after", "listed", "unlisted", "local"), [
-    # Berlin springs forward on Sun 2026-03-29: 00:30 local is Sat 23:30 UTC. 02:30 does not exist
-    # that day, and robfig skips it: the next window is Monday's, so a Sunday-only calendar waits.
-    ("CRON_TZ=Europe/Berlin 30 0 * * *", datetime(2026, 3, 28, 12, tzinfo=UTC), "Sun", "Sat", "2026-03-29"),
-    ("CRON_TZ=Europe/Berlin 30 2 * * *", datetime(2026, 3, 28, 12, tzinfo=UTC), "Mon", "Sun", "2026-03-30"),
-    # Berlin falls back on Sun 2026-10-25: 02:30 happens twice, both on the Sunday.
-    ("CRON_TZ=Europe/Berlin 30 2 * * *", datetime(2026, 10, 24, 12, tzinfo=UTC), "Sun", "Sat", "2026-10-25"),
-    # New York springs forward on Sun 2026-03-08 (02:30 is skipped) and falls back on Sun 2026-11-01.
-    # 02:30 is skipped there too (the next window is Monday's); 01:30 happens twice on the Sunday.
-    ("CRON_TZ=America/New_York 30 2 * * *", datetime(2026, 3, 7, 12, tzinfo=UTC), "Mon", "Sun", "2026-03-09"),
-    ("CRON_TZ=America/New_York 30 0 * * *", datetime(2026, 3, 7, 12, tzinfo=UTC), "Sun", "Sat", "2026-03-08"),
-    ("CRON_TZ=America/New_York 30 0 * * *", datetime(2026, 10, 31, 12, tzinfo=UTC), "Sun", "Sat", "2026-11-01"),
-    ("CRON_TZ=America/New_York 30 1 * * *", datetime(2026, 10, 31, 12, tzinfo=UTC), "Sun", "Sat", "2026-11-01"),
-    # Late evening in New York is the next day in UTC.
-    ("CRON_TZ=America/New_York 30 23 * * *", datetime(2026, 10, 31, 12, tzinfo=UTC), "Sat", "Sun", "2026-10-31"),
-    # Apia is UTC+13: 00:30 on Saturday is 11:30 UTC on Friday; 23:30 on Friday is 10:30 UTC on Friday.
-    ("TZ=Pacific/Apia 30 0 * * *", datetime(2026, 11, 13, 0, tzinfo=UTC), "Sat", "Fri", "2026-11-14"),
-    ("TZ=Pacific/Apia 30 23 * * *", datetime(2026, 11, 12, 12, tzinfo=UTC), "Fri", "Sat", "2026-11-13"),
-    # Tokyo is UTC+9: just after local midnight on Saturday is still Friday in UTC.
-    ("CRON_TZ=Asia/Tokyo 5 0 * * *", datetime(2026, 11, 13, 12, tzinfo=UTC), "Sat", "Fri", "2026-11-14"),
-    ("CRON_TZ=Asia/Tokyo 55 23 * * *", datetime(2026, 11, 13, 12, tzinfo=UTC), "Fri", "Sat", "2026-11-13"),
-])
-def test_calendar_day_is_the_schedules_local_day(cron: str, after: datetime, listed: str, unlisted: str,
-                                                 local: str) -> None:
+@pytest.mark.parametrize(
+    ("cron", "after", "listed", "unlisted", "local"),
+    [
+        # Berlin springs forward on Sun 2026-03-29: 00:30 local is Sat 23:30 UTC. 02:30 does not exist
+        # that day, and robfig skips it: the next window is Monday's, so a Sunday-only calendar waits.
+        ("CRON_TZ=Europe/Berlin 30 0 * * *", datetime(2026, 3, 28, 12, tzinfo=UTC), "Sun", "Sat", "2026-03-29"),
+        ("CRON_TZ=Europe/Berlin 30 2 * * *", datetime(2026, 3, 28, 12, tzinfo=UTC), "Mon", "Sun", "2026-03-30"),
+        # Berlin falls back on Sun 2026-10-25: 02:30 happens twice, both on the Sunday.
+        ("CRON_TZ=Europe/Berlin 30 2 * * *", datetime(2026, 10, 24, 12, tzinfo=UTC), "Sun", "Sat", "2026-10-25"),
+        # New York springs forward on Sun 2026-03-08 (02:30 is skipped) and falls back on Sun 2026-11-01.
+        # 02:30 is skipped there too (the next window is Monday's); 01:30 happens twice on the Sunday.
+        ("CRON_TZ=America/New_York 30 2 * * *", datetime(2026, 3, 7, 12, tzinfo=UTC), "Mon", "Sun", "2026-03-09"),
+        ("CRON_TZ=America/New_York 30 0 * * *", datetime(2026, 3, 7, 12, tzinfo=UTC), "Sun", "Sat", "2026-03-08"),
+        ("CRON_TZ=America/New_York 30 0 * * *", datetime(2026, 10, 31, 12, tzinfo=UTC), "Sun", "Sat", "2026-11-01"),
+        ("CRON_TZ=America/New_York 30 1 * * *", datetime(2026, 10, 31, 12, tzinfo=UTC), "Sun", "Sat", "2026-11-01"),
+        # Late evening in New York is the next day in UTC.
+        ("CRON_TZ=America/New_York 30 23 * * *", datetime(2026, 10, 31, 12, tzinfo=UTC), "Sat", "Sun", "2026-10-31"),
+        # Apia is UTC+13: 00:30 on Saturday is 11:30 UTC on Friday; 23:30 on Friday is 10:30 UTC on Friday.
+        ("TZ=Pacific/Apia 30 0 * * *", datetime(2026, 11, 13, 0, tzinfo=UTC), "Sat", "Fri", "2026-11-14"),
+        ("TZ=Pacific/Apia 30 23 * * *", datetime(2026, 11, 12, 12, tzinfo=UTC), "Fri", "Sat", "2026-11-13"),
+        # Tokyo is UTC+9: just after local midnight on Saturday is still Friday in UTC.
+        ("CRON_TZ=Asia/Tokyo 5 0 * * *", datetime(2026, 11, 13, 12, tzinfo=UTC), "Sat", "Fri", "2026-11-14"),
+        ("CRON_TZ=Asia/Tokyo 55 23 * * *", datetime(2026, 11, 13, 12, tzinfo=UTC), "Fri", "Sat", "2026-11-13"),
+    ],
+)
+def test_calendar_day_is_the_schedules_local_day(
+    cron: str, after: datetime, listed: str, unlisted: str, local: str
+) -> None:
     """The day of a window is read on the schedule's own wall clock, across DST changes and far from UTC."""
     at, due = decide_calendar(listed, cron, after)
     assert due.codes == ("calendar",), (at, due.reasons)
@@ -118,13 +127,16 @@ def test_calendar_day_is_the_schedules_local_day(cron: str, after: datetime, lis
     assert keep.action is Action.KEEP, (at, keep.reasons)
 
 
-@pytest.mark.parametrize(("after", "due"), [
-    (datetime(2027, 2, 27, 12, tzinfo=UTC), True),  # 2027-02-28: the last day of a common February
-    (datetime(2028, 2, 27, 12, tzinfo=UTC), False),  # 2028-02-28: a leap year's February has a 29th
-    (datetime(2028, 2, 28, 12, tzinfo=UTC), True),  # 2028-02-29
-    (datetime(2026, 11, 29, 12, tzinfo=UTC), True),  # 2026-11-30
-    (datetime(2026, 12, 29, 12, tzinfo=UTC), False),  # 2026-12-30: December has a 31st
-])
+@pytest.mark.parametrize(
+    ("after", "due"),
+    [
+        (datetime(2027, 2, 27, 12, tzinfo=UTC), True),  # 2027-02-28: the last day of a common February
+        (datetime(2028, 2, 27, 12, tzinfo=UTC), False),  # 2028-02-28: a leap year's February has a 29th
+        (datetime(2028, 2, 28, 12, tzinfo=UTC), True),  # 2028-02-29
+        (datetime(2026, 11, 29, 12, tzinfo=UTC), True),  # 2026-11-30
+        (datetime(2026, 12, 29, 12, tzinfo=UTC), False),  # 2026-12-30: December has a 31st
+    ],
+)
 def test_calendar_last_day_of_the_month(after: datetime, due: bool) -> None:
     """`L` is the month's last local day: 28 or 29 in February, 30 or 31 elsewhere."""
     _, d = decide_calendar("L", "0 1 * * *", after)
@@ -155,8 +167,10 @@ def test_calendar_zone_is_that_of_the_schedule_running_next() -> None:
     """Under two schedules, the day is read in the zone of the one whose window comes first."""
     tokyo, utc = "CRON_TZ=Asia/Tokyo 30 0 * * *", "0 20 * * *"
     first = window(tokyo, datetime(2026, 11, 13, 12, tzinfo=UTC))  # Sat 00:30 Tokyo = Fri 15:30 UTC
-    views = [view(days("Sat"), cron=tokyo, next_run=first, name="tokyo"),
-             view(Policy(interval=30), cron=utc, next_run=window(utc, first), name="utc")]
+    views = [
+        view(days("Sat"), cron=tokyo, next_run=first, name="tokyo"),
+        view(Policy(interval=30), cron=utc, next_run=window(utc, first), name="utc"),
+    ]
     d = decide(vm(), views, chain_before(first), now=first - timedelta(hours=2))
     assert d.codes == ("calendar",) and d.reasons[0].numbers["timeZone"] == "Asia/Tokyo"
 
@@ -183,8 +197,7 @@ def test_growth_due_at_the_share_inclusive_with_its_numbers() -> None:
     """Incrementals weighing exactly g x the full force a full; the detail carries both byte counts and the ratio."""
     d = decide_growth(sized(1000, 300, 200))
     assert d.action is Action.FORCE_FULL and d.codes == ("growth",)
-    assert d.reasons[0].numbers == {"incrementalBytes": 500, "fullBytes": 1000, "growthRatio": 0.5,
-                                    "maxGrowth": 0.5}
+    assert d.reasons[0].numbers == {"incrementalBytes": 500, "fullBytes": 1000, "growthRatio": 0.5, "maxGrowth": 0.5}
     assert "500 bytes, 50% of the full's 1000 bytes; max-growth 50%" in d.reasons[0].text
 
 
@@ -227,8 +240,11 @@ def test_growth_on_a_full_head_is_neither_due_nor_blocked() -> None:
     assert decide_growth(sized(1000)).action is Action.KEEP
 
 
-@given(full=st.integers(1, 10**12), grown=st.lists(st.integers(0, 10**11), min_size=1, max_size=5),
-       percent=st.integers(1, 300))
+@given(
+    full=st.integers(1, 10**12),
+    grown=st.lists(st.integers(0, 10**11), min_size=1, max_size=5),
+    percent=st.integers(1, 300),
+)
 def test_growth_due_exactly_when_bytes_reach_the_share(full: int, grown: list[int], percent: int) -> None:
     """For any sizes and whole percentage, due iff 100 x incremental bytes >= percent x full bytes."""
     reason = growth_rule(sized(full, *grown), Policy(max_growth=percent / 100))
@@ -244,14 +260,17 @@ def test_calendar_past_the_year_9999_is_never_due() -> None:
     assert d.action is Action.KEEP
 
 
-@given(weekdays=st.frozensets(st.integers(0, 6)),
-       minute=st.integers(0, 60 * 24 * 366 * 3),
-       zone=st.sampled_from(["UTC", "Europe/Berlin", "America/New_York", "Pacific/Apia", "Asia/Tokyo"]))
+@given(
+    weekdays=st.frozensets(st.integers(0, 6)),
+    minute=st.integers(0, 60 * 24 * 366 * 3),
+    zone=st.sampled_from(["UTC", "Europe/Berlin", "America/New_York", "Pacific/Apia", "Asia/Tokyo"]),
+)
 def test_calendar_due_exactly_on_listed_local_weekdays(weekdays: frozenset[int], minute: int, zone: str) -> None:
     """For any instant and zone, a weekday calendar fires iff the instant's weekday on that zone's clock is listed."""
     cron = parse_cron(f"CRON_TZ={zone} * * * * *")
     at = datetime(2026, 1, 1, tzinfo=UTC) + timedelta(minutes=minute)
     policy = Policy(days=Days(weekdays))
-    reason = calendar_rule(chain_before(at, 1, every=timedelta(days=3)), policy, window=at, cron=cron,
-                           last_full_window=None)
+    reason = calendar_rule(
+        chain_before(at, 1, every=timedelta(days=3)), policy, window=at, cron=cron, last_full_window=None
+    )
     assert (reason is not None) is (at.astimezone(ZoneInfo(zone)).weekday() in weekdays)

@@ -79,8 +79,9 @@ def test_lean_urls_are_botocores(s3_seed: Seeder, readers: list[BucketReader], p
         assert engine.base_url == f"http://{BUCKET}.s3.example.test"
 
 
-def test_lean_path_is_what_runs_and_is_counted(s3_seed: Seeder, readers: list[BucketReader],
-                                               monkeypatch: pytest.MonkeyPatch) -> None:
+def test_lean_path_is_what_runs_and_is_counted(
+    s3_seed: Seeder, readers: list[BucketReader], monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Reads go through LeanS3, never botocore's operation pipeline, and are counted all the same."""
     s3_seed.bucket(BUCKET)
     r = reader(readers, s3_seed.endpoint)
@@ -96,8 +97,9 @@ def test_lean_path_is_what_runs_and_is_counted(s3_seed: Seeder, readers: list[Bu
     assert r.stats() == {"GetObject": 2, "ListObjectsV2": 1}
 
 
-def test_region_redirect_hands_over_to_botocore(s3_seed: Seeder, readers: list[BucketReader],
-                                                monkeypatch: pytest.MonkeyPatch) -> None:
+def test_region_redirect_hands_over_to_botocore(
+    s3_seed: Seeder, readers: list[BucketReader], monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A redirect answer moves the reader to botocore (whose redirector follows it) for good."""
     s3_seed.bucket(BUCKET)
     r = reader(readers, s3_seed.endpoint)
@@ -159,16 +161,18 @@ def canned() -> Iterator[Canned]:
         server.server_close()
 
 
-def test_lean_path_takes_the_proxy_botocore_takes(canned: Canned, readers: list[BucketReader],
-                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+def test_lean_path_takes_the_proxy_botocore_takes(
+    canned: Canned, readers: list[BucketReader], monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The lean path's HTTP session is built as botocore builds the client's: a proxy named in the
     environment carries both paths' requests."""
     for name in ("HTTP_PROXY", "NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("http_proxy", canned.url)
     for lean in (True, False):
-        r = reader(readers, "http://s3.example.test", config={"s3ForcePathStyle": "true"}, lean=lean,
-                   sleep=lambda _s: None)
+        r = reader(
+            readers, "http://s3.example.test", config={"s3ForcePathStyle": "true"}, lean=lean, sleep=lambda _s: None
+        )
         assert r.get_index(VM) is None
         assert r.stats() == {"GetObject": 1}
     assert len(canned.paths) == 2 and canned.paths[0] == canned.paths[1]
@@ -177,8 +181,10 @@ def test_lean_path_takes_the_proxy_botocore_takes(canned: Canned, readers: list[
 
 def test_errors_are_botocores_client_errors() -> None:
     """An S3 error document becomes the ClientError botocore raises: code, message, status."""
-    body = (b'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>AccessDenied</Code>'
-            b"<Message>Access &amp; more denied</Message><RequestId>1</RequestId></Error>")
+    body = (
+        b'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>AccessDenied</Code>'
+        b"<Message>Access &amp; more denied</Message><RequestId>1</RequestId></Error>"
+    )
     err = error_of(403, body, "GetObject")
     assert isinstance(err, ClientError)
     assert err.response["Error"] == {"Code": "AccessDenied", "Message": "Access & more denied"}
@@ -198,12 +204,14 @@ def test_missing_bucket_is_named(s3_seed: Seeder, readers: list[BucketReader]) -
 
 def test_list_page_parsing() -> None:
     """Keys URL-decoded only when the page says so; entities decoded; bad pages refused by name."""
-    page = (b'<?xml version="1.0"?><ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">'
-            b"<Name>b</Name><Prefix>p/</Prefix><KeyCount>2</KeyCount><MaxKeys>2</MaxKeys>"
-            b"<EncodingType>url</EncodingType><IsTruncated>true</IsTruncated>"
-            b"<Contents><Key>p/a%20b%2Bc</Key><LastModified>2026-01-01T00:00:00.000Z</LastModified>"
-            b"<Size>12</Size></Contents><Contents><Key>p/x+y</Key><Size>0</Size></Contents>"
-            b"<NextContinuationToken>t&amp;k</NextContinuationToken></ListBucketResult>")
+    page = (
+        b'<?xml version="1.0"?><ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">'
+        b"<Name>b</Name><Prefix>p/</Prefix><KeyCount>2</KeyCount><MaxKeys>2</MaxKeys>"
+        b"<EncodingType>url</EncodingType><IsTruncated>true</IsTruncated>"
+        b"<Contents><Key>p/a%20b%2Bc</Key><LastModified>2026-01-01T00:00:00.000Z</LastModified>"
+        b"<Size>12</Size></Contents><Contents><Key>p/x+y</Key><Size>0</Size></Contents>"
+        b"<NextContinuationToken>t&amp;k</NextContinuationToken></ListBucketResult>"
+    )
     got = parse_list_page(page, where="here")
     assert got.objects == [("p/a b+c", 12), ("p/x y", 0)]
     assert (got.truncated, got.token) == (True, "t&k")
@@ -240,35 +248,54 @@ def botocore_page(body: bytes) -> ListPage:
     handler that URL-decodes keys when the client asked for `encoding-type=url` (as the job does)."""
     parsed = create_parser("rest-xml").parse({"body": body, "headers": {}, "status_code": 200}, _list_objects_v2())
     decode_list_object_v2(parsed, context={"encoding_type_auto_set": True})
-    return ListPage([(o["Key"], o["Size"]) for o in parsed.get("Contents", [])], parsed["IsTruncated"],
-                    parsed.get("NextContinuationToken"))
+    return ListPage(
+        [(o["Key"], o["Size"]) for o in parsed.get("Contents", [])],
+        parsed["IsTruncated"],
+        parsed.get("NextContinuationToken"),
+    )
 
 
 def listing(contents: str, *, xmlns: str = f'xmlns="{S3_NS}"') -> bytes:
-    return (f'<?xml version="1.0" encoding="UTF-8"?><ListBucketResult {xmlns}><Name>b</Name><Prefix>p/</Prefix>'
-            f"<IsTruncated>false</IsTruncated>{contents}</ListBucketResult>").encode()
+    return (
+        f'<?xml version="1.0" encoding="UTF-8"?><ListBucketResult {xmlns}><Name>b</Name><Prefix>p/</Prefix>'
+        f"<IsTruncated>false</IsTruncated>{contents}</ListBucketResult>"
+    ).encode()
 
 
 def obj(key: str, size: int = 7) -> str:
-    return (f"<Contents><Key>{key}</Key><LastModified>2026-01-01T00:00:00.000Z</LastModified>"
-            f"<Size>{size}</Size></Contents>")
+    return (
+        f"<Contents><Key>{key}</Key><LastModified>2026-01-01T00:00:00.000Z</LastModified><Size>{size}</Size></Contents>"
+    )
 
 
-@pytest.mark.parametrize(("body", "expected"), [
-    pytest.param(listing(obj("<![CDATA[p/a<b>&c]]>")), [("p/a<b>&c", 7)], id="CDATA key"),
-    pytest.param(listing(obj("p/&#x80;&#128;&#x20AC;")), [("p/\x80\x80\u20ac", 7)], id="numeric references"),
-    pytest.param(listing("<Contents><!-- <Key>p/wrong</Key><Size>1</Size> --><Key>p/right</Key><Size>7</Size>"
-                         "</Contents>"), [("p/right", 7)], id="comment inside Contents"),
-    pytest.param(f'<s3:ListBucketResult xmlns:s3="{S3_NS}"><s3:Name>b</s3:Name><s3:IsTruncated>false</s3:IsTruncated>'
-                 "<s3:Contents><s3:Key>p/a</s3:Key><s3:Size>7</s3:Size></s3:Contents></s3:ListBucketResult>".encode(),
-                 [("p/a", 7)], id="s3: prefixed namespace"),
-    pytest.param(listing(obj("").replace("<Key></Key>", "<Key/>")), [("", 7)], id="empty Key element"),
-    pytest.param(listing(obj("p/a") + obj("p/b", 0), xmlns=""), [("p/a", 7), ("p/b", 0)], id="no namespace"),
-    pytest.param(listing(obj("p/a") + '<Contents xmlns:o="urn:other"><o:Key>p/b</o:Key><Size xmlns="">0</Size>'
-                         "</Contents>"), [("p/a", 7), ("p/b", 0)], id="an object's elements in other namespaces"),
-    pytest.param(listing("<Contents>\n  <Key>p/a</Key>\n  <Size> 7 </Size>\n</Contents>"), [("p/a", 7)],
-                 id="indented"),
-])
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        pytest.param(listing(obj("<![CDATA[p/a<b>&c]]>")), [("p/a<b>&c", 7)], id="CDATA key"),
+        pytest.param(listing(obj("p/&#x80;&#128;&#x20AC;")), [("p/\x80\x80\u20ac", 7)], id="numeric references"),
+        pytest.param(
+            listing("<Contents><!-- <Key>p/wrong</Key><Size>1</Size> --><Key>p/right</Key><Size>7</Size></Contents>"),
+            [("p/right", 7)],
+            id="comment inside Contents",
+        ),
+        pytest.param(
+            f'<s3:ListBucketResult xmlns:s3="{S3_NS}"><s3:Name>b</s3:Name><s3:IsTruncated>false</s3:IsTruncated>'
+            "<s3:Contents><s3:Key>p/a</s3:Key><s3:Size>7</s3:Size></s3:Contents></s3:ListBucketResult>".encode(),
+            [("p/a", 7)],
+            id="s3: prefixed namespace",
+        ),
+        pytest.param(listing(obj("").replace("<Key></Key>", "<Key/>")), [("", 7)], id="empty Key element"),
+        pytest.param(listing(obj("p/a") + obj("p/b", 0), xmlns=""), [("p/a", 7), ("p/b", 0)], id="no namespace"),
+        pytest.param(
+            listing(obj("p/a") + '<Contents xmlns:o="urn:other"><o:Key>p/b</o:Key><Size xmlns="">0</Size></Contents>'),
+            [("p/a", 7), ("p/b", 0)],
+            id="an object's elements in other namespaces",
+        ),
+        pytest.param(
+            listing("<Contents>\n  <Key>p/a</Key>\n  <Size> 7 </Size>\n</Contents>"), [("p/a", 7)], id="indented"
+        ),
+    ],
+)
 def test_pages_are_read_as_botocore_reads_them(body: bytes, expected: list[tuple[str, int]]) -> None:
     """XML as any parser reads it: CDATA, numeric character references (U+0080 is U+0080, not
     HTML's cp1252 euro), comments, namespace prefixes and empty elements yield the objects
@@ -280,19 +307,27 @@ def test_pages_are_read_as_botocore_reads_them(body: bytes, expected: list[tuple
 DM = "kubevirt-datamover/checkpoints/"
 
 
-@pytest.mark.parametrize(("contents", "expected"), [
-    pytest.param(obj(f"<![CDATA[{DM}a<b>&c]]>"), [("checkpoints/a<b>&c", 7)], id="CDATA key"),
-    pytest.param(obj(f"{DM}&#x80;"), [("checkpoints/\x80", 7)], id="numeric reference"),
-    pytest.param(f"<Contents><!-- <Key>{DM}wrong</Key> --><Key>{DM}right</Key><Size>7</Size></Contents>",
-                 [("checkpoints/right", 7)], id="comment inside Contents"),
-])
-def test_both_paths_list_the_same_objects(canned: Canned, readers: list[BucketReader], contents: str,
-                                          expected: list[tuple[str, int]]) -> None:
+@pytest.mark.parametrize(
+    ("contents", "expected"),
+    [
+        pytest.param(obj(f"<![CDATA[{DM}a<b>&c]]>"), [("checkpoints/a<b>&c", 7)], id="CDATA key"),
+        pytest.param(obj(f"{DM}&#x80;"), [("checkpoints/\x80", 7)], id="numeric reference"),
+        pytest.param(
+            f"<Contents><!-- <Key>{DM}wrong</Key> --><Key>{DM}right</Key><Size>7</Size></Contents>",
+            [("checkpoints/right", 7)],
+            id="comment inside Contents",
+        ),
+    ],
+)
+def test_both_paths_list_the_same_objects(
+    canned: Canned, readers: list[BucketReader], contents: str, expected: list[tuple[str, int]]
+) -> None:
     """A reader lists what a botocore-only reader lists from the same answer (one S3 path, two ways to send)."""
     canned.status, canned.body = 200, listing(contents)
     for lean in (True, False):
-        assert list(reader(readers, canned.url, config={"s3ForcePathStyle": "true"}, lean=lean).iter_objects()) \
-            == expected
+        assert (
+            list(reader(readers, canned.url, config={"s3ForcePathStyle": "true"}, lean=lean).iter_objects()) == expected
+        )
 
 
 def test_an_empty_key_fails_the_listing_on_both_paths(canned: Canned, readers: list[BucketReader]) -> None:
@@ -305,31 +340,52 @@ def test_an_empty_key_fails_the_listing_on_both_paths(canned: Canned, readers: l
             list(r.iter_objects())
 
 
-BOMB = (b'<?xml version="1.0"?><!DOCTYPE ListBucketResult [<!ENTITY a0 "0123456789">'
-        + b"".join(b"<!ENTITY a%d \"%s\">" % (i, b"&a%d;" % (i - 1) * 10) for i in range(1, 10))
-        + b"]>" + listing(obj("p/&a9;")).split(b"?>", 1)[1])
+BOMB = (
+    b'<?xml version="1.0"?><!DOCTYPE ListBucketResult [<!ENTITY a0 "0123456789">'
+    + b"".join(b'<!ENTITY a%d "%s">' % (i, b"&a%d;" % (i - 1) * 10) for i in range(1, 10))
+    + b"]>"
+    + listing(obj("p/&a9;")).split(b"?>", 1)[1]
+)
 
 
-@pytest.mark.parametrize("body", [
-    pytest.param(BOMB, id="billion laughs"),
-    pytest.param(b'<?xml version="1.0"?><!DOCTYPE r [<!ENTITY big "' + b"x" * 100_000 + b'">]>'
-                 + listing(obj("p/" + "&big;" * 10_000)).split(b"?>", 1)[1], id="quadratic blowup"),
-    pytest.param(b'<?xml version="1.0"?><!DOCTYPE r [<!ENTITY x SYSTEM "file:///etc/passwd">]>'
-                 + listing(obj("p/&x;")).split(b"?>", 1)[1], id="external entity"),
-    pytest.param(BOMB.replace(b'<?xml version="1.0"?>', b'<?xml version="1.0" encoding="UTF-16"?>')
-                 .decode().encode("utf-16"), id="billion laughs in UTF-16"),
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        pytest.param(BOMB, id="billion laughs"),
+        pytest.param(
+            b'<?xml version="1.0"?><!DOCTYPE r [<!ENTITY big "'
+            + b"x" * 100_000
+            + b'">]>'
+            + listing(obj("p/" + "&big;" * 10_000)).split(b"?>", 1)[1],
+            id="quadratic blowup",
+        ),
+        pytest.param(
+            b'<?xml version="1.0"?><!DOCTYPE r [<!ENTITY x SYSTEM "file:///etc/passwd">]>'
+            + listing(obj("p/&x;")).split(b"?>", 1)[1],
+            id="external entity",
+        ),
+        pytest.param(
+            BOMB.replace(b'<?xml version="1.0"?>', b'<?xml version="1.0" encoding="UTF-16"?>')
+            .decode()
+            .encode("utf-16"),
+            id="billion laughs in UTF-16",
+        ),
+    ],
+)
 def test_entity_tricks_are_refused_as_a_failed_listing(body: bytes) -> None:
     """A page declaring entities (exponential, quadratic or external) fails as a listing, unexpanded:
     the refusal names the DTD, before any parser sees the page. As an error answer it yields no code."""
     with pytest.raises(SourceError, match=r"^w: the answer is not a ListObjectsV2 page: (it declares a DTD|not UTF-8)"):
         parse_list_page(body, where="w")
     assert error_of(500, body.replace(b"ListBucketResult", b"Error"), "GetObject").response["Error"] == {
-        "Code": "", "Message": ""}
+        "Code": "",
+        "Message": "",
+    }
 
 
-_any_key = st.text(alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), min_size=1,
-                   max_size=30)
+_any_key = st.text(
+    alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), min_size=1, max_size=30
+)
 # What XML 1.0 text can hold as it is (no control characters, no U+FFFE/U+FFFF; a CR would read as LF).
 _xml_key = st.text(alphabet=st.characters(blacklist_categories=("Cs", "Cc", "Cn")), min_size=1, max_size=30)
 
@@ -337,21 +393,30 @@ _xml_key = st.text(alphabet=st.characters(blacklist_categories=("Cs", "Cc", "Cn"
 @st.composite
 def _pages(draw: st.DrawFn) -> tuple[bytes, list[tuple[str, int]], bool]:
     encoded, truncated, rnd = draw(st.booleans()), draw(st.booleans()), draw(st.randoms(use_true_random=False))
-    objects = draw(st.lists(st.tuples(_any_key if encoded else _xml_key, st.integers(min_value=0, max_value=2**40)),
-                            max_size=12))
+    objects = draw(
+        st.lists(st.tuples(_any_key if encoded else _xml_key, st.integers(min_value=0, max_value=2**40)), max_size=12)
+    )
     parts = []
     for key, size in objects:
         text = quote(key, safe="/") if encoded else xml_escape(key)
-        elements = [f"<Key>{text}</Key>", "<LastModified>2026-01-01T00:00:00.000Z</LastModified>",
-                    "<ETag>&quot;e&quot;</ETag>", f"<Size>{size}</Size>", "<StorageClass>STANDARD</StorageClass>"]
+        elements = [
+            f"<Key>{text}</Key>",
+            "<LastModified>2026-01-01T00:00:00.000Z</LastModified>",
+            "<ETag>&quot;e&quot;</ETag>",
+            f"<Size>{size}</Size>",
+            "<StorageClass>STANDARD</StorageClass>",
+        ]
         if rnd.random() < 0.3:
             rnd.shuffle(elements)
         parts.append("<Contents>" + "".join(elements) + "</Contents>")
-    page = (f'<?xml version="1.0" encoding="UTF-8"?><ListBucketResult xmlns="{S3_NS}">'
-            f"<Name>b</Name><Prefix></Prefix>{'<EncodingType>url</EncodingType>' if encoded else ''}"
-            f"<IsTruncated>{'true' if truncated else 'false'}</IsTruncated>" + "".join(parts)
-            + ("<NextContinuationToken>n&amp;t</NextContinuationToken>" if truncated else "")
-            + "</ListBucketResult>").encode()
+    page = (
+        f'<?xml version="1.0" encoding="UTF-8"?><ListBucketResult xmlns="{S3_NS}">'
+        f"<Name>b</Name><Prefix></Prefix>{'<EncodingType>url</EncodingType>' if encoded else ''}"
+        f"<IsTruncated>{'true' if truncated else 'false'}</IsTruncated>"
+        + "".join(parts)
+        + ("<NextContinuationToken>n&amp;t</NextContinuationToken>" if truncated else "")
+        + "</ListBucketResult>"
+    ).encode()
     return page, objects, truncated
 
 

@@ -71,8 +71,12 @@ def s3rver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     # s3rver's continuation tokens are DES-encrypted, a cipher OpenSSL 3 keeps in its legacy provider.
     env = {**os.environ, "NODE_OPTIONS": "--openssl-legacy-provider"}
     with (home / "stderr").open("wb") as stderr:
-        proc = subprocess.Popen([node, str(S3RVER), "-d", str(home / "data"), "-a", "127.0.0.1", "-p", "0",
-                                 "--silent"], stdout=subprocess.PIPE, stderr=stderr, env=env)
+        proc = subprocess.Popen(
+            [node, str(S3RVER), "-d", str(home / "data"), "-a", "127.0.0.1", "-p", "0", "--silent"],
+            stdout=subprocess.PIPE,
+            stderr=stderr,
+            env=env,
+        )
     try:
         yield f"http://127.0.0.1:{_listening_port(proc)}"
     finally:
@@ -113,13 +117,17 @@ def objects() -> dict[str, bytes]:
 @pytest.fixture(scope="module")
 def seeded(s3rver: str) -> str:
     """The bucket on s3rver, written through its S3 API."""
-    client = boto3.client("s3", endpoint_url=s3rver, region_name=REGION, aws_access_key_id="S3RVER",
-                          aws_secret_access_key="S3RVER",  # s3rver's one account
-                          config=Config(s3={"addressing_style": "path"}, max_pool_connections=8))
+    client = boto3.client(
+        "s3",
+        endpoint_url=s3rver,
+        region_name=REGION,
+        aws_access_key_id="S3RVER",
+        aws_secret_access_key="S3RVER",  # s3rver's one account
+        config=Config(s3={"addressing_style": "path"}, max_pool_connections=8),
+    )
     client.create_bucket(Bucket=BUCKET)
     with ThreadPoolExecutor(8) as pool:
-        list(pool.map(lambda kv: client.put_object(Bucket=BUCKET, Key=ROOT + kv[0], Body=kv[1]),
-                      objects().items()))
+        list(pool.map(lambda kv: client.put_object(Bucket=BUCKET, Key=ROOT + kv[0], Body=kv[1]), objects().items()))
     client.close()
     return s3rver
 
@@ -142,10 +150,14 @@ def reader(endpoint: str, keys: str, page_size: int) -> BucketReader:
 WITHOUT_ODD = [vm for vm in VMS if vm not in ODDS]  # the listing then stops before zz odd/
 
 
-@pytest.mark.parametrize(("page_size", "concurrency", "vms"), [(1000, 16, VMS), (1000, 16, WITHOUT_ODD), (100, 4, VMS)],
-                         ids=["job", "job-without-odd-names", "small-pages"])
-def test_every_chain_is_the_same_as_against_moto(seeded: str, on_moto: str, page_size: int,
-                                                 concurrency: int, vms: list[VMKey]) -> None:
+@pytest.mark.parametrize(
+    ("page_size", "concurrency", "vms"),
+    [(1000, 16, VMS), (1000, 16, WITHOUT_ODD), (100, 4, VMS)],
+    ids=["job", "job-without-odd-names", "small-pages"],
+)
+def test_every_chain_is_the_same_as_against_moto(
+    seeded: str, on_moto: str, page_size: int, concurrency: int, vms: list[VMKey]
+) -> None:
     """Every VM's chain read from s3rver equals the one read from moto: the same valid chains, the
     same broken ones (the missing objects named), the same VMs without an index. (With the odd
     names, a page out of order shows within the job's pages; without, only keys are skipped.)"""

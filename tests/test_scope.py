@@ -41,10 +41,15 @@ def test_resources_filter_virtualmachines() -> None:
 
 def test_label_selector_expressions() -> None:
     """matchLabels and In/NotIn/Exists/DoesNotExist all must hold."""
-    sel = LabelSelector({"app": "db"}, (LabelRequirement("tier", "In", ("a", "b")),
-                                        LabelRequirement("legacy", "DoesNotExist"),
-                                        LabelRequirement("zone", "NotIn", ("x",)),
-                                        LabelRequirement("team", "Exists")))
+    sel = LabelSelector(
+        {"app": "db"},
+        (
+            LabelRequirement("tier", "In", ("a", "b")),
+            LabelRequirement("legacy", "DoesNotExist"),
+            LabelRequirement("zone", "NotIn", ("x",)),
+            LabelRequirement("team", "Exists"),
+        ),
+    )
     assert selector_matches(sel, {"app": "db", "tier": "a", "team": "t"})
     assert not selector_matches(sel, {"app": "db", "tier": "c", "team": "t"})
     assert not selector_matches(sel, {"app": "db", "tier": "a", "team": "t", "legacy": ""})
@@ -86,10 +91,13 @@ def test_missing_and_rejected_bsls_say_which() -> None:
     """A BSL that exists but is rejected is not reported as "not found"; the default is checked alike."""
     broken = replace(bsl(), problems=("spec.objectStorage.bucket: missing or empty",))
     named = str(resolve_bsl(schedule(storage_location="default"), [broken]))
-    assert named == ("spec.template.storageLocation: BackupStorageLocation velero/default is rejected: "
-                     "spec.objectStorage.bucket: missing or empty")
-    assert str(resolve_bsl(schedule(), [broken])).startswith("the default BackupStorageLocation velero/default is "
-                                                             "rejected")
+    assert named == (
+        "spec.template.storageLocation: BackupStorageLocation velero/default is rejected: "
+        "spec.objectStorage.bucket: missing or empty"
+    )
+    assert str(resolve_bsl(schedule(), [broken])).startswith(
+        "the default BackupStorageLocation velero/default is rejected"
+    )
     assert str(resolve_bsl(schedule(storage_location="gone"), [broken])).endswith("velero/gone not found")
 
 
@@ -107,6 +115,8 @@ def test_a_schedule_on_an_azure_bsl_is_an_error_naming_the_provider() -> None:
     azure = dataclasses.replace(bsl(), provider="velero.io/azure")
     (view,) = view_schedules([schedule(annotations={keys.INTERVAL: "7"})], [azure], now=T0 + timedelta(days=70))
     assert view.policy is None and not view.usable
-    assert view.errors == ("velero/nightly: BackupStorageLocation velero/default: spec.provider 'velero.io/azure' is "
-                           "not S3-compatible; this job reads checkpoint indexes through the S3 API only (provider "
-                           "aws or velero.io/aws)",)
+    assert view.errors == (
+        "velero/nightly: BackupStorageLocation velero/default: spec.provider 'velero.io/azure' is "
+        "not S3-compatible; this job reads checkpoint indexes through the S3 API only (provider "
+        "aws or velero.io/aws)",
+    )

@@ -40,10 +40,18 @@ from tests.s3proxy import TargetedProxy, is_get
 ACCESS_KEY = "AKIAPLANTEDKEY7777ID"
 SECRET_KEY = "PLANTED/secret+Key-do-not-leak-9f8e7d"
 SESSION_TOKEN = "PLANTED-session-token-1a2b3c4d5e6f"
-CREDENTIALS = (f"[default]\naws_access_key_id = {ACCESS_KEY}\naws_secret_access_key = {SECRET_KEY}\n"
-               f"aws_session_token = {SESSION_TOKEN}\n")
-PLANTED = (ACCESS_KEY, SECRET_KEY, SESSION_TOKEN, base64.b64encode(CREDENTIALS.encode()).decode(),
-           SECRET_KEY.split("/")[1], SESSION_TOKEN[8:])
+CREDENTIALS = (
+    f"[default]\naws_access_key_id = {ACCESS_KEY}\naws_secret_access_key = {SECRET_KEY}\n"
+    f"aws_session_token = {SESSION_TOKEN}\n"
+)
+PLANTED = (
+    ACCESS_KEY,
+    SECRET_KEY,
+    SESSION_TOKEN,
+    base64.b64encode(CREDENTIALS.encode()).decode(),
+    SECRET_KEY.split("/")[1],
+    SESSION_TOKEN[8:],
+)
 
 
 class EchoingProxy(TargetedProxy):
@@ -113,13 +121,35 @@ def run_all(world: World, output: Output, *extra: str, log_format: str) -> list[
     codes = []
     for command in ("plan", "run"):
         out, err = io.StringIO(), io.StringIO()
-        codes.append(main([*argv(world, command, *extra), "--log-format", log_format], environ={},
-                          stdout=out, stderr=err, sleep=lambda _s: None))
+        codes.append(
+            main(
+                [*argv(world, command, *extra), "--log-format", log_format],
+                environ={},
+                stdout=out,
+                stderr=err,
+                sleep=lambda _s: None,
+            )
+        )
         output.add(out.getvalue(), err.getvalue())
     out, err = io.StringIO(), io.StringIO()
-    main(["explain", "apps/plain", "--kubeconfig", str(world.kubeconfig), "--context", DEFAULT_CONTEXT,
-          "--velero-namespace", "velero", "--log-format", log_format], environ={}, stdout=out, stderr=err,
-         sleep=lambda _s: None)
+    main(
+        [
+            "explain",
+            "apps/plain",
+            "--kubeconfig",
+            str(world.kubeconfig),
+            "--context",
+            DEFAULT_CONTEXT,
+            "--velero-namespace",
+            "velero",
+            "--log-format",
+            log_format,
+        ],
+        environ={},
+        stdout=out,
+        stderr=err,
+        sleep=lambda _s: None,
+    )
     output.add(out.getvalue(), err.getvalue())
     return codes
 
@@ -133,8 +163,9 @@ def job_footprint(world: World, output: Output, caplog: pytest.LogCaptureFixture
 
 
 @pytest.mark.parametrize("log_format", ["json", "console"])
-def test_planted_credentials_appear_nowhere(world: World, echo_proxy: EchoingProxy, tmp_path: Path,
-                                            caplog: pytest.LogCaptureFixture, log_format: str) -> None:
+def test_planted_credentials_appear_nowhere(
+    world: World, echo_proxy: EchoingProxy, tmp_path: Path, caplog: pytest.LogCaptureFixture, log_format: str
+) -> None:
     """Successes, a signature error echoing the credentials, throttling with logged retries, and a
     snapshot: none of the planted values (nor the Secret's base64) is in anything the job produced."""
     caplog.set_level(logging.DEBUG, logger="reconciler")
@@ -155,8 +186,24 @@ def test_planted_credentials_appear_nowhere(world: World, echo_proxy: EchoingPro
     output.add(*map(str, run_all(world, output, log_format=log_format)))
     out, err = io.StringIO(), io.StringIO()
     snap = tmp_path / f"snap-{log_format}"
-    main(["snapshot", "--kubeconfig", str(world.kubeconfig), "--context", DEFAULT_CONTEXT, "--velero-namespace",
-          "velero", "--out", str(snap), "--log-format", log_format], environ={}, stdout=out, stderr=err)
+    main(
+        [
+            "snapshot",
+            "--kubeconfig",
+            str(world.kubeconfig),
+            "--context",
+            DEFAULT_CONTEXT,
+            "--velero-namespace",
+            "velero",
+            "--out",
+            str(snap),
+            "--log-format",
+            log_format,
+        ],
+        environ={},
+        stdout=out,
+        stderr=err,
+    )
     output.add(out.getvalue(), err.getvalue())
     output.add(*(p.read_text(errors="replace") for p in snap.rglob("*") if p.is_file()))
     job_footprint(world, output, caplog)
@@ -205,11 +252,26 @@ def test_the_job_only_reads_the_bucket(world: World, echo_proxy: EchoingProxy, t
     world.backup_window(WINDOW, VMS)  # the forced fulls land (the upstream model writes to moto directly)
     _, plan, _ = run(world, now=WINDOW + timedelta(hours=23))
     assert "release" in actions(plan).values()
-    world.kube.modify("schedules", "nightly", lambda o: {**o, "metadata": {**o["metadata"], "annotations": {}}},
-                      namespace="velero")
+    world.kube.modify(
+        "schedules", "nightly", lambda o: {**o, "metadata": {**o["metadata"], "annotations": {}}}, namespace="velero"
+    )
     run(world, "run", "--release-all", now=WINDOW + timedelta(hours=23, minutes=5))  # given back
-    main(["snapshot", "--kubeconfig", str(world.kubeconfig), "--context", DEFAULT_CONTEXT, "--velero-namespace",
-          "velero", "--out", str(tmp_path / "snap")], environ={}, stdout=io.StringIO(), stderr=io.StringIO())
+    main(
+        [
+            "snapshot",
+            "--kubeconfig",
+            str(world.kubeconfig),
+            "--context",
+            DEFAULT_CONTEXT,
+            "--velero-namespace",
+            "velero",
+            "--out",
+            str(tmp_path / "snap"),
+        ],
+        environ={},
+        stdout=io.StringIO(),
+        stderr=io.StringIO(),
+    )
     methods = {m for m, _ in echo_proxy.requests}
     lists = sum(1 for _, p in echo_proxy.requests if "list-type=2" in p)
     print(f"READ-ONLY: {len(echo_proxy.requests)} requests, methods {sorted(methods)}, {lists} of them LIST")
@@ -225,30 +287,52 @@ def _certificates(tmp_path: Path) -> tuple[str, Path, Path]:
     now = dt.datetime.now(dt.UTC)
     ca_key = ec.generate_private_key(ec.SECP256R1())
     ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "test object storage CA")])
-    ca = (x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name).public_key(ca_key.public_key())
-          .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(hours=1))
-          .not_valid_after(now + dt.timedelta(days=1))
-          .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-          .add_extension(x509.KeyUsage(digital_signature=True, content_commitment=False, key_encipherment=False,
-                                       data_encipherment=False, key_agreement=False, key_cert_sign=True,
-                                       crl_sign=True, encipher_only=False, decipher_only=False), critical=True)
-          .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
-          .sign(ca_key, hashes.SHA256()))
+    ca = (
+        x509.CertificateBuilder()
+        .subject_name(ca_name)
+        .issuer_name(ca_name)
+        .public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(hours=1))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=True,
+                crl_sign=True,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
     key = ec.generate_private_key(ec.SECP256R1())
-    cert = (x509.CertificateBuilder()
-            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")]))
-            .issuer_name(ca_name).public_key(key.public_key()).serial_number(x509.random_serial_number())
-            .not_valid_before(now - dt.timedelta(hours=1)).not_valid_after(now + dt.timedelta(days=1))
-            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-                           critical=False)
-            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-            .add_extension(x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
-            .sign(ca_key, hashes.SHA256()))
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")]))
+        .issuer_name(ca_name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(hours=1))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
     cert_path, key_path = tmp_path / "server.pem", tmp_path / "server.key"
     cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
+    key_path.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
     return ca.public_bytes(serialization.Encoding.PEM).decode(), cert_path, key_path
 
 
@@ -268,8 +352,9 @@ def tls_proxy(s3_endpoint: str, tmp_path: Path) -> Iterator[tuple[FaultProxy, st
 
 
 @pytest.mark.filterwarnings("ignore::urllib3.exceptions.InsecureRequestWarning")  # the BSL asked for it
-def test_tls_is_verified_unless_the_bsl_says_otherwise(fake_kube: FakeKubeServer, s3_seed: Seeder,
-                                                       tls_proxy: tuple[FaultProxy, str], tmp_path: Path) -> None:
+def test_tls_is_verified_unless_the_bsl_says_otherwise(
+    fake_kube: FakeKubeServer, s3_seed: Seeder, tls_proxy: tuple[FaultProxy, str], tmp_path: Path
+) -> None:
     """An HTTPS endpoint with a private CA: refused by default (the message says what to set); trusted
     with the BSL's caCert; accepted unverified only with insecureSkipTLSVerify: "true"."""
     proxy, ca_pem = tls_proxy
@@ -283,6 +368,7 @@ def test_tls_is_verified_unless_the_bsl_says_otherwise(fake_kube: FakeKubeServer
             if ca is not None:
                 spec["objectStorage"] = {**spec["objectStorage"], "caCert": base64.b64encode(ca.encode()).decode()}
             return {**o, "spec": spec}
+
         fake_kube.modify("backupstoragelocations", "default", mutate, namespace="velero")
 
     code, plan, _ = run(world, "plan")

@@ -150,8 +150,10 @@ def test_a_staggered_full_carries_the_signal_too() -> None:
     """A full pulled forward by the budget is forced like any other: with the signal, the annotation is set."""
     schedule_views = stagger_views(7, budget=3)
     own = {keys.FORCE_SIGNAL: "mine"}
-    decided = [decide(vm(f"vm-{i}", annotations=own), schedule_views, stagger_chain(k), now=STAGGER_NOW, signal=True)
-               for i, k in enumerate([5] * 5 + [6] * 2)]
+    decided = [
+        decide(vm(f"vm-{i}", annotations=own), schedule_views, stagger_chain(k), now=STAGGER_NOW, signal=True)
+        for i, k in enumerate([5] * 5 + [6] * 2)
+    ]
     out = [d for d in stagger(decided, now=STAGGER_NOW) if STAGGERED in d.codes]
     assert out
     for d in out:

@@ -44,8 +44,9 @@ def simulate_json(*argv: str) -> dict[str, Any]:
 def test_300_vms_budget_42_levels_the_fulls() -> None:
     """300 VMs created the same day, nightly, interval 7, budget 42, 60 windows: from window 16 on no window
     has more than 42 fulls and no chain ever exceeds 8 members; without the budget, 300 every eighth window."""
-    doc = simulate_json("--vms", "300", "--schedule", "0 1 * * *", "--interval", "7", "--budget", "42",
-                        "--windows", "60")
+    doc = simulate_json(
+        "--vms", "300", "--schedule", "0 1 * * *", "--interval", "7", "--budget", "42", "--windows", "60"
+    )
     windows = doc["windows"]
     assert len(windows) == 60 and doc["warmup_windows"] == 16
     assert max(w["fulls"] for w in windows[16:]) <= 42
@@ -62,8 +63,9 @@ def test_300_vms_budget_42_levels_the_fulls() -> None:
 
 def test_small_run_json_shape() -> None:
     """`-o json` has per-window fulls, bytes, max_chain, max_age_s and the run's peak, chain and age."""
-    doc = simulate_json("--vms", "6", "--interval", "2", "--windows", "9", "--disk-size", "10Gi",
-                        "--change-rate", "10%")
+    doc = simulate_json(
+        "--vms", "6", "--interval", "2", "--windows", "9", "--disk-size", "10Gi", "--change-rate", "10%"
+    )
     assert {"windows", "peak_fulls_after_warmup", "max_chain", "max_age_s"} <= doc.keys()
     assert "without_budget" not in doc
     first = doc["windows"][0]
@@ -162,6 +164,7 @@ def test_plot_without_matplotlib_says_how_to_get_it(tmp_path: Path, monkeypatch:
 def test_the_collector_is_left_alone_and_the_heap_stays_flat(monkeypatch: pytest.MonkeyPatch) -> None:
     """A simulation never switches the cyclic collector off or retunes it, and what it keeps per VM does
     not grow with the windows: as many live objects after window 40 as after window 10."""
+
     def refuse(*_args: object) -> None:
         raise AssertionError("simulate changed the process-wide collector")
 

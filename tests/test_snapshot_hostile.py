@@ -33,8 +33,16 @@ def test_malformed_document_does_not_lose_the_ones_after_it(tmp_path: Path) -> N
     path.write_text("\n---\n".join([docs[0], BAD_DOC, *docs[1:]]))
     objects, problems = read_cluster(SnapshotRoot(snap))
     names = {o["metadata"]["name"] for o in objects if o["kind"] == "Schedule"}
-    assert names == {"nightly-prod", "weekly-db", "dev-every-6h", "qa-nightly", "finance-hourly", "infra-weekly",
-                     "staging-tokyo", "staging-scratch"}
+    assert names == {
+        "nightly-prod",
+        "weekly-db",
+        "dev-every-6h",
+        "qa-nightly",
+        "finance-hourly",
+        "infra-weekly",
+        "staging-tokyo",
+        "staging-scratch",
+    }
     [problem] = problems
     line = 1 + len(docs[0].splitlines()) + 1 + 2  # the separator, then the third line of the bad document
     assert problem.startswith("snapshot file cluster/velero.yaml: while parsing") and f"line {line}," in problem
@@ -50,10 +58,12 @@ def test_unreadable_documents_make_the_plan_incomplete(tmp_path: Path) -> None:
     assert (code, doc) == (2, {})
     assert f"error: snapshot {snap} is incomplete or ambiguous, so nothing was decided (4 problem(s)):" in err
     listed = [line.strip() for line in err.splitlines() if line.startswith("  snapshot file")]
-    assert [line.split(":")[0] for line in listed] == ["snapshot file cluster/broken.json",
-                                                        "snapshot file cluster/broken.yaml",
-                                                        "snapshot file cluster/broken.yaml",
-                                                        "snapshot file cluster/latin1.yaml"]
+    assert [line.split(":")[0] for line in listed] == [
+        "snapshot file cluster/broken.json",
+        "snapshot file cluster/broken.yaml",
+        "snapshot file cluster/broken.yaml",
+        "snapshot file cluster/latin1.yaml",
+    ]
 
 
 def test_duplicate_objects_are_an_error_not_two_vms(tmp_path: Path) -> None:
@@ -63,8 +73,7 @@ def test_duplicate_objects_are_an_error_not_two_vms(tmp_path: Path) -> None:
     (snap / "cluster" / "again.yaml").write_text(text)
     code, doc, err = plan(snap)
     assert (code, doc) == (2, {})
-    assert ("duplicate VirtualMachine prod/db-1: 2 times, in cluster/again.yaml, cluster/virtualmachines.yaml"
-            in err)
+    assert "duplicate VirtualMachine prod/db-1: 2 times, in cluster/again.yaml, cluster/virtualmachines.yaml" in err
     assert "(21 problem(s))" in err  # every VM of the file, each once
 
 
@@ -96,8 +105,9 @@ def test_index_symlink_leading_outside_is_that_vms_error(tmp_path: Path) -> None
     code, doc, _ = plan(snap)
     web1 = vms(doc)["prod/web-1"]
     assert code == 1 and (web1["action"], web1["reasons"]) == ("error", ["index-fetch-failed"])
-    assert web1["detail"]["message"] == (f"snapshot: {CHECKPOINTS}/prod/web-1/index.json: leads outside the "
-                                         "snapshot; refused")
+    assert web1["detail"]["message"] == (
+        f"snapshot: {CHECKPOINTS}/prod/web-1/index.json: leads outside the snapshot; refused"
+    )
     assert "prod/web-1" not in patches(doc) and vms(doc)["prod/web-2"]["action"] == "force-full"
 
 
@@ -115,8 +125,11 @@ def test_folder_and_bucket_symlinks_leading_outside_are_refused(tmp_path: Path) 
     bucket.rename(tmp_path / "real-bucket")
     bucket.symlink_to(tmp_path / "real-bucket")
     code, doc, _ = plan(snap)
-    assert all("buckets/vm-backups: leads outside the snapshot" in v["detail"]["message"]
-               for v in doc["vms"] if v["action"] == "error" and "index-fetch-failed" in v["reasons"])
+    assert all(
+        "buckets/vm-backups: leads outside the snapshot" in v["detail"]["message"]
+        for v in doc["vms"]
+        if v["action"] == "error" and "index-fetch-failed" in v["reasons"]
+    )
     assert not any(v["chain"]["state"] == "valid" for v in doc["vms"])
 
 
@@ -140,17 +153,24 @@ def test_names_that_would_leave_the_folder_are_refused(tmp_path: Path) -> None:
     assert hostile["detail"]["message"] == (
         'snapshot: VirtualMachine prod/../../../../../../outside: name "../../../../../../outside": not a valid '
         "DNS-1123 subdomain (at most 253 characters: lowercase letters, digits, '-' and '.', alphanumeric at "
-        "each end); refused")
+        "each end); refused"
+    )
     source = SnapshotSource(snap)
-    bsl = parse_bsl({"metadata": {"name": "default", "namespace": "velero"},
-                     "spec": {"objectStorage": {"bucket": "vm-backups", "prefix": "velero"}}})
+    bsl = parse_bsl(
+        {
+            "metadata": {"name": "default", "namespace": "velero"},
+            "spec": {"objectStorage": {"bucket": "vm-backups", "prefix": "velero"}},
+        }
+    )
     [chain] = source.chains(bsl, [("../outside", "vm")]).values()
     assert chain.detail.startswith('snapshot: VirtualMachine ../outside/vm: namespace "../outside": not a valid DNS')
     edit_velero(snap, "default", lambda d: {**d, "spec": {**d["spec"], "objectStorage": {"bucket": "../outside"}}})
     code, doc, _ = plan(snap)
-    assert doc["errors"] == ['BackupStorageLocation velero/default: spec.objectStorage.bucket="../outside": not a '
-                             "valid S3 bucket name (3-63 lowercase letters, digits, dots and hyphens, a letter or "
-                             "digit at each end)"]
+    assert doc["errors"] == [
+        'BackupStorageLocation velero/default: spec.objectStorage.bucket="../outside": not a '
+        "valid S3 bucket name (3-63 lowercase letters, digits, dots and hyphens, a letter or "
+        "digit at each end)"
+    ]
 
 
 def test_a_name_too_long_for_the_filesystem_is_that_vms_error(tmp_path: Path) -> None:
@@ -161,8 +181,11 @@ def test_a_name_too_long_for_the_filesystem_is_that_vms_error(tmp_path: Path) ->
     assert code == 1 and vms(doc)[f"prod/{'v' * 300}"]["action"] == "error"
     assert vms(doc)["prod/db-1"]["action"] == "force-full"
     # Past the name checks, the filesystem's own refusal (ENAMETOOLONG) is each VM's error, not a crash.
-    edit_velero(snap, "default", lambda d: {**d, "spec": {**d["spec"], "objectStorage": {
-        "bucket": "vm-backups", "prefix": "p" * 300}}})
+    edit_velero(
+        snap,
+        "default",
+        lambda d: {**d, "spec": {**d["spec"], "objectStorage": {"bucket": "vm-backups", "prefix": "p" * 300}}},
+    )
     code, doc, _ = plan(snap)
     assert code == 1
     failed = [v for v in doc["vms"] if "index-fetch-failed" in v["reasons"] and len(v["name"]) < 300]
@@ -177,8 +200,9 @@ def test_a_missing_bucket_folder_is_loud(tmp_path: Path) -> None:
     assert code == 1
     read = [v for v in doc["vms"] if v["action"] not in ("skip", "release")]
     assert read and all(v["reasons"] == ["bucket-missing"] for v in read if v["name"] != "dev-3")
-    assert read[0]["detail"]["message"] == ("the snapshot has no buckets/vm-backups/ directory (bucket of BSL "
-                                            "velero/default): its indexes cannot be read")
+    assert read[0]["detail"]["message"] == (
+        "the snapshot has no buckets/vm-backups/ directory (bucket of BSL velero/default): its indexes cannot be read"
+    )
     warned = [e for e in log_events(err) if e["event"] == "snapshot-bucket-missing"]
     assert [(e["level"], e["bucket"], e["present"]) for e in warned] == [("warning", "vm-backups", ["vm-backup"])]
     assert json.dumps(doc).count("no-index") == 0

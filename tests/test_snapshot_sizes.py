@@ -21,10 +21,23 @@ def snapshot(tmp_path: Path, *, sizes: object | None = None, real: dict[int, byt
     (root / "cluster").mkdir(parents=True)
     b = bsl()
     cps = linear(2)
-    doc = {"vmName": "vm", "namespace": "ns", "checkpoints": [
-        {"id": c.id, "type": c.type, "parent": c.parent or None, "timestamp": "2026-11-01T01:12:00Z",
-         "files": [{"filename": f.filename, "diskName": f.disk, "size": f.size, "objectPath": f.object_path}
-                   for f in c.files]} for c in cps]}
+    doc = {
+        "vmName": "vm",
+        "namespace": "ns",
+        "checkpoints": [
+            {
+                "id": c.id,
+                "type": c.type,
+                "parent": c.parent or None,
+                "timestamp": "2026-11-01T01:12:00Z",
+                "files": [
+                    {"filename": f.filename, "diskName": f.disk, "size": f.size, "objectPath": f.object_path}
+                    for f in c.files
+                ],
+            }
+            for c in cps
+        ],
+    }
     for c in doc["checkpoints"]:
         if c["parent"] is None:
             del c["parent"]

@@ -24,9 +24,16 @@ LAST = T0 + 10 * DAY  # the nightly schedule last ran here; its next run is LAST
 NOW = LAST + timedelta(hours=19)
 
 
-def views(interval: int | None = 7, budget: int | None = None, *, max_age: str | None = None,
-          name: str = "nightly", cron: str = "0 1 * * *", days: str | None = None,
-          growth: str | None = None) -> tuple[ScheduleView, ...]:
+def views(
+    interval: int | None = 7,
+    budget: int | None = None,
+    *,
+    max_age: str | None = None,
+    name: str = "nightly",
+    cron: str = "0 1 * * *",
+    days: str | None = None,
+    growth: str | None = None,
+) -> tuple[ScheduleView, ...]:
     annotations = {}
     if days is not None:
         annotations[keys.DAYS] = days
@@ -49,8 +56,10 @@ def chain_of(incrementals: int) -> Chain:
 
 def fleet(incrementals: Sequence[int], schedule_views: Sequence[ScheduleView]) -> list[Decision]:
     """One VM per entry, with that many incrementals, decided under the schedules."""
-    return [decide(vm(f"vm-{i:03d}"), schedule_views, chain_of(k) if k >= 0 else compute_chain(NO_INDEX), now=NOW)
-            for i, k in enumerate(incrementals)]
+    return [
+        decide(vm(f"vm-{i:03d}"), schedule_views, chain_of(k) if k >= 0 else compute_chain(NO_INDEX), now=NOW)
+        for i, k in enumerate(incrementals)
+    ]
 
 
 def fulls(decisions: Sequence[Decision]) -> int:
@@ -143,8 +152,9 @@ def test_a_re_run_with_nothing_changed_writes_nothing() -> None:
     first = build_plan(now=NOW, views=schedule_views, covered=targets(schedule_views, machines), chains=chains)
     assert len(pulled(first.decisions)) == 3  # 4 + 4 + 4 ahead levels out at 3 now and 3 + 3 + 3 ahead
     after = [_patched(d.vm, d.patch()) for d in first.decisions]
-    second = build_plan(now=NOW + timedelta(minutes=30), views=schedule_views,
-                        covered=targets(schedule_views, after), chains=chains)
+    second = build_plan(
+        now=NOW + timedelta(minutes=30), views=schedule_views, covered=targets(schedule_views, after), chains=chains
+    )
     assert [d.patch() for d in second.decisions] == [None] * 12
     assert pulled(second.decisions) == pulled(first.decisions)
 
@@ -156,8 +166,11 @@ def _patched(machine: VM, patch: dict[str, object] | None) -> VM:
     assert isinstance(meta, dict)
     annotations = {**machine.annotations, **meta.get("annotations", {})}
     labels = {**machine.labels, **meta.get("labels", {})}
-    return vm(machine.name, annotations={k: v for k, v in annotations.items() if v is not None},
-              labels={k: v for k, v in labels.items() if v is not None})
+    return vm(
+        machine.name,
+        annotations={k: v for k, v in annotations.items() if v is not None},
+        labels={k: v for k, v in labels.items() if v is not None},
+    )
 
 
 def test_the_strictest_budget_applies_under_the_next_running_schedule() -> None:
@@ -211,8 +224,9 @@ def test_deterministic_whatever_the_order(counts: list[int], interval: int, budg
 
 @settings(max_examples=40, deadline=None)
 @given(incrementals, st.integers(min_value=1, max_value=10), st.integers(min_value=1, max_value=15))
-def test_pulls_never_make_this_run_busier_than_the_peak_they_relieve(counts: list[int], interval: int,
-                                                                     budget: int) -> None:
+def test_pulls_never_make_this_run_busier_than_the_peak_they_relieve(
+    counts: list[int], interval: int, budget: int
+) -> None:
     """A run that pulls ends with fewer fulls than the busiest window ahead had before: it levels, never overshoots."""
     decisions = fleet(counts, views(interval, budget=budget))
     out = stagger(decisions, now=NOW)

@@ -75,8 +75,11 @@ def test_unknown_global_limit_gives_the_vm_its_own_value() -> None:
     assert baseline("junk", 7, global_limit=None) == "junk"
 
 
-@given(st.one_of(st.none(), st.sampled_from(["0", "1", "3", "7", "12", "-2", "x", "+4", "07"])),
-       st.integers(min_value=1, max_value=15), st.one_of(st.none(), st.integers(min_value=0, max_value=15)))
+@given(
+    st.one_of(st.none(), st.sampled_from(["0", "1", "3", "7", "12", "-2", "x", "+4", "07"])),
+    st.integers(min_value=1, max_value=15),
+    st.one_of(st.none(), st.integers(min_value=0, max_value=15)),
+)
 def test_baseline_never_loosens_the_controller(original: str | None, interval: int, global_limit: int | None) -> None:
     """The limit the controller applies with the baseline is never looser than without the job (design 5)."""
     without = controller_limit(original)
@@ -111,7 +114,16 @@ def test_no_patch_when_already_there() -> None:
 def test_absent_means_null_in_the_patch() -> None:
     """Removing a key is a null in the merge patch."""
     desired = Desired(None, None, due_label=False)
-    patch = merge_patch(annotations={keys.MAX_INCREMENTAL: "7", keys.STATE: "{}"}, labels={keys.DUE_LABEL: "true"},
-                        desired=desired, resource_version="3")
-    assert patch == {"metadata": {"annotations": {keys.MAX_INCREMENTAL: None, keys.STATE: None},
-                                  "labels": {keys.DUE_LABEL: None}, "resourceVersion": "3"}}
+    patch = merge_patch(
+        annotations={keys.MAX_INCREMENTAL: "7", keys.STATE: "{}"},
+        labels={keys.DUE_LABEL: "true"},
+        desired=desired,
+        resource_version="3",
+    )
+    assert patch == {
+        "metadata": {
+            "annotations": {keys.MAX_INCREMENTAL: None, keys.STATE: None},
+            "labels": {keys.DUE_LABEL: None},
+            "resourceVersion": "3",
+        }
+    }

@@ -142,8 +142,10 @@ Case = tuple[tuple[Checkpoint, ...], dict[str, int | None]]
 def folders(draw: st.DrawFn) -> Case:
     """A chain of 1-6 members, an older chain, leaked objects, and a listing that drops some objects."""
     n = draw(st.integers(0, 5))
-    cps = [with_meta(replace(c, files=tuple(replace(f, size=draw(sizes)) for f in c.files)))
-           for c in (*linear(draw(st.integers(0, 3)), prefix="o"), *linear(n, start=T0 + timedelta(days=9)))]
+    cps = [
+        with_meta(replace(c, files=tuple(replace(f, size=draw(sizes)) for f in c.files)))
+        for c in (*linear(draw(st.integers(0, 3)), prefix="o"), *linear(n, start=T0 + timedelta(days=9)))
+    ]
     listing = folder(*cps, meta=draw(sizes), index_size=draw(sizes))
     for key in draw(st.lists(st.sampled_from(sorted(listing)), max_size=3)):
         listing.pop(key, None)

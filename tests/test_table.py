@@ -28,7 +28,7 @@ def vm_rows(out: str) -> list[str]:
     lines = out.splitlines()
     start = next(i for i, line in enumerate(lines) if line.startswith("VM "))
     end = lines.index("", start)
-    return lines[start + 1:end]
+    return lines[start + 1 : end]
 
 
 @pytest.mark.parametrize("columns", [80, 100, 200])
@@ -104,7 +104,7 @@ def test_errors_follow_the_table() -> None:
     """Every error is listed after the table, and one count line on stderr says how many there were."""
     code, out, err = plan(columns=200)
     assert code == 1
-    tail = out[out.index("Summary:"):]
+    tail = out[out.index("Summary:") :]
     assert "Errors:\n  Schedule velero/finance-hourly: " in tail
     assert "  VM dev/dev-3: " in tail
     assert err == "21 VMs decided, 2 errors\n"
@@ -123,7 +123,7 @@ def test_wide_names_keep_the_columns_aligned(tmp_path: Path) -> None:
     starts = set()
     for row in rows:
         name = row.split("  ")[0]
-        rest = row[len(name):]
+        rest = row[len(name) :]
         starts.add(display_width(name) + len(rest) - len(rest.lstrip(" ")))
     assert len(starts) == 1
 

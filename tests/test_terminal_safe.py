@@ -30,11 +30,20 @@ UNSAFE = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\
 
 
 def vm(name: str, annotations: dict[str, str]) -> dict[str, object]:
-    return {"apiVersion": "kubevirt.io/v1", "kind": "VirtualMachine",
-            "metadata": {"name": name, "namespace": "prod", "annotations": annotations, "labels": {},
-                         "uid": f"uid-{len(name)}", "resourceVersion": "1"},
-            "spec": {"runStrategy": "Always"},
-            "status": {"printableStatus": "Running", "changedBlockTracking": {"state": "Enabled"}}}
+    return {
+        "apiVersion": "kubevirt.io/v1",
+        "kind": "VirtualMachine",
+        "metadata": {
+            "name": name,
+            "namespace": "prod",
+            "annotations": annotations,
+            "labels": {},
+            "uid": f"uid-{len(name)}",
+            "resourceVersion": "1",
+        },
+        "spec": {"runStrategy": "Always"},
+        "status": {"printableStatus": "Running", "changedBlockTracking": {"state": "Enabled"}},
+    }
 
 
 @pytest.fixture
@@ -52,13 +61,22 @@ def cli(*args: str) -> tuple[int, str, str]:
     return code, out.getvalue(), err.getvalue()
 
 
-@pytest.mark.parametrize(("raw", "shown"), [
-    ("\x1b[31mred", "\\x1b[31mred"), ("a\nb\rc\td", "a\\nb\\rc\\td"), ("\x00\x7f\x85\x9b", "\\x00\\x7f\\x85\\x9b"),
-    ("\u202egnp.exe", "\\u202egnp.exe"), ("\u2066\u2067\u2068\u2069", "\\u2066\\u2067\\u2068\\u2069"),
-    ("\u200e\u200f\u061c\u202a\u202b\u202c\u202d", "\\u200e\\u200f\\u061c\\u202a\\u202b\\u202c\\u202d"),
-    ("line\u2028para\u2029", "line\\u2028para\\u2029"),
-    ("db-1 caf\u00e9 \u540d\u524d \u05e9\u05dc\u05d5\u05dd", "db-1 caf\u00e9 \u540d\u524d \u05e9\u05dc\u05d5\u05dd"),
-])
+@pytest.mark.parametrize(
+    ("raw", "shown"),
+    [
+        ("\x1b[31mred", "\\x1b[31mred"),
+        ("a\nb\rc\td", "a\\nb\\rc\\td"),
+        ("\x00\x7f\x85\x9b", "\\x00\\x7f\\x85\\x9b"),
+        ("\u202egnp.exe", "\\u202egnp.exe"),
+        ("\u2066\u2067\u2068\u2069", "\\u2066\\u2067\\u2068\\u2069"),
+        ("\u200e\u200f\u061c\u202a\u202b\u202c\u202d", "\\u200e\\u200f\\u061c\\u202a\\u202b\\u202c\\u202d"),
+        ("line\u2028para\u2029", "line\\u2028para\\u2029"),
+        (
+            "db-1 caf\u00e9 \u540d\u524d \u05e9\u05dc\u05d5\u05dd",
+            "db-1 caf\u00e9 \u540d\u524d \u05e9\u05dc\u05d5\u05dd",
+        ),
+    ],
+)
 def test_controls_and_bidi_controls_are_escaped_and_nothing_else(raw: str, shown: str) -> None:
     """C0, DEL, C1, bidi and line-separator characters become escapes; letters of any script stay."""
     assert terminal_safe(raw) == shown

@@ -48,8 +48,15 @@ def history(*modes: str, name: str = VM) -> tuple[dict[str, Any], dict[str, int]
     doc: dict[str, Any] | None = None
     objects: dict[str, int] = {}
     for day, mode in enumerate(modes):
-        doc, written = append_checkpoint(doc, namespace=NS, name=name, mode=mode, at=T0 + timedelta(days=day),
-                                         backup=f"nightly-{day}", disk_sizes=DISKS)
+        doc, written = append_checkpoint(
+            doc,
+            namespace=NS,
+            name=name,
+            mode=mode,
+            at=T0 + timedelta(days=day),
+            backup=f"nightly-{day}",
+            disk_sizes=DISKS,
+        )
         objects.update(written)
     assert doc is not None
     return doc, objects
@@ -71,15 +78,27 @@ def file_paths(doc: Mapping[str, Any], position: int) -> list[str]:
     return [f["objectPath"] for f in doc["checkpoints"][position]["files"]]
 
 
-def decide(doc: Mapping[str, Any] | None, objects: Mapping[str, int | bytes] | None, *,
-           annotations: Mapping[str, str] | None = None, global_limit: int = 0,
-           trackers: Sequence[Tracker] | None = None, **extra: Any) -> Decision:
+def decide(
+    doc: Mapping[str, Any] | None,
+    objects: Mapping[str, int | bytes] | None,
+    *,
+    annotations: Mapping[str, str] | None = None,
+    global_limit: int = 0,
+    trackers: Sequence[Tracker] | None = None,
+    **extra: Any,
+) -> Decision:
     """The decision with, by default, the VM's tracker naming the index's last checkpoint."""
     if trackers is None:
         trackers = [Tracker.for_vm(VM, ids(doc)[-1])] if doc and doc["checkpoints"] else []
-    return resolve_backup_mode(vm_name=VM, index=body(doc) if doc is not None else None, objects=objects,
-                               vm_annotations={} if annotations is None else annotations,
-                               global_limit=global_limit, trackers=trackers, **extra)
+    return resolve_backup_mode(
+        vm_name=VM,
+        index=body(doc) if doc is not None else None,
+        objects=objects,
+        vm_annotations={} if annotations is None else annotations,
+        global_limit=global_limit,
+        trackers=trackers,
+        **extra,
+    )
 
 
 def without(objects: Mapping[str, int], *keys: str) -> dict[str, int]:
@@ -145,8 +164,10 @@ def test_the_root_must_be_a_full() -> None:
     assert (decision.mode, decision.reason) == ("full", "root-not-full")
 
 
-@pytest.mark.parametrize(("type_", "valid"), [("Full", True), ("FULL", True), ("full", True), ("Fulll", False),
-                                              ("Incremental", False), ("", False)])
+@pytest.mark.parametrize(
+    ("type_", "valid"),
+    [("Full", True), ("FULL", True), ("full", True), ("Fulll", False), ("Incremental", False), ("", False)],
+)
 def test_the_root_type_is_compared_case_insensitively(type_: str, valid: bool) -> None:
     """The root's type, lower-cased, must be "full"."""
     doc, objects = chain_of(1)
@@ -219,8 +240,11 @@ def test_object_sizes_that_differ_from_the_index_change_nothing() -> None:
     doc, objects = chain_of(3)
     expected = decide(doc, objects)
     assert expected.mode == "incremental"
-    for other in (dict.fromkeys(objects, 0), {k: v + 1 for k, v in objects.items()},
-                  {k: b"x" for k in objects if not k.endswith("vmbt.json")}):
+    for other in (
+        dict.fromkeys(objects, 0),
+        {k: v + 1 for k, v in objects.items()},
+        {k: b"x" for k in objects if not k.endswith("vmbt.json")},
+    ):
         assert decide(doc, other) == expected
 
 
@@ -293,8 +317,14 @@ def test_atoi_accepts_a_sign_and_leading_zeros(value: str, limit: int) -> None:
 def test_a_vm_that_cannot_be_read_uses_the_global() -> None:
     """getEffectiveMaxIncrementalBackups falls back to the global value when the VM Get fails."""
     doc, objects = chain_of(5)
-    decision = resolve_backup_mode(vm_name=VM, index=body(doc), objects=objects, vm_annotations=None,
-                                   global_limit=5, trackers=[Tracker.for_vm(VM, ids(doc)[-1])])
+    decision = resolve_backup_mode(
+        vm_name=VM,
+        index=body(doc),
+        objects=objects,
+        vm_annotations=None,
+        global_limit=5,
+        trackers=[Tracker.for_vm(VM, ids(doc)[-1])],
+    )
     assert (decision.reason, decision.limit) == ("max-incremental", 5)
 
 
@@ -309,8 +339,8 @@ def test_the_controller_uses_its_global_flag() -> None:
     """UpstreamController.decide passes its --max-incremental-backups on."""
     doc, objects = chain_of(2)
     decision = UpstreamController(global_max_incremental=2).decide(
-        vm_name=VM, index=body(doc), objects=objects, vm_annotations={},
-        trackers=[Tracker.for_vm(VM, ids(doc)[-1])])
+        vm_name=VM, index=body(doc), objects=objects, vm_annotations={}, trackers=[Tracker.for_vm(VM, ids(doc)[-1])]
+    )
     assert decision.reason == "max-incremental"
 
 
@@ -448,7 +478,10 @@ def test_backup_names_are_propagated_to_every_ancestor() -> None:
     """propagateReferencedBy: the root lists every backup of its chain, once each."""
     doc, _ = chain_of(2)
     assert [c["referencedBy"] for c in doc["checkpoints"]] == [
-        ["nightly-0", "nightly-1", "nightly-2"], ["nightly-1", "nightly-2"], ["nightly-2"]]
+        ["nightly-0", "nightly-1", "nightly-2"],
+        ["nightly-1", "nightly-2"],
+        ["nightly-2"],
+    ]
 
 
 def test_files_archives_and_disk_names_are_written_as_the_uploader_does() -> None:
@@ -466,10 +499,12 @@ def test_files_archives_and_disk_names_are_written_as_the_uploader_does() -> Non
 
 def test_a_checkpoint_written_again_replaces_its_entry() -> None:
     """The same checkpoint id replaces the entry in place and keeps its backup names."""
-    doc, _ = append_checkpoint(None, namespace=NS, name=VM, mode="full", at=T0, backup="b1", disk_sizes=DISKS,
-                               checkpoint="cp")
-    doc, _ = append_checkpoint(doc, namespace=NS, name=VM, mode="full", at=T0, backup="b2", disk_sizes=DISKS,
-                               checkpoint="cp")
+    doc, _ = append_checkpoint(
+        None, namespace=NS, name=VM, mode="full", at=T0, backup="b1", disk_sizes=DISKS, checkpoint="cp"
+    )
+    doc, _ = append_checkpoint(
+        doc, namespace=NS, name=VM, mode="full", at=T0, backup="b2", disk_sizes=DISKS, checkpoint="cp"
+    )
     assert ids(doc) == ["cp"]
     assert doc["checkpoints"][0]["referencedBy"] == ["b1", "b2"]
 
@@ -480,14 +515,19 @@ GOLDEN = json.loads((Path(__file__).parent / "golden" / "index.json").read_text(
 # Go 1.19 (the golden data) accepts these zone offsets; the controller's Go 1.25 does not, nor the
 # model. Python's recursion limit stops the model short of Go's 10 000 levels of nesting.
 MODEL_DIFFERS = {
-    'timestamp "2026-03-01T01:12:00+24:61"', 'timestamp "2026-03-01T01:12:00-25:00"',
-    'timestamp "2026-03-01T01:12:00+99:99"', "nesting of 9999 in an unknown field",
+    'timestamp "2026-03-01T01:12:00+24:61"',
+    'timestamp "2026-03-01T01:12:00-25:00"',
+    'timestamp "2026-03-01T01:12:00+99:99"',
+    "nesting of 9999 in an unknown field",
     "nesting of 10000 in an unknown field",
 }
 
 
-@pytest.mark.parametrize("case", [c for c in GOLDEN if c["name"] not in MODEL_DIFFERS],
-                         ids=[c["name"] for c in GOLDEN if c["name"] not in MODEL_DIFFERS])
+@pytest.mark.parametrize(
+    "case",
+    [c for c in GOLDEN if c["name"] not in MODEL_DIFFERS],
+    ids=[c["name"] for c in GOLDEN if c["name"] not in MODEL_DIFFERS],
+)
 def test_the_model_decodes_as_go_does(case: dict[str, Any]) -> None:
     """The model's own decoder agrees with encoding/json on the golden documents: readable or
     not, and the ids, types, parents and object paths the decision reads."""
@@ -497,8 +537,10 @@ def test_the_model_decodes_as_go_does(case: dict[str, Any]) -> None:
             decode_index(data)
         return
     entries = decode_index(data).entries
-    expected = [(c["id"], c["type"], c["parent"], [f["objectPath"] for f in c["files"] or ()], c["vmbtObjectPath"])
-                for c in case["value"]["checkpoints"] or ()]
+    expected = [
+        (c["id"], c["type"], c["parent"], [f["objectPath"] for f in c["files"] or ()], c["vmbtObjectPath"])
+        for c in case["value"]["checkpoints"] or ()
+    ]
     assert [(e.id, e.type, e.parent, [f.object_path for f in e.files], e.vmbt_object_path) for e in entries] == expected
 
 

@@ -55,8 +55,10 @@ class SizeMismatch:
     index_size: int
 
     def __str__(self) -> str:
-        return (f"{self.checkpoint}: {self.object_path}: {self.bucket_size} bytes in the bucket, "
-                f"{self.index_size} in the index")
+        return (
+            f"{self.checkpoint}: {self.object_path}: {self.bucket_size} bytes in the bucket, "
+            f"{self.index_size} in the index"
+        )
 
 
 @dataclass(frozen=True, slots=True)  # slots: a __dict__ would add ~1/5 to a compact chain

@@ -99,8 +99,11 @@ def limit_from_deployment(obj: Raw, *, source: str) -> GlobalLimit:
     """The limit the Deployment's `manager` container runs with (`command[1:]` + `args`, as the kubelet joins them)."""
     spec = _map(_map(_map(obj, "spec"), "template"), "spec")
     containers = spec.get("containers")
-    manager = next((c for c in containers if isinstance(c, Mapping) and c.get("name") == MANAGER), None) if (
-        isinstance(containers, list)) else None
+    manager = (
+        next((c for c in containers if isinstance(c, Mapping) and c.get("name") == MANAGER), None)
+        if (isinstance(containers, list))
+        else None
+    )
     if manager is None:
         return GlobalLimit(None, "unknown", f"{source}: no container named {MANAGER!r}")
     command, args = manager.get("command"), manager.get("args")
@@ -143,8 +146,12 @@ def parse_tracker(obj: Raw) -> Tracker:
     meta = _map(obj, "metadata")
     labels = _map(meta, "labels")
     latest = _map(_map(obj, "status"), "latestCheckpoint").get("name")
-    return Tracker(str(meta.get("namespace", "")), str(meta.get("name", "")), str(labels.get(keys.VM_NAME_HASH, "")),
-                   latest if isinstance(latest, str) else "")
+    return Tracker(
+        str(meta.get("namespace", "")),
+        str(meta.get("name", "")),
+        str(labels.get(keys.VM_NAME_HASH, "")),
+        latest if isinstance(latest, str) else "",
+    )
 
 
 @dataclass(frozen=True)
@@ -211,13 +218,16 @@ def controller_limit_reason(chain: Chain, *, original: str | None, limit: Global
     if found is None or found[0] <= 0 or chain.incrementals < found[0]:
         return None
     value, source = found
-    return Reason("controller-limit", f"{chain.incrementals} incrementals since the last full reach the "
-                  f"controller's limit {value} ({source})",
-                  {"incrementals": chain.incrementals, "controllerLimit": value, "controllerLimitFrom": source})
+    return Reason(
+        "controller-limit",
+        f"{chain.incrementals} incrementals since the last full reach the controller's limit {value} ({source})",
+        {"incrementals": chain.incrementals, "controllerLimit": value, "controllerLimitFrom": source},
+    )
 
 
-def tracker_findings(namespace: str, name: str, chain: Chain,
-                     trackers: Trackers) -> tuple[Reason | None, PlanWarning | None]:
+def tracker_findings(
+    namespace: str, name: str, chain: Chain, trackers: Trackers
+) -> tuple[Reason | None, PlanWarning | None]:
     """tracker-mismatch when every tracker of the VM names another checkpoint than the index's latest.
 
     No tracker is no mismatch (the controller recreates one from the archived vmbt.json). With
@@ -231,15 +241,23 @@ def tracker_findings(namespace: str, name: str, chain: Chain,
     stale = [t for t in found if t.checkpoint != latest.id]
     if not stale:
         return None, None
-    numbers = {"trackers": [{"name": t.ref, "checkpoint": t.checkpoint or None} for t in found],
-               "indexLatest": latest.id}
+    numbers = {
+        "trackers": [{"name": t.ref, "checkpoint": t.checkpoint or None} for t in found],
+        "indexLatest": latest.id,
+    }
     names = "; ".join(f"{t.ref} names {t.checkpoint or 'no checkpoint'}" for t in stale)
     if len(stale) == len(found):
-        return Reason("tracker-mismatch", f"tracker {names}, the index's latest is {latest.id}: the controller "
-                      "takes a full", numbers), None
-    return None, PlanWarning("trackers-disagree", f"{len(found)} trackers for this VM and {names}, while the "
-                             f"index's latest is {latest.id}: the controller takes one of them, full or not",
-                             numbers)
+        return Reason(
+            "tracker-mismatch",
+            f"tracker {names}, the index's latest is {latest.id}: the controller takes a full",
+            numbers,
+        ), None
+    return None, PlanWarning(
+        "trackers-disagree",
+        f"{len(found)} trackers for this VM and {names}, while the "
+        f"index's latest is {latest.id}: the controller takes one of them, full or not",
+        numbers,
+    )
 
 
 def storage_warning(bsls: Sequence[Bsl]) -> PlanWarning | None:
@@ -248,16 +266,27 @@ def storage_warning(bsls: Sequence[Bsl]) -> PlanWarning | None:
     if len(where) < 2:
         return None
     names = sorted(where.values())
-    return PlanWarning("two-bsls", f"the VM's Schedules write to {len(names)} BackupStorageLocations "
-                       f"({', '.join(names)}): its one tracker names the checkpoint of whichever was written last, "
-                       "so a backup to another one finds a mismatch and is full", {"bsls": names})
+    return PlanWarning(
+        "two-bsls",
+        f"the VM's Schedules write to {len(names)} BackupStorageLocations "
+        f"({', '.join(names)}): its one tracker names the checkpoint of whichever was written last, "
+        "so a backup to another one finds a mismatch and is full",
+        {"bsls": names},
+    )
 
 
 def size_warnings(chain: Chain) -> tuple[PlanWarning, ...]:
     """One warning per object whose listed size differs from the index's (existence decides; sizes only warn)."""
     return tuple(
-        PlanWarning("size-mismatch", str(m),
-                    {"checkpoint": m.checkpoint, "objectPath": m.object_path, "bucketBytes": m.bucket_size,
-                     "indexBytes": m.index_size})
+        PlanWarning(
+            "size-mismatch",
+            str(m),
+            {
+                "checkpoint": m.checkpoint,
+                "objectPath": m.object_path,
+                "bucketBytes": m.bucket_size,
+                "indexBytes": m.index_size,
+            },
+        )
         for m in chain.mismatches
     )

@@ -352,8 +352,16 @@ def parse_cron(expr: str) -> VeleroCron:
     Raises :class:`CronError` naming the expression and the reason for anything robfig rejects.
     """
     spec = parse_spec(expr)
-    return VeleroCron(expr=expr, location=spec.location, every=spec.every, minute=spec.minute,
-                      hour=spec.hour, dom=spec.dom, month=spec.month, dow=spec.dow)
+    return VeleroCron(
+        expr=expr,
+        location=spec.location,
+        every=spec.every,
+        minute=spec.minute,
+        hour=spec.hour,
+        dom=spec.dom,
+        month=spec.month,
+        dow=spec.dow,
+    )
 
 
 # --------------------------------------------------------------------------- Velero

@@ -120,9 +120,7 @@ def _parse(expr: str) -> CronSpec:
     fields = [f for f in _GO_FIELDS.split(spec) if f]
     if len(fields) != 5:
         raise _Reject(f"expected exactly 5 fields, found {len(fields)}")
-    minute, hour, dom, month, dow = (
-        _parse_field(text, f) for text, f in zip(fields, _FIELDS, strict=True)
-    )
+    minute, hour, dom, month, dow = (_parse_field(text, f) for text, f in zip(fields, _FIELDS, strict=True))
     return CronSpec(location=location, minute=minute, hour=hour, dom=dom, month=month, dow=dow)
 
 
@@ -214,11 +212,7 @@ def _atoi(token: str, item: str, what: str, *, kind: str = "a number") -> int:
     where = "" if token == item else f" in {go_quote(item)}"
     m = _ATOI.fullmatch(token)
     digits = m.group(2).lstrip("0") if m else ""
-    if (
-        m is None
-        or len(digits) > 19
-        or not _INT64_MIN <= int(m.group(1) + (digits or "0")) <= _INT64_MAX
-    ):
+    if m is None or len(digits) > 19 or not _INT64_MIN <= int(m.group(1) + (digits or "0")) <= _INT64_MAX:
         raise _Reject(f"{what} {go_quote(token)}{where} is not {kind}")
     value = int(m.group(1) + (digits or "0"))
     if value < 0:

@@ -142,8 +142,12 @@ def age_rule(chain: Chain, policy: Policy, *, numbers: dict[str, Any]) -> Reason
     age = timedelta(seconds=numbers["ageAtNextRunSeconds"])
     if age < policy.max_age:
         return None
-    return Reason("age", f"last full (window {numbers['lastFullWindow']}) will be "
-                  f"{format_duration(age)} old at the next run, max-age {max_age}", {**numbers, **limit})
+    return Reason(
+        "age",
+        f"last full (window {numbers['lastFullWindow']}) will be "
+        f"{format_duration(age)} old at the next run, max-age {max_age}",
+        {**numbers, **limit},
+    )
 
 
 # --- the decision ----------------------------------------------------------------------------
@@ -169,9 +173,11 @@ def schedule_invalid(views: Sequence[ScheduleView]) -> Reason | None:
         return None
     names = ", ".join(v.ref for v in bad)
     problems = "; ".join(e for v in bad for e in v.errors)
-    return Reason("schedule-invalid", f"policy schedule {names} cannot be used ({problems}); "
-                  "nothing is written to this VM until it is fixed",
-                  {"invalidSchedules": {v.ref: list(v.errors) for v in bad}})
+    return Reason(
+        "schedule-invalid",
+        f"policy schedule {names} cannot be used ({problems}); nothing is written to this VM until it is fixed",
+        {"invalidSchedules": {v.ref: list(v.errors) for v in bad}},
+    )
 
 
 def triage(vm: VM, views: Sequence[ScheduleView]) -> Decision | None:
@@ -192,25 +198,51 @@ def triage(vm: VM, views: Sequence[ScheduleView]) -> Decision | None:
     managed = owner is not None
     original = owner.original if isinstance(owner, OwnerState) else None
     give_back = Desired(original, None, due_label=False).signalled(
-        owner=owner if isinstance(owner, OwnerState) else None, found=None, on=False)
+        owner=owner if isinstance(owner, OwnerState) else None, found=None, on=False
+    )
     if not views:
         if managed:
-            return Decision(vm, Action.RELEASE,
-                            (_reason("left-policy", "no policy schedule backs this VM up any more"),),
-                            unknown, refs, desired=give_back)
+            return Decision(
+                vm,
+                Action.RELEASE,
+                (_reason("left-policy", "no policy schedule backs this VM up any more"),),
+                unknown,
+                refs,
+                desired=give_back,
+            )
         return None  # not ours, not under a policy: not in the plan at all
     if vm.printable_status != "Running":
-        return Decision(vm, Action.SKIP, (_reason(
-            "not-running", f"status {vm.printable_status or 'unknown'}: the data mover backs up running VMs only"),),
-            unknown, refs)
+        return Decision(
+            vm,
+            Action.SKIP,
+            (
+                _reason(
+                    "not-running",
+                    f"status {vm.printable_status or 'unknown'}: the data mover backs up running VMs only",
+                ),
+            ),
+            unknown,
+            refs,
+        )
     if vm.cbt_state != "Enabled":
-        return Decision(vm, Action.SKIP, (_reason(
-            "cbt-disabled", f"changed-block tracking is {vm.cbt_state or 'not configured'}: "
-            "the data mover does not back this VM up"),), unknown, refs)
+        return Decision(
+            vm,
+            Action.SKIP,
+            (
+                _reason(
+                    "cbt-disabled",
+                    f"changed-block tracking is {vm.cbt_state or 'not configured'}: "
+                    "the data mover does not back this VM up",
+                ),
+            ),
+            unknown,
+            refs,
+        )
     active = [v for v in views if v.next_run is not None]
     if not active:
-        return Decision(vm, Action.SKIP, (_reason("schedule-paused", "every policy schedule of this VM is paused"),),
-                        unknown, refs)
+        return Decision(
+            vm, Action.SKIP, (_reason("schedule-paused", "every policy schedule of this VM is paused"),), unknown, refs
+        )
     policy, _ = effective(strictest(v.policy for v in active if v.policy), override)
     if policy.empty:
         reason = _reason("opted-out", "the VM switches every policy off")
@@ -220,8 +252,15 @@ def triage(vm: VM, views: Sequence[ScheduleView]) -> Decision | None:
     return None
 
 
-def decide(vm: VM, views: Sequence[ScheduleView], chain: Chain, *, now: datetime,
-           upstream: Upstream = DEFAULT, signal: bool = False) -> Decision:
+def decide(
+    vm: VM,
+    views: Sequence[ScheduleView],
+    chain: Chain,
+    *,
+    now: datetime,
+    upstream: Upstream = DEFAULT,
+    signal: bool = False,
+) -> Decision:
     """The full decision for one VM, with every reason that fired and the numbers behind it.
 
     Order: the chain the controller cannot build on (unknown -> error; invalid -> full-anyway),
@@ -234,15 +273,19 @@ def decide(vm: VM, views: Sequence[ScheduleView], chain: Chain, *, now: datetime
     return replace(decision, warnings=(*decision.warnings, *extra)) if extra else decision
 
 
-def _decide(vm: VM, views: Sequence[ScheduleView], chain: Chain, *, now: datetime, upstream: Upstream,
-            signal: bool) -> Decision:
+def _decide(
+    vm: VM, views: Sequence[ScheduleView], chain: Chain, *, now: datetime, upstream: Upstream, signal: bool
+) -> Decision:
     early = triage(vm, views)
     if early is None and not views:
         # Neither managed nor under a policy any more: given back since it was read (apply's re-read
         # after a conflict lands here, e.g. when two runs give the same VM back). Nothing to write.
-        early = Decision(vm, Action.RELEASE, (_reason(
-            "left-policy", "no policy schedule backs this VM up any more; it has been given back"),),
-            Chain(ChainState.UNKNOWN))
+        early = Decision(
+            vm,
+            Action.RELEASE,
+            (_reason("left-policy", "no policy schedule backs this VM up any more; it has been given back"),),
+            Chain(ChainState.UNKNOWN),
+        )
     if early is not None:
         return replace(early, views=tuple(views), upstream=upstream)
     active = [v for v in views if v.next_run is not None]
@@ -252,13 +295,14 @@ def _decide(vm: VM, views: Sequence[ScheduleView], chain: Chain, *, now: datetim
     # The schedule that runs next takes the backup, so its BSL holds the chain that matters.
     bsl = min(active, key=lambda v: (v.next_run, v.ref)).bsl
     refs = tuple(v.ref for v in views)
-    numbers = {**_chain_numbers(chain, policy, next_run),
-               **age_numbers(chain, next_run=next_run, views=views)}
-    base = Decision(vm, Action.KEEP, (), chain, refs, policy, next_run, bsl, numbers=numbers,
-                    views=tuple(views), upstream=upstream)
+    numbers = {**_chain_numbers(chain, policy, next_run), **age_numbers(chain, next_run=next_run, views=views)}
+    base = Decision(
+        vm, Action.KEEP, (), chain, refs, policy, next_run, bsl, numbers=numbers, views=tuple(views), upstream=upstream
+    )
     if chain.state is ChainState.UNKNOWN:
-        return replace(base, action=Action.ERROR, reasons=(_reason(chain.error_code or "index-fetch-failed",
-                                                                   chain.detail),))
+        return replace(
+            base, action=Action.ERROR, reasons=(_reason(chain.error_code or "index-fetch-failed", chain.detail),)
+        )
     two = storage_warning([v.bsl for v in active if v.bsl is not None])
     base = replace(base, warnings=(*size_warnings(chain), *([two] if two else [])))
     if not chain.valid:
@@ -270,8 +314,9 @@ def _decide(vm: VM, views: Sequence[ScheduleView], chain: Chain, *, now: datetim
     root = chain.root
     assert root is not None
     found = vm.annotations.get(keys.FORCE_SIGNAL)
-    steady = Desired(baseline(original, policy.interval, global_limit=upstream.limit.value), OwnerState(original),
-                     due_label=False).signalled(owner=owner, found=found, on=False)
+    steady = Desired(
+        baseline(original, policy.interval, global_limit=upstream.limit.value), OwnerState(original), due_label=False
+    ).signalled(owner=owner, found=found, on=False)
     limit = controller_limit_reason(chain, original=original, limit=upstream.limit)
     mismatch, disagree = tracker_findings(vm.namespace, vm.name, chain, upstream.trackers)
     if disagree is not None:
@@ -284,15 +329,27 @@ def _decide(vm: VM, views: Sequence[ScheduleView], chain: Chain, *, now: datetim
         pending = owner is not None and owner.forcing
         correct = limit is not None and not pending and not _fires_now(vm, chain, upstream)
         desired = Desired.value(steady.max_incremental) if correct else None
-        return replace(base, action=Action.FULL_ANYWAY, desired=desired,
-                       reasons=tuple(r for r in (limit, mismatch) if r is not None))
+        return replace(
+            base,
+            action=Action.FULL_ANYWAY,
+            desired=desired,
+            reasons=tuple(r for r in (limit, mismatch) if r is not None),
+        )
     runs_next = min(active, key=lambda v: (v.next_run, v.ref))
     assert runs_next.cron is not None  # triage: every view is usable
     last_full = chain.last_full_at
     last_window = None if last_full is None else nominal_time(last_full, views) or last_full
     calendar = calendar_rule(chain, policy, window=next_run, cron=runs_next.cron, last_full_window=last_window)
-    due = [r for r in (count_rule(chain, policy), age_rule(chain, policy, numbers=numbers),
-                       calendar, growth_rule(chain, policy)) if r is not None]
+    due = [
+        r
+        for r in (
+            count_rule(chain, policy),
+            age_rule(chain, policy, numbers=numbers),
+            calendar,
+            growth_rule(chain, policy),
+        )
+        if r is not None
+    ]
     landed = owner is not None and owner.forcing and owner.forced_root != root.id
     if due and chain.incrementals >= 1:
         codes = tuple(r.code for r in due)
@@ -300,36 +357,60 @@ def _decide(vm: VM, views: Sequence[ScheduleView], chain: Chain, *, now: datetim
         forced_at = owner.forced_at if keep_since and owner is not None else format_time(now)
         state = OwnerState(original, forced_at, root.id, codes)
         forced = Desired(str(chain.incrementals), state, due_label=True)
-        return replace(base, action=Action.FORCE_FULL, reasons=tuple(due),
-                       desired=forced.signalled(owner=owner, found=found, on=signal))
+        return replace(
+            base,
+            action=Action.FORCE_FULL,
+            reasons=tuple(due),
+            desired=forced.signalled(owner=owner, found=found, on=signal),
+        )
     if due:
-        blocked = _reason("head-is-full", f"the chain head {root.id} is a full: the controller's "
-                          "max-incremental rule cannot force another full yet")
-        return replace(base, action=Action.BLOCKED, reasons=(*due, blocked),
-                       desired=_blocked_desired(vm, owner, original, found=found, signal=signal))
+        blocked = _reason(
+            "head-is-full",
+            f"the chain head {root.id} is a full: the controller's max-incremental rule cannot force another full yet",
+        )
+        return replace(
+            base,
+            action=Action.BLOCKED,
+            reasons=(*due, blocked),
+            desired=_blocked_desired(vm, owner, original, found=found, signal=signal),
+        )
     if owner is not None and owner.forced_root == root.id and chain.incrementals >= 1:
         # Forced in an earlier run (pulled forward by a budget, or due under a policy changed
         # since) and the full has not landed yet: keep forcing it, so a re-run writes nothing.
         state = OwnerState(original, owner.forced_at or format_time(now), root.id, owner.reasons)
         still = Desired(str(chain.incrementals), state, due_label=True)
-        return replace(base, action=Action.FORCE_FULL, reasons=_pending_reasons(state),
-                       desired=still.signalled(owner=owner, found=found, on=signal))
+        return replace(
+            base,
+            action=Action.FORCE_FULL,
+            reasons=_pending_reasons(state),
+            desired=still.signalled(owner=owner, found=found, on=signal),
+        )
     if landed and owner is not None:
-        return replace(base, action=Action.RELEASE, desired=steady, reasons=(_reason(
-            "landed", f"the forced full landed: chain root is now {root.id} (was {owner.forced_root})"),))
+        return replace(
+            base,
+            action=Action.RELEASE,
+            desired=steady,
+            reasons=(
+                _reason("landed", f"the forced full landed: chain root is now {root.id} (was {owner.forced_root})"),
+            ),
+        )
     return replace(base, desired=steady, reasons=(_keep_reason(chain, policy, base.numbers),))
 
 
-def _blocked_desired(vm: VM, owner: OwnerState | None, original: str | None, *, found: str | None,
-                     signal: bool) -> Desired | None:
+def _blocked_desired(
+    vm: VM, owner: OwnerState | None, original: str | None, *, found: str | None, signal: bool
+) -> Desired | None:
     """A blocked VM changes nothing but the signal annotation: set with `signal` (a plugin that copies it
     takes the full the controller's rule cannot force), or given back where the job holds it without.
     The job's other keys stay exactly as they are.
     """
     if not signal and (owner is None or not owner.signal_owned):
         return None
-    current = Desired(vm.annotations.get(keys.MAX_INCREMENTAL), owner or OwnerState(original),
-                      due_label=vm.labels.get(keys.DUE_LABEL) == "true")
+    current = Desired(
+        vm.annotations.get(keys.MAX_INCREMENTAL),
+        owner or OwnerState(original),
+        due_label=vm.labels.get(keys.DUE_LABEL) == "true",
+    )
     return current.signalled(owner=owner, found=found, on=signal)
 
 
@@ -365,8 +446,7 @@ def _keep_reason(chain: Chain, policy: Policy, numbers: dict[str, Any]) -> Reaso
         parts.append(f"{chain.incrementals}/{policy.interval} incrementals")
     if policy.max_age is not None and "ageAtNextRunSeconds" in numbers:
         age = timedelta(seconds=numbers["ageAtNextRunSeconds"])
-        parts.append(f"last full {format_duration(age)} old at the next run, "
-                     f"max-age {format_duration(policy.max_age)}")
+        parts.append(f"last full {format_duration(age)} old at the next run, max-age {format_duration(policy.max_age)}")
     if policy.days is not None:
         parts.append(f"next run not on a listed day ({policy.days}) or not due that day")
     if policy.max_growth is not None:
@@ -377,8 +457,11 @@ def _keep_reason(chain: Chain, policy: Policy, numbers: dict[str, Any]) -> Reaso
 
 
 def _chain_numbers(chain: Chain, policy: Policy, next_run: datetime) -> dict[str, Any]:
-    numbers: dict[str, Any] = {"incrementals": chain.incrementals, "length": chain.length,
-                               "nextRun": format_time(next_run)}
+    numbers: dict[str, Any] = {
+        "incrementals": chain.incrementals,
+        "length": chain.length,
+        "nextRun": format_time(next_run),
+    }
     if policy.interval is not None:
         numbers["limit"] = policy.interval
     if policy.max_age is not None:

@@ -22,17 +22,27 @@ class EventSpec:
 
 
 def _on_vm(d: Decision, type_: str, reason: str, message: str) -> EventSpec:
-    return EventSpec("kubevirt.io/v1", "VirtualMachine", d.vm.namespace, d.vm.name, d.vm.uid,
-                     type_, reason, message[:1024])
+    return EventSpec(
+        "kubevirt.io/v1", "VirtualMachine", d.vm.namespace, d.vm.name, d.vm.uid, type_, reason, message[:1024]
+    )
 
 
 def vm_events(d: Decision) -> list[EventSpec]:
     """Events for one decision, and a size-mismatch warning beside it when the chain has one."""
     sizes = [w.text for w in d.warnings if w.code == "size-mismatch"]
-    mismatch = [_on_vm(d, "Warning", keys.EVENT_SIZE_MISMATCH,
-                       f"{len(sizes)} backup object(s) with another size in the bucket than in the index "
-                       "(the controller checks existence only, so no decision changes): " + "; ".join(sizes))
-                ] if sizes else []
+    mismatch = (
+        [
+            _on_vm(
+                d,
+                "Warning",
+                keys.EVENT_SIZE_MISMATCH,
+                f"{len(sizes)} backup object(s) with another size in the bucket than in the index "
+                "(the controller checks existence only, so no decision changes): " + "; ".join(sizes),
+            )
+        ]
+        if sizes
+        else []
+    )
     return [*_decision_events(d), *mismatch]
 
 
@@ -56,5 +66,15 @@ def schedule_events(view: ScheduleView) -> list[EventSpec]:
     if not view.errors:
         return []
     s = view.schedule
-    return [EventSpec("velero.io/v1", "Schedule", s.namespace, s.name, s.uid, "Warning",
-                      keys.EVENT_INVALID_POLICY, "; ".join(view.errors)[:1024])]
+    return [
+        EventSpec(
+            "velero.io/v1",
+            "Schedule",
+            s.namespace,
+            s.name,
+            s.uid,
+            "Warning",
+            keys.EVENT_INVALID_POLICY,
+            "; ".join(view.errors)[:1024],
+        )
+    ]

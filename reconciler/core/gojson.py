@@ -26,8 +26,19 @@ from json import JSONDecoder
 from re import compile
 from typing import Any, Final
 
-__all__ = ["C_SCANNER", "MAX_DEPTH", "Esc", "GoSyntaxError", "Num", "Obj", "decode_utf8", "kind", "parse",
-           "parse_exact", "source"]
+__all__ = [
+    "C_SCANNER",
+    "MAX_DEPTH",
+    "Esc",
+    "GoSyntaxError",
+    "Num",
+    "Obj",
+    "decode_utf8",
+    "kind",
+    "parse",
+    "parse_exact",
+    "source",
+]
 
 _ESCAPED_BYTE = compile("[\udc80-\udcff]")
 
@@ -119,9 +130,7 @@ def _no_constant(name: str) -> object:
     raise ValueError(name)
 
 
-C_SCANNER: Final = JSONDecoder(
-    object_pairs_hook=Obj, parse_float=Num, parse_int=Num, parse_constant=_no_constant
-)
+C_SCANNER: Final = JSONDecoder(object_pairs_hook=Obj, parse_float=Num, parse_int=Num, parse_constant=_no_constant)
 _JSON_STRING: Final = JSONDecoder()
 
 
@@ -156,9 +165,7 @@ def parse_exact(text: str) -> object:
             pos = _skip(text, pos)
             if not stack:
                 if pos < n:
-                    raise GoSyntaxError(
-                        pos, f"invalid character {_char(text[pos])} after top-level value"
-                    )
+                    raise GoSyntaxError(pos, f"invalid character {_char(text[pos])} after top-level value")
                 return value
             top = stack[-1]
             is_object = isinstance(top, Obj)

@@ -167,7 +167,16 @@ def _go_time_general(s: str) -> datetime | None:
 # has them, trimmed by strings.TrimSpace, must pass ParseQuantity. Ported for acceptance only.
 
 _DECIMAL_SUFFIXES: Final = {
-    "n": -9, "u": -6, "m": -3, "": 0, "k": 3, "M": 6, "G": 9, "T": 12, "P": 15, "E": 18,
+    "n": -9,
+    "u": -6,
+    "m": -3,
+    "": 0,
+    "k": 3,
+    "M": 6,
+    "G": 9,
+    "T": 12,
+    "P": 15,
+    "E": 18,
 }
 _BINARY_SUFFIXES: Final = {"Ki": 10, "Mi": 20, "Gi": 30, "Ti": 40, "Pi": 50, "Ei": 60}
 _SUFFIX_CHARS: Final = frozenset("eEinumkKMGTP")

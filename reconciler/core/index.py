@@ -100,14 +100,20 @@ def parse_index(data: bytes | str, *, max_bytes: int = MAX_INDEX_BYTES) -> Index
     ``FetchFailed`` (index-too-large) past this job's own memory bounds, where Go would still decode it."""
     raw = data if isinstance(data, bytes) else data.encode("utf-8", "surrogatepass")
     if len(raw) > max_bytes:
-        return FetchFailed(f"index is {len(raw)} bytes, over this job's {_size(max_bytes)} limit; the "
-                           "controller may still read it, so nothing is decided for this VM", TOO_LARGE)
+        return FetchFailed(
+            f"index is {len(raw)} bytes, over this job's {_size(max_bytes)} limit; the "
+            "controller may still read it, so nothing is decided for this VM",
+            TOO_LARGE,
+        )
     # Counting costs 20 us for a 25 KB index; a document of fewer bytes cannot hold more values.
     values = raw.count(b",") + raw.count(b"{") if len(raw) > MAX_INDEX_VALUES else 0  # an upper bound
     if values > MAX_INDEX_VALUES:
-        return FetchFailed(f"index holds up to {values:,} values in {len(raw):,} bytes, over this job's "
-                           f"{MAX_INDEX_VALUES:,} limit; the controller may still read it, so nothing is decided "
-                           "for this VM", TOO_LARGE)
+        return FetchFailed(
+            f"index holds up to {values:,} values in {len(raw):,} bytes, over this job's "
+            f"{MAX_INDEX_VALUES:,} limit; the controller may still read it, so nothing is decided "
+            "for this VM",
+            TOO_LARGE,
+        )
     text = decode_utf8(raw)
     index = parse_common(text)
     return index if index is not None else _decode_exact(text)
@@ -385,8 +391,7 @@ def _to_index(go: _GoIndex) -> Index:
                 timestamp=c.timestamp,
                 vm_backup=c.vm_backup,
                 files=tuple(
-                    FileRef(filename=f.filename, disk=f.disk_name, size=f.size,
-                            object_path=f.object_path)
+                    FileRef(filename=f.filename, disk=f.disk_name, size=f.size, object_path=f.object_path)
                     for f in _live(c.files)
                 ),
                 referenced_by=tuple(_live(c.referenced_by)),

@@ -22,10 +22,22 @@ from reconciler.core.model import Checkpoint, FileRef, Index
 __all__ = ["parse_common"]
 
 _INDEX_KEYS: Final = frozenset({"vmName", "namespace", "checkpoints", "lastUpdated"})
-_CHECKPOINT_KEYS: Final = frozenset({
-    "id", "type", "parent", "timestamp", "vmBackup", "files", "pvcs", "pvcSizes", "referencedBy",
-    "vmbObjectPath", "vmbtObjectPath", "superseded",
-})
+_CHECKPOINT_KEYS: Final = frozenset(
+    {
+        "id",
+        "type",
+        "parent",
+        "timestamp",
+        "vmBackup",
+        "files",
+        "pvcs",
+        "pvcSizes",
+        "referencedBy",
+        "vmbObjectPath",
+        "vmbtObjectPath",
+        "superseded",
+    }
+)
 _FILE_KEYS: Final = frozenset({"filename", "diskName", "size", "objectPath"})
 _INT64: Final = range(-(1 << 63), 1 << 63)
 _NO_LIST: Final[tuple[()]] = ()
@@ -106,8 +118,12 @@ def _file(f: Any) -> FileRef:
         size = 0
     elif type(size) is not int or size not in _INT64:
         raise _Unusual
-    return FileRef(filename=_string(f.get("filename")), disk=_string(f.get("diskName")), size=size,
-                   object_path=_string(f.get("objectPath")))
+    return FileRef(
+        filename=_string(f.get("filename")),
+        disk=_string(f.get("diskName")),
+        size=size,
+        object_path=_string(f.get("objectPath")),
+    )
 
 
 def _list(value: Any) -> Sequence[Any]:

@@ -15,14 +15,17 @@ import re
 # reaches them, so this accepts those too. No bucket name holds a slash or is "." or "..".
 _BUCKET = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{1,253}[A-Za-z0-9]")
 _IPV4 = re.compile(r"[0-9]+\.[0-9]+\.[0-9]+\.[0-9]+")
-BUCKET_HELP = ("not a valid S3 bucket name (3-63 lowercase letters, digits, dots and hyphens, "
-               "a letter or digit at each end)")
+BUCKET_HELP = (
+    "not a valid S3 bucket name (3-63 lowercase letters, digits, dots and hyphens, a letter or digit at each end)"
+)
 
 # RFC 1123 as Kubernetes applies it (apimachinery validation.IsDNS1123Label / IsDNS1123Subdomain).
 _LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
 LABEL_HELP = "not a valid DNS-1123 label (at most 63 lowercase letters, digits and '-', alphanumeric at each end)"
-SUBDOMAIN_HELP = ("not a valid DNS-1123 subdomain (at most 253 characters: lowercase letters, digits, "
-                  "'-' and '.', alphanumeric at each end)")
+SUBDOMAIN_HELP = (
+    "not a valid DNS-1123 subdomain (at most 253 characters: lowercase letters, digits, "
+    "'-' and '.', alphanumeric at each end)"
+)
 
 
 def bucket_problem(name: str) -> str | None:

@@ -158,8 +158,10 @@ def unparsed_schedule(obj: Raw, problem: str) -> Schedule:
         scope = _scope(tmpl, ref)
     except ObjectError:
         scope = _scope(tmpl, ref, selectors=False)
-        problems.append(f"{ref}: its label selectors cannot be read, so it is taken to cover every "
-                        "VirtualMachine of the namespaces it includes")
+        problems.append(
+            f"{ref}: its label selectors cannot be read, so it is taken to cover every "
+            "VirtualMachine of the namespaces it includes"
+        )
     return Schedule(
         namespace=str(meta.get("namespace", "")),
         name=str(meta.get("name", "")),

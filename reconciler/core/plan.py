@@ -23,9 +23,7 @@ from reconciler.core.scope import in_scope, resolve_bsl, unsupported_provider
 from reconciler.core.stagger import stagger
 
 
-def view_schedules(
-    schedules: Sequence[Schedule], bsls: Sequence[Bsl], *, now: datetime
-) -> tuple[ScheduleView, ...]:
+def view_schedules(schedules: Sequence[Schedule], bsls: Sequence[Bsl], *, now: datetime) -> tuple[ScheduleView, ...]:
     """Every Schedule that carries a policy annotation, with its policy, next run and BSL or errors."""
     views = []
     for schedule in sorted(schedules, key=lambda s: s.ref):
@@ -40,8 +38,14 @@ def view_schedules(
             errors.append(f"{schedule.ref}: spec.schedule: {exc}")
         when = None
         if cron is not None:
-            when = next_run(cron, last_backup=schedule.last_backup, created=schedule.created,
-                            now=now, paused=schedule.paused, last_skipped=schedule.last_skipped)
+            when = next_run(
+                cron,
+                last_backup=schedule.last_backup,
+                created=schedule.created,
+                now=now,
+                paused=schedule.paused,
+                last_skipped=schedule.last_skipped,
+            )
         resolved = resolve_bsl(schedule, bsls)
         bsl = resolved if isinstance(resolved, Bsl) else None
         if isinstance(resolved, str):
@@ -49,8 +53,10 @@ def view_schedules(
         elif (unsupported := unsupported_provider(resolved)) is not None:
             errors.append(f"{schedule.ref}: {unsupported}")
         if schedule.scope.snapshot_move_data is False:
-            errors.append(f"{schedule.ref}: spec.template.snapshotMoveData is false: the data mover "
-                          "does not run for this schedule's backups, so its policy cannot act")
+            errors.append(
+                f"{schedule.ref}: spec.template.snapshotMoveData is false: the data mover "
+                "does not run for this schedule's backups, so its policy cannot act"
+            )
             policy = None
         views.append(ScheduleView(schedule, cron, when, policy if not errors else None, bsl, tuple(errors)))
     return tuple(views)
@@ -106,8 +112,10 @@ class Plan:
     @property
     def failed(self) -> bool:
         """Something was left alone because of an error: the run exits 1."""
-        return bool(self.errors) or any(v.errors for v in self.schedules) or any(
-            d.action is Action.ERROR for d in self.decisions
+        return (
+            bool(self.errors)
+            or any(v.errors for v in self.schedules)
+            or any(d.action is Action.ERROR for d in self.decisions)
         )
 
 
@@ -122,8 +130,14 @@ def build_plan(
     signal: bool = False,
 ) -> Plan:
     decisions = tuple(
-        decide(vm, mine, chains.get(vm.key, Chain(ChainState.UNKNOWN, detail="index not read")), now=now,
-               upstream=upstream, signal=signal)
+        decide(
+            vm,
+            mine,
+            chains.get(vm.key, Chain(ChainState.UNKNOWN, detail="index not read")),
+            now=now,
+            upstream=upstream,
+            signal=signal,
+        )
         for vm, mine in covered
     )
     return Plan(now, views, stagger(decisions, now=now), tuple(errors), upstream)

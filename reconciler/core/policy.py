@@ -37,8 +37,16 @@ class PolicyError:
 _INT = re.compile(r"[0-9]+")
 # Go's time.ParseDuration units, plus d and w, which administrators write and Go lacks.
 _UNIT_SECONDS = {
-    "ns": 1e-9, "us": 1e-6, "µs": 1e-6, "μs": 1e-6, "ms": 1e-3,
-    "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800,
+    "ns": 1e-9,
+    "us": 1e-6,
+    "µs": 1e-6,
+    "μs": 1e-6,
+    "ms": 1e-3,
+    "s": 1,
+    "m": 60,
+    "h": 3600,
+    "d": 86400,
+    "w": 604800,
 }
 _DURATION = re.compile(r"(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:ns|us|µs|μs|ms|s|m|h|d|w)")
 DURATION_HELP = "not a duration (36h, 7d, 2w, 168h30m)"
@@ -147,9 +155,7 @@ def _read(
     return value
 
 
-def schedule_policy(
-    ref: str, annotations: Mapping[str, str]
-) -> tuple[Policy | None, tuple[PolicyError, ...]]:
+def schedule_policy(ref: str, annotations: Mapping[str, str]) -> tuple[Policy | None, tuple[PolicyError, ...]]:
     """The policy a Schedule declares, None if it declares none; errors for malformed keys.
 
     A schedule with any malformed policy key gets no policy at all: half a policy could force
@@ -174,7 +180,10 @@ def schedule_policy(
         # Only a budget, no policy to spend it on.
         return None, (
             PolicyError(
-                ref, "Schedule", keys.MAX_PER_RUN, annotations[keys.MAX_PER_RUN],
+                ref,
+                "Schedule",
+                keys.MAX_PER_RUN,
+                annotations[keys.MAX_PER_RUN],
                 f"a budget needs a policy ({keys.INTERVAL}, {keys.MAX_AGE}, {keys.DAYS} or "
                 f"{keys.MAX_GROWTH}) on the same Schedule",
             ),
@@ -186,22 +195,30 @@ def vm_override(ref: str, annotations: Mapping[str, str]) -> tuple[Override, tup
     """The VM's own interval / max-age values; "off" (any case, trimmed) opts out of that policy."""
     errors: list[PolicyError] = []
     where = (ref, "VirtualMachine")
-    interval = _read(annotations, keys.INTERVAL, parse_count, where=where, expected=COUNT_HELP, errors=errors,
-                     allow_off=True)
-    max_age = _read(annotations, keys.MAX_AGE, parse_duration, where=where, expected=DURATION_HELP, errors=errors,
-                    allow_off=True)
+    interval = _read(
+        annotations, keys.INTERVAL, parse_count, where=where, expected=COUNT_HELP, errors=errors, allow_off=True
+    )
+    max_age = _read(
+        annotations, keys.MAX_AGE, parse_duration, where=where, expected=DURATION_HELP, errors=errors, allow_off=True
+    )
     days = _read(annotations, keys.DAYS, parse_days, where=where, expected=DAYS_HELP, errors=errors, allow_off=True)
-    growth = _read(annotations, keys.MAX_GROWTH, parse_growth, where=where, expected=GROWTH_HELP, errors=errors,
-                   allow_off=True)
+    growth = _read(
+        annotations, keys.MAX_GROWTH, parse_growth, where=where, expected=GROWTH_HELP, errors=errors, allow_off=True
+    )
     return Override(interval, max_age, days, growth), tuple(errors)
 
 
 def vm_warnings(ref: str, annotations: Mapping[str, str]) -> tuple[PlanWarning, ...]:
     """Policy keys that only a Schedule honours, set on a VM: reported, never acted on."""
     return tuple(
-        PlanWarning("schedule-only-key", f"{ref}: annotation {key}={json.dumps(annotations[key], ensure_ascii=False)}: "
-                    "applies to Schedules only; ignored on a VirtualMachine", {"key": key})
-        for key in keys.POLICY_KEYS if key not in keys.VM_POLICY_KEYS and key in annotations
+        PlanWarning(
+            "schedule-only-key",
+            f"{ref}: annotation {key}={json.dumps(annotations[key], ensure_ascii=False)}: "
+            "applies to Schedules only; ignored on a VirtualMachine",
+            {"key": key},
+        )
+        for key in keys.POLICY_KEYS
+        if key not in keys.VM_POLICY_KEYS and key in annotations
     )
 
 
@@ -231,8 +248,7 @@ def effective(schedules: Policy, override: Override) -> tuple[Policy, bool]:
     max_age, a_off = _apply(schedules.max_age, override.max_age)
     days, d_off = _apply(schedules.days, override.days)
     growth, g_off = _apply(schedules.max_growth, override.max_growth)
-    policy = Policy(interval=interval, max_age=max_age, max_per_run=schedules.max_per_run, days=days,
-                    max_growth=growth)
+    policy = Policy(interval=interval, max_age=max_age, max_per_run=schedules.max_per_run, days=days, max_growth=growth)
     return policy, i_off or a_off or d_off or g_off
 
 

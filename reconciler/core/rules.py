@@ -28,8 +28,7 @@ from reconciler.core.reason import Reason
 from reconciler.core.timefmt import format_time
 
 
-def calendar_due(policy: Policy, *, window: datetime, cron: VeleroCron,
-                 last_full_window: datetime | None) -> bool:
+def calendar_due(policy: Policy, *, window: datetime, cron: VeleroCron, last_full_window: datetime | None) -> bool:
     """The window falls on a listed local day, and no earlier full's window fell on that same day."""
     if policy.days is None:
         return False
@@ -39,8 +38,9 @@ def calendar_due(policy: Policy, *, window: datetime, cron: VeleroCron,
     return last_full_window is None or cron.local_date(last_full_window) != day
 
 
-def calendar_rule(chain: Chain, policy: Policy, *, window: datetime, cron: VeleroCron,
-                  last_full_window: datetime | None) -> Reason | None:
+def calendar_rule(
+    chain: Chain, policy: Policy, *, window: datetime, cron: VeleroCron, last_full_window: datetime | None
+) -> Reason | None:
     """Due when the next run falls on a listed day in its schedule's zone and the chain has an incremental."""
     if policy.days is None or chain.incrementals < 1:
         return None
@@ -53,8 +53,7 @@ def calendar_rule(chain: Chain, policy: Policy, *, window: datetime, cron: Veler
         "calendar",
         f"the next run {format_time(window)} falls on {weekday} {day.isoformat()} in {cron.location}, "
         f"a listed day ({policy.days})",
-        {"windowDate": day.isoformat(), "windowWeekday": weekday, "days": str(policy.days),
-         "timeZone": cron.location},
+        {"windowDate": day.isoformat(), "windowWeekday": weekday, "days": str(policy.days), "timeZone": cron.location},
     )
 
 

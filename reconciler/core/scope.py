@@ -78,8 +78,10 @@ def unsupported_provider(bsl: Bsl) -> str | None:
     """Why the job cannot read this BSL's bucket, or None when it speaks S3."""
     if bsl.provider.lower() in S3_PROVIDERS:
         return None
-    return (f"BackupStorageLocation {bsl.namespace}/{bsl.name}: spec.provider {bsl.provider!r} is not "
-            "S3-compatible; this job reads checkpoint indexes through the S3 API only (provider aws or velero.io/aws)")
+    return (
+        f"BackupStorageLocation {bsl.namespace}/{bsl.name}: spec.provider {bsl.provider!r} is not "
+        "S3-compatible; this job reads checkpoint indexes through the S3 API only (provider aws or velero.io/aws)"
+    )
 
 
 def resolve_bsl(schedule: Schedule, bsls: Sequence[Bsl]) -> Bsl | str:
@@ -90,10 +92,7 @@ def resolve_bsl(schedule: Schedule, bsls: Sequence[Bsl]) -> Bsl | str:
         for bsl in here:
             if bsl.name == wanted:
                 return _usable(bsl, "spec.template.storageLocation: ")
-        return (
-            f"spec.template.storageLocation: BackupStorageLocation "
-            f"{schedule.namespace}/{wanted} not found"
-        )
+        return f"spec.template.storageLocation: BackupStorageLocation {schedule.namespace}/{wanted} not found"
     defaults = sorted((b for b in here if b.default), key=lambda b: b.name)
     if not defaults:
         return (

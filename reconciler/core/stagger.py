@@ -115,12 +115,11 @@ class _Windows:
         return bisect_left(self.offsets, seconds)
 
 
-def _calendar_window(policy: Policy, windows: _Windows, *, first: int,
-                     last_full_window: datetime | None) -> int | None:
+def _calendar_window(policy: Policy, windows: _Windows, *, first: int, last_full_window: datetime | None) -> int | None:
     """The first window j >= `first` that the calendar rule finds due (None: none within MAX_HORIZON)."""
     assert policy.days is not None
     listed = windows.listed(policy.days)
-    for j in listed[bisect_left(listed, first):]:
+    for j in listed[bisect_left(listed, first) :]:
         at = windows.at(j)
         assert at is not None
         if calendar_due(policy, window=at, cron=windows.cron, last_full_window=last_full_window):
@@ -199,9 +198,15 @@ def _projected(d: Decision) -> bool:
 
 
 def _pullable(d: Decision) -> bool:
-    return (d.action is Action.KEEP and d.chain.valid and d.chain.incrementals >= 1
-            and d.policy is not None and d.policy.max_per_run is not None
-            and d.desired is not None and d.desired.state is not None)
+    return (
+        d.action is Action.KEEP
+        and d.chain.valid
+        and d.chain.incrementals >= 1
+        and d.policy is not None
+        and d.policy.max_per_run is not None
+        and d.desired is not None
+        and d.desired.state is not None
+    )
 
 
 def _runs_next(d: Decision) -> ScheduleView | None:
@@ -210,8 +215,13 @@ def _runs_next(d: Decision) -> ScheduleView | None:
     return min(active, key=lambda v: (v.next_run, v.ref)) if active else None
 
 
-def pull_forward(d: Decision, *, now: datetime, numbers: dict[str, object] | None = None,
-                 text: str = "pulled forward by the schedule's budget to level its fulls") -> Decision:
+def pull_forward(
+    d: Decision,
+    *,
+    now: datetime,
+    numbers: dict[str, object] | None = None,
+    text: str = "pulled forward by the schedule's budget to level its fulls",
+) -> Decision:
     """A `keep` turned into a forced full with reason `staggered`, its Desired built like any forced full.
 
     The annotation is the current incremental count (the controller then takes a full), the label
@@ -229,8 +239,7 @@ def pull_forward(d: Decision, *, now: datetime, numbers: dict[str, object] | Non
         forced = forced.signalled(owner=None, found=found, on=True)
     else:
         forced = replace(forced, signal=d.desired.signal, signal_touch=d.desired.signal_touch)
-    return replace(d, action=Action.FORCE_FULL,
-                   reasons=(Reason(STAGGERED, text, dict(numbers or {})),), desired=forced)
+    return replace(d, action=Action.FORCE_FULL, reasons=(Reason(STAGGERED, text, dict(numbers or {})),), desired=forced)
 
 
 @dataclass(frozen=True)
@@ -257,8 +266,7 @@ def _level(view: ScheduleView, members: Sequence[tuple[int, Decision]], *, now: 
             spans[policy] = _span(policy, windows)
         return spans[policy]
 
-    horizon = max((n for _, d in members if d.policy is not None and (n := span(d.policy)) is not None),
-                  default=0)
+    horizon = max((n for _, d in members if d.policy is not None and (n := span(d.policy)) is not None), default=0)
     horizon = min(horizon, MAX_HORIZON)
     load: Counter[int] = Counter()
     candidates: dict[int, list[_Candidate]] = defaultdict(list)
@@ -281,8 +289,10 @@ def _level(view: ScheduleView, members: Sequence[tuple[int, Decision]], *, now: 
         queue.sort(key=lambda c: (c.key, c.position), reverse=True)  # pop() takes the smallest
     heap = [(-load[j], j) for j in candidates]
     heapq.heapify(heap)
-    most = max((c.decision.policy.max_per_run or 0 for q in candidates.values() for c in q
-                if c.decision.policy is not None), default=0)
+    most = max(
+        (c.decision.policy.max_per_run or 0 for q in candidates.values() for c in q if c.decision.policy is not None),
+        default=0,
+    )
     pulled: dict[int, Decision] = {}
     while heap and fulls < most:
         _, j = heapq.heappop(heap)
@@ -296,12 +306,21 @@ def _level(view: ScheduleView, members: Sequence[tuple[int, Decision]], *, now: 
             fulls += 1
             due_at = windows.at(j)
             pulled[c.position] = pull_forward(
-                c.decision, now=now,
-                text=(f"pulled forward by the budget of {budget} full(s) per run: due in {j} window(s) "
-                      f"({format_time(due_at)}), the busiest ahead with {load[j]} full(s); "
-                      f"full {fulls} of this run"),
-                numbers={"budget": budget, "dueInWindows": j, "dueWindow": format_time(due_at),
-                         "windowLoad": load[j], "fullsThisRun": fulls})
+                c.decision,
+                now=now,
+                text=(
+                    f"pulled forward by the budget of {budget} full(s) per run: due in {j} window(s) "
+                    f"({format_time(due_at)}), the busiest ahead with {load[j]} full(s); "
+                    f"full {fulls} of this run"
+                ),
+                numbers={
+                    "budget": budget,
+                    "dueInWindows": j,
+                    "dueWindow": format_time(due_at),
+                    "windowLoad": load[j],
+                    "fullsThisRun": fulls,
+                },
+            )
             load[j] -= 1
         if candidates[j]:
             heapq.heappush(heap, (-load[j], j))

@@ -60,7 +60,10 @@ def parse_state(text: str) -> OwnerState | str:
     if not isinstance(raw, dict):
         return "expected a JSON object"
     original, forced_at, root, reasons = (
-        raw.get("original"), raw.get("forcedAt"), raw.get("forcedRoot"), raw.get("reasons", [])
+        raw.get("original"),
+        raw.get("forcedAt"),
+        raw.get("forcedRoot"),
+        raw.get("reasons", []),
     )
     signal = raw.get("signalOriginal")  # absent in states written without the signal
     checks = (("original", original), ("forcedAt", forced_at), ("forcedRoot", root), ("signalOriginal", signal))

@@ -50,8 +50,17 @@ def _fraction(text: str) -> float:
     return number
 
 
-_UNITS = {"": 1, "k": 1000, "m": 1000**2, "g": 1000**3, "t": 1000**4,
-          "ki": 1024, "mi": 1024**2, "gi": 1024**3, "ti": 1024**4}
+_UNITS = {
+    "": 1,
+    "k": 1000,
+    "m": 1000**2,
+    "g": 1000**3,
+    "t": 1000**4,
+    "ki": 1024,
+    "mi": 1024**2,
+    "gi": 1024**3,
+    "ti": 1024**4,
+}
 
 
 def _bytes_arg(text: str) -> int:
@@ -68,43 +77,79 @@ def _duration(text: str) -> timedelta:
     return value
 
 
-def add_parser(subparsers: Any, *,
-               formatter_class: type[argparse.HelpFormatter] = argparse.RawDescriptionHelpFormatter,
-               ) -> argparse.ArgumentParser:
+def add_parser(
+    subparsers: Any,
+    *,
+    formatter_class: type[argparse.HelpFormatter] = argparse.RawDescriptionHelpFormatter,
+) -> argparse.ArgumentParser:
     """Register `simulate` on the CLI's subparsers (with the CLI's help formatter)."""
     p: argparse.ArgumentParser = subparsers.add_parser(
-        "simulate", help="what-if: fulls, bytes and chain lengths over many windows, with the real decisions",
+        "simulate",
+        help="what-if: fulls, bytes and chain lengths over many windows, with the real decisions",
         description="Simulate W backup windows of V VMs on one schedule: the reconciler decides before each "
-                    "window, a model of the kubevirt-datamover controller takes the backups. Prints fulls, "
-                    "bytes and chain lengths per window, with and without --budget, to choose a policy before "
-                    "annotating a Schedule.",
-        allow_abbrev=False, formatter_class=formatter_class,
+        "window, a model of the kubevirt-datamover controller takes the backups. Prints fulls, "
+        "bytes and chain lengths per window, with and without --budget, to choose a policy before "
+        "annotating a Schedule.",
+        allow_abbrev=False,
+        formatter_class=formatter_class,
         epilog="examples:\n  full-backup-reconciler simulate --vms 300 --interval 6\n"
-               "  full-backup-reconciler simulate --vms 3000 --max-age 7d --budget 450 --join spread "
-               "--plot load.png\n")
+        "  full-backup-reconciler simulate --vms 3000 --max-age 7d --budget 450 --join spread "
+        "--plot load.png\n",
+    )
     p.add_argument("--vms", type=_positive, default=300, metavar="N", help="number of VMs (default 300)")
     p.add_argument("--schedule", default="0 1 * * *", metavar="CRON", help="Velero schedule (default '0 1 * * *')")
     p.add_argument("--interval", type=_positive, metavar="N", help="count policy: full after N incrementals")
     p.add_argument("--max-age", type=_duration, metavar="DURATION", help="age policy: 7d, 36h, 2w, ...")
     p.add_argument("--budget", type=_positive, metavar="N", help="max-per-run: fulls per run (staggering)")
     p.add_argument("--windows", type=_positive, default=60, metavar="W", help="windows to simulate (default 60)")
-    p.add_argument("--change-rate", type=_fraction, default=0.02, metavar="RATE",
-                   help="share of a disk written per day: 0.02 or 2%% (default 2%%)")
-    p.add_argument("--disk-size", type=_bytes_arg, default=50 * GIB, metavar="SIZE",
-                   help="disk size of every VM (default 50Gi)")
-    p.add_argument("--join", choices=("once", "spread"), default="once",
-                   help="VMs all exist before the first window, or join spread over --spread-windows")
-    p.add_argument("--spread-windows", type=_positive, metavar="N",
-                   help="windows over which VMs join with --join spread (default: one policy cycle)")
-    p.add_argument("--fail-rate", type=_fraction, default=0.0, metavar="RATE",
-                   help="share of backups that fail (chosen by a stable hash of VM, window and --seed)")
+    p.add_argument(
+        "--change-rate",
+        type=_fraction,
+        default=0.02,
+        metavar="RATE",
+        help="share of a disk written per day: 0.02 or 2%% (default 2%%)",
+    )
+    p.add_argument(
+        "--disk-size", type=_bytes_arg, default=50 * GIB, metavar="SIZE", help="disk size of every VM (default 50Gi)"
+    )
+    p.add_argument(
+        "--join",
+        choices=("once", "spread"),
+        default="once",
+        help="VMs all exist before the first window, or join spread over --spread-windows",
+    )
+    p.add_argument(
+        "--spread-windows",
+        type=_positive,
+        metavar="N",
+        help="windows over which VMs join with --join spread (default: one policy cycle)",
+    )
+    p.add_argument(
+        "--fail-rate",
+        type=_fraction,
+        default=0.0,
+        metavar="RATE",
+        help="share of backups that fail (chosen by a stable hash of VM, window and --seed)",
+    )
     p.add_argument("--seed", type=int, default=0, metavar="N", help="seed of the failure choice (default 0)")
-    p.add_argument("--start", metavar="RFC3339", default=format_time(DEFAULT_START),
-                   help="when the VMs are created (default %(default)s)")
-    p.add_argument("-o", "--output", choices=("table", "json"), default="table",
-                   help="table (default: a row per window) or json (the same figures, and the run without the budget)")
-    p.add_argument("--plot", metavar="FILE.png", help="draw fulls and longest chain per window, with and "
-                   "without the budget, into this PNG (needs matplotlib)")
+    p.add_argument(
+        "--start",
+        metavar="RFC3339",
+        default=format_time(DEFAULT_START),
+        help="when the VMs are created (default %(default)s)",
+    )
+    p.add_argument(
+        "-o",
+        "--output",
+        choices=("table", "json"),
+        default="table",
+        help="table (default: a row per window) or json (the same figures, and the run without the budget)",
+    )
+    p.add_argument(
+        "--plot",
+        metavar="FILE.png",
+        help="draw fulls and longest chain per window, with and without the budget, into this PNG (needs matplotlib)",
+    )
     p.set_defaults(func=cmd_simulate, log_format=None)  # main() reads it; simulate logs nothing
     return p
 
@@ -115,10 +160,21 @@ def scenario_from_args(args: argparse.Namespace) -> Scenario:
     start = parse_time(args.start)
     if start is None:
         raise UsageError(f"--start {args.start!r}: not an RFC 3339 time (e.g. 2026-11-01T00:00:00Z)")
-    return Scenario(vms=args.vms, schedule=args.schedule, interval=args.interval, max_age=args.max_age,
-                    budget=args.budget, windows=args.windows, change_rate=args.change_rate,
-                    disk_bytes=args.disk_size, join=args.join, spread_windows=args.spread_windows,
-                    fail_rate=args.fail_rate, seed=args.seed, start=start)
+    return Scenario(
+        vms=args.vms,
+        schedule=args.schedule,
+        interval=args.interval,
+        max_age=args.max_age,
+        budget=args.budget,
+        windows=args.windows,
+        change_rate=args.change_rate,
+        disk_bytes=args.disk_size,
+        join=args.join,
+        spread_windows=args.spread_windows,
+        fail_rate=args.fail_rate,
+        seed=args.seed,
+        start=start,
+    )
 
 
 def scenario_warnings(scenario: Scenario) -> list[tuple[str, dict[str, Any]]]:
@@ -135,10 +191,18 @@ def scenario_warnings(scenario: Scenario) -> list[tuple[str, dict[str, Any]]]:
         cycle = cycle_windows(scenario, cron, cron.next_after(scenario.start))
         needed = -(-scenario.vms // cycle)
         if scenario.budget < needed:
-            out.append(("budget-below-load", {
-                "budget": scenario.budget, "needed": needed, "windows_per_cycle": cycle,
-                "note": f"{scenario.vms} VMs / {cycle} windows per cycle need {needed} fulls a window: "
-                        "the budget cannot level the load, fulls fall behind"}))
+            out.append(
+                (
+                    "budget-below-load",
+                    {
+                        "budget": scenario.budget,
+                        "needed": needed,
+                        "windows_per_cycle": cycle,
+                        "note": f"{scenario.vms} VMs / {cycle} windows per cycle need {needed} fulls a window: "
+                        "the budget cannot level the load, fulls fall behind",
+                    },
+                )
+            )
     return out
 
 

@@ -73,14 +73,24 @@ class _SimVM:
         """The current chain as the upstream model reads it (no bucket: every file exists)."""
         if self.doc is None:
             return None
-        return IndexDocument(tuple(
-            IndexEntry(c.id, c.type, c.parent, tuple(IndexFile(f.object_path, f.disk, f.size) for f in c.files))
-            for c in self.chain
-        ))
+        return IndexDocument(
+            tuple(
+                IndexEntry(c.id, c.type, c.parent, tuple(IndexFile(f.object_path, f.disk, f.size) for f in c.files))
+                for c in self.chain
+            )
+        )
 
     def domain(self) -> VM:
-        return VM(NAMESPACE, self.name, f"uid-{self.name}", str(self.version), dict(self.labels),
-                  dict(self.annotations), "Running", "Enabled")
+        return VM(
+            NAMESPACE,
+            self.name,
+            f"uid-{self.name}",
+            str(self.version),
+            dict(self.labels),
+            dict(self.annotations),
+            "Running",
+            "Enabled",
+        )
 
 
 def cycle_windows(scenario: Scenario, cron: VeleroCron, first: datetime) -> int:
@@ -121,8 +131,9 @@ def _entry(doc: dict[str, Any], at: datetime) -> Checkpoint:
     """The entry just appended, as the index parser gives it (`at` is its timestamp, whole seconds)."""
     raw = doc["checkpoints"][-1]
     files = tuple(FileRef(f["filename"], f["diskName"], f["size"], f["objectPath"]) for f in raw["files"])
-    return Checkpoint(raw["id"], raw["type"], raw.get("parent", ""), at, raw["vmBackup"], files,
-                      tuple(raw["referencedBy"]))
+    return Checkpoint(
+        raw["id"], raw["type"], raw.get("parent", ""), at, raw["vmBackup"], files, tuple(raw["referencedBy"])
+    )
 
 
 class _RememberingCron(VeleroCron):
@@ -136,8 +147,16 @@ class _RememberingCron(VeleroCron):
 
     @classmethod
     def of(cls, cron: VeleroCron) -> _RememberingCron:
-        copy = cls(expr=cron.expr, location=cron.location, every=cron.every, minute=cron.minute,
-                   hour=cron.hour, dom=cron.dom, month=cron.month, dow=cron.dow)
+        copy = cls(
+            expr=cron.expr,
+            location=cron.location,
+            every=cron.every,
+            minute=cron.minute,
+            hour=cron.hour,
+            dom=cron.dom,
+            month=cron.month,
+            dow=cron.dow,
+        )
         object.__setattr__(copy, "_memo", {})
         return copy
 
@@ -155,21 +174,34 @@ class _World:
         self.scenario = scenario
         self.cron = _RememberingCron.of(cron)
         spread = max(scenario.spread_windows or cycle, 1)
-        self.fleet = [_SimVM(f"vm-{i:04d}", 0 if scenario.join == "once" else i * spread // scenario.vms)
-                      for i in range(scenario.vms)]
-        policy = {keys.INTERVAL: str(scenario.interval) if scenario.interval is not None else None,
-                  keys.MAX_AGE: format_duration(scenario.max_age) if scenario.max_age is not None else None,
-                  keys.MAX_PER_RUN: str(scenario.budget) if scenario.budget is not None else None}
+        self.fleet = [
+            _SimVM(f"vm-{i:04d}", 0 if scenario.join == "once" else i * spread // scenario.vms)
+            for i in range(scenario.vms)
+        ]
+        policy = {
+            keys.INTERVAL: str(scenario.interval) if scenario.interval is not None else None,
+            keys.MAX_AGE: format_duration(scenario.max_age) if scenario.max_age is not None else None,
+            keys.MAX_PER_RUN: str(scenario.budget) if scenario.budget is not None else None,
+        }
         self.annotations = {k: v for k, v in policy.items() if v is not None}
-        self.bsl = Bsl("velero", "default", "aws", "sim-bucket", "velero", True, {}, "cloud-credentials",
-                       "cloud", "")
+        self.bsl = Bsl("velero", "default", "aws", "sim-bucket", "velero", True, {}, "cloud-credentials", "cloud", "")
         self.controller = UpstreamController(global_max_incremental=scenario.global_max_incremental)
 
     def reconcile(self, present: Sequence[_SimVM], *, window: datetime, previous: datetime | None) -> Plan:
         """The job's run shortly before the window: the real plan, its patches applied to the VMs."""
         s = self.scenario
-        schedule = Schedule("velero", "sim", "uid-sim", "1", self.annotations, s.schedule, False, s.start,
-                            previous, BackupScope(snapshot_move_data=True))
+        schedule = Schedule(
+            "velero",
+            "sim",
+            "uid-sim",
+            "1",
+            self.annotations,
+            s.schedule,
+            False,
+            s.start,
+            previous,
+            BackupScope(snapshot_move_data=True),
+        )
         now = window - min(RUN_LEAD, (window - (previous or s.start)) / 2)
         views = tuple(replace(v, cron=self.cron) for v in view_schedules([schedule], [self.bsl], now=now))
         covered = targets(views, [vm.domain() for vm in present])
@@ -186,8 +218,13 @@ class _World:
         if _fails(s, vm.name, t):
             return None
         at = window + BACKUP_DELAY
-        decision = self.controller.decide(vm_name=vm.name, index=vm.upstream_index(), objects=None,
-                                          vm_annotations=vm.annotations, trackers=[vm.tracker] if vm.tracker else [])
+        decision = self.controller.decide(
+            vm_name=vm.name,
+            index=vm.upstream_index(),
+            objects=None,
+            vm_annotations=vm.annotations,
+            trackers=[vm.tracker] if vm.tracker else [],
+        )
         mode = decision.mode
         if mode == "full":
             size = s.disk_bytes
@@ -195,8 +232,15 @@ class _World:
             assert vm.last_backup is not None
             days = (at - vm.last_backup).total_seconds() / 86_400
             size = min(int(s.change_rate * days * s.disk_bytes), s.disk_bytes)
-        doc, _ = append_checkpoint(vm.doc, namespace=NAMESPACE, name=vm.name, mode=mode, at=at,
-                                   backup=f"sim-{at.strftime('%Y%m%d%H%M%S')}", disk_sizes={DISK: size})
+        doc, _ = append_checkpoint(
+            vm.doc,
+            namespace=NAMESPACE,
+            name=vm.name,
+            mode=mode,
+            at=at,
+            backup=f"sim-{at.strftime('%Y%m%d%H%M%S')}",
+            disk_sizes={DISK: size},
+        )
         entry = _entry(doc, at)
         # Keep the latest entry only: the next one names it as its parent and nothing reads further
         # back (the decisions see `chain`). The whole history would grow the heap by four containers
@@ -217,16 +261,23 @@ class _World:
         backups = [self.back_up(vm, t=t, window=window) for vm in present]
         done = [b for b in backups if b is not None]
         after = [vm.chain for vm in present]  # valid by construction: each starts at a full
-        ages = [int((window - vm.last_full_window).total_seconds()) for vm in present
-                if vm.last_full_window is not None]
+        ages = [
+            int((window - vm.last_full_window).total_seconds()) for vm in present if vm.last_full_window is not None
+        ]
         return WindowStats(
-            window=t, at=window, vms=len(present), fulls=sum(mode == "full" for mode, _ in done),
-            staggered=sum(STAGGERED in d.codes for d in forced), forced=len(forced),
-            failed=len(backups) - len(done), bytes=sum(size for _, size in done),
+            window=t,
+            at=window,
+            vms=len(present),
+            fulls=sum(mode == "full" for mode, _ in done),
+            staggered=sum(STAGGERED in d.codes for d in forced),
+            forced=len(forced),
+            failed=len(backups) - len(done),
+            bytes=sum(size for _, size in done),
             max_chain=max((len(c) for c in after), default=0),
             mean_chain=round(sum(len(c) for c in after) / max(sum(1 for c in after if c), 1), 3),
             max_age_s=max(ages, default=0),
-            restore_bytes=max((sum(m.bytes for m in c) for c in after), default=0))
+            restore_bytes=max((sum(m.bytes for m in c) for c in after), default=0),
+        )
 
 
 def _quiet(_done: int, _total: int) -> None:

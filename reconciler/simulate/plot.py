@@ -88,9 +88,14 @@ def plot_file(name: str) -> Iterator[PlotFile]:
 
 def _title(result: Result, baseline: Result | None) -> str:
     s = result.scenario
-    policy = ", ".join(p for p in (
-        f"interval {s.interval}" if s.interval is not None else "",
-        f"max-age {format_duration(s.max_age)}" if s.max_age is not None else "") if p)
+    policy = ", ".join(
+        p
+        for p in (
+            f"interval {s.interval}" if s.interval is not None else "",
+            f"max-age {format_duration(s.max_age)}" if s.max_age is not None else "",
+        )
+        if p
+    )
     joined = "created at once" if s.join == "once" else "joining over a cycle"
     lines = [f"{s.vms} VMs {joined}, schedule {s.schedule!r}, {policy}"]
     if result.peak_fulls_after_warmup is not None:
@@ -110,22 +115,42 @@ def _panels(fig: Figure, result: Result, baseline: Result | None) -> None:
     top, bottom = fig.subplots(2, 1, sharex=True, height_ratios=(3, 2))
     label = "no budget" if s.budget is None else f"budget {s.budget}"
     same = baseline is not None and [w.fulls for w in baseline.windows] == [w.fulls for w in result.windows]
-    runs = [(baseline, "without budget" + (" (the same)" if same else ""), "tab:red", 4.0, 0.4),
-            (result, label, "tab:blue", 1.8, 1.0)]
+    runs = [
+        (baseline, "without budget" + (" (the same)" if same else ""), "tab:red", 4.0, 0.4),
+        (result, label, "tab:blue", 1.8, 1.0),
+    ]
     for r, name, color, width, alpha in runs:
         if r is None:
             continue
-        top.step(x, [w.fulls for w in r.windows], where="mid", color=color, linewidth=width, alpha=alpha,
-                 label=name)
-        bottom.step(x, [w.max_chain for w in r.windows], where="mid", color=color, linewidth=width, alpha=alpha,
-                    label=f"longest, {name}")
-        bottom.plot(x, [w.mean_chain for w in r.windows], color=color, linewidth=min(width, 3.0), alpha=alpha,
-                    linestyle="--", label=f"average, {name}")
+        top.step(x, [w.fulls for w in r.windows], where="mid", color=color, linewidth=width, alpha=alpha, label=name)
+        bottom.step(
+            x,
+            [w.max_chain for w in r.windows],
+            where="mid",
+            color=color,
+            linewidth=width,
+            alpha=alpha,
+            label=f"longest, {name}",
+        )
+        bottom.plot(
+            x,
+            [w.mean_chain for w in r.windows],
+            color=color,
+            linewidth=min(width, 3.0),
+            alpha=alpha,
+            linestyle="--",
+            label=f"average, {name}",
+        )
     if s.budget is not None:
         top.axhline(s.budget, color="tab:blue", linestyle=":", linewidth=1, label=f"max-per-run {s.budget}")
     if s.interval is not None:
-        bottom.axhline(s.interval + 1, color="0.4", linestyle=":", linewidth=1,
-                       label=f"policy limit ({s.interval} incrementals + the full)")
+        bottom.axhline(
+            s.interval + 1,
+            color="0.4",
+            linestyle=":",
+            linewidth=1,
+            label=f"policy limit ({s.interval} incrementals + the full)",
+        )
     top.axvspan(-0.5, result.warmup - 0.5, color="0.92", label=f"warm-up: two cycles ({result.warmup} windows)")
     top.set_title(_title(result, baseline), fontsize="medium")
     top.set_ylabel("full backups per window")

@@ -62,7 +62,7 @@ class Result:
     @property
     def peak_fulls_after_warmup(self) -> int | None:
         """The most fulls in one window after the warm-up; None when the run is no longer than it."""
-        return max((w.fulls for w in self.windows[self.warmup:]), default=None)
+        return max((w.fulls for w in self.windows[self.warmup :]), default=None)
 
     @property
     def max_chain(self) -> int:

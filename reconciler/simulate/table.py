@@ -21,10 +21,18 @@ def _size(n: int) -> str:
 
 def _scenario_doc(s: Scenario) -> dict[str, Any]:
     return {
-        "vms": s.vms, "schedule": s.schedule, "interval": s.interval,
+        "vms": s.vms,
+        "schedule": s.schedule,
+        "interval": s.interval,
         "maxAge": format_duration(s.max_age) if s.max_age is not None else None,
-        "budget": s.budget, "windows": s.windows, "changeRate": s.change_rate, "diskBytes": s.disk_bytes,
-        "join": s.join, "spreadWindows": s.spread_windows, "failRate": s.fail_rate, "seed": s.seed,
+        "budget": s.budget,
+        "windows": s.windows,
+        "changeRate": s.change_rate,
+        "diskBytes": s.disk_bytes,
+        "join": s.join,
+        "spreadWindows": s.spread_windows,
+        "failRate": s.fail_rate,
+        "seed": s.seed,
         "start": format_time(s.start),
     }
 
@@ -38,27 +46,58 @@ def result_doc(result: Result, baseline: Result | None = None) -> dict[str, Any]
         **result.summary(),
     }
     if baseline is not None:
-        doc["without_budget"] = {**baseline.summary(), "fulls": [w.fulls for w in baseline.windows],
-                                 "max_chain_per_window": [w.max_chain for w in baseline.windows]}
+        doc["without_budget"] = {
+            **baseline.summary(),
+            "fulls": [w.fulls for w in baseline.windows],
+            "max_chain_per_window": [w.max_chain for w in baseline.windows],
+        }
     return doc
 
 
 def render_table(result: Result, baseline: Result | None = None) -> str:
     s = result.scenario
-    policy = ", ".join(p for p in (
-        f"interval {s.interval}" if s.interval is not None else "",
-        f"max-age {format_duration(s.max_age)}" if s.max_age is not None else "",
-        f"budget {s.budget}" if s.budget is not None else "no budget") if p)
-    out = [f"{s.vms} VMs, schedule {s.schedule!r}, {policy}, {s.windows} windows, "
-           f"change rate {s.change_rate:g}/day, disk {_size(s.disk_bytes)}", ""]
-    head = ["WINDOW", "TIME", "VMS", "FULLS", "STAGGERED", "FAILED", "WRITTEN", "LONGEST CHAIN",
-            "OLDEST FULL", "WORST RESTORE"]
+    policy = ", ".join(
+        p
+        for p in (
+            f"interval {s.interval}" if s.interval is not None else "",
+            f"max-age {format_duration(s.max_age)}" if s.max_age is not None else "",
+            f"budget {s.budget}" if s.budget is not None else "no budget",
+        )
+        if p
+    )
+    out = [
+        f"{s.vms} VMs, schedule {s.schedule!r}, {policy}, {s.windows} windows, "
+        f"change rate {s.change_rate:g}/day, disk {_size(s.disk_bytes)}",
+        "",
+    ]
+    head = [
+        "WINDOW",
+        "TIME",
+        "VMS",
+        "FULLS",
+        "STAGGERED",
+        "FAILED",
+        "WRITTEN",
+        "LONGEST CHAIN",
+        "OLDEST FULL",
+        "WORST RESTORE",
+    ]
     if baseline is not None:
         head.append("FULLS W/O BUDGET")
     rows = [head]
     for i, w in enumerate(result.windows):
-        row = [str(w.window), format_time(w.at) or "-", str(w.vms), str(w.fulls), str(w.staggered), str(w.failed),
-               _size(w.bytes), str(w.max_chain), format_duration_short(w.max_age_s), _size(w.restore_bytes)]
+        row = [
+            str(w.window),
+            format_time(w.at) or "-",
+            str(w.vms),
+            str(w.fulls),
+            str(w.staggered),
+            str(w.failed),
+            _size(w.bytes),
+            str(w.max_chain),
+            format_duration_short(w.max_age_s),
+            _size(w.restore_bytes),
+        ]
         if baseline is not None:
             row.append(str(baseline.windows[i].fulls))
         rows.append(row)
@@ -72,8 +111,13 @@ def render_table(result: Result, baseline: Result | None = None) -> str:
 
 def _summary_line(label: str, r: Result) -> str:
     peak = r.peak_fulls_after_warmup
-    load = (f"peak {peak} fulls per window from window {r.warmup} on" if peak is not None
-            else f"no window after the warm-up of {r.warmup} windows")
-    return (f"{label}: {load}; "
-            f"longest chain {r.max_chain}; oldest full {format_duration_short(r.max_age_s)}; "
-            f"worst restore {_size(r.worst_restore_bytes)}; {_size(r.total_bytes)} written")
+    load = (
+        f"peak {peak} fulls per window from window {r.warmup} on"
+        if peak is not None
+        else f"no window after the warm-up of {r.warmup} windows"
+    )
+    return (
+        f"{label}: {load}; "
+        f"longest chain {r.max_chain}; oldest full {format_duration_short(r.max_age_s)}; "
+        f"worst restore {_size(r.worst_restore_bytes)}; {_size(r.total_bytes)} written"
+    )

@@ -143,9 +143,14 @@ class _Batches:
         try:
             own = dict(self.reader.iter_objects(self.bsl.vm_prefix(vm)))
         except SourceError as exc:
-            why = "" if shared is None else (
-                " (the VM's own folder was being listed because a listing of many folders did not "
-                "show every object of its chain)")
+            why = (
+                ""
+                if shared is None
+                else (
+                    " (the VM's own folder was being listed because a listing of many folders did not "
+                    "show every object of its chain)"
+                )
+            )
             return Chain(ChainState.UNKNOWN, detail=f"listing the bucket failed: {exc}{why}")
         return self.keep(vm, compute_chain(result, own), own)
 
@@ -155,8 +160,15 @@ class _Batches:
         return chain if self.members else chain.compact()
 
 
-def read_chains(reader: BucketReader, bsl: Bsl, vms: Sequence[VMKey], *, concurrency: int,
-                recorder: Recorder | None = None, members: bool = True) -> dict[VMKey, Chain]:
+def read_chains(
+    reader: BucketReader,
+    bsl: Bsl,
+    vms: Sequence[VMKey],
+    *,
+    concurrency: int,
+    recorder: Recorder | None = None,
+    members: bool = True,
+) -> dict[VMKey, Chain]:
     """Each VM's chain, its objects verified against listings of the bucket (never a HEAD per object).
 
     The parts of `listing_plan` are read by a few threads at once, each part as one batch
@@ -169,8 +181,10 @@ def read_chains(reader: BucketReader, bsl: Bsl, vms: Sequence[VMKey], *, concurr
     parts, streams = listing_plan(bsl, wanted, concurrency)
     by_folder = {bsl.vm_prefix(vm): vm for vm in wanted}
     out: dict[VMKey, Chain] = {}
-    with (ThreadPoolExecutor(max(1, concurrency), thread_name_prefix="index-get") as pool,
-          ThreadPoolExecutor(streams, thread_name_prefix="bucket-listing") as lists):
+    with (
+        ThreadPoolExecutor(max(1, concurrency), thread_name_prefix="index-get") as pool,
+        ThreadPoolExecutor(streams, thread_name_prefix="bucket-listing") as lists,
+    ):
         batches = _Batches(reader, bsl, pool, max(GETS_AHEAD, concurrency), recorder, members)
         reads = [lists.submit(batches.read, part, [by_folder[f] for f in part.folders]) for part in parts]
         try:

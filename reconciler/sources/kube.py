@@ -91,8 +91,14 @@ def _wait(state: RetryCallState) -> float:
 class Kube:
     """The job's view of the API server. `sleep` is injected so fault tests run instantly."""
 
-    def __init__(self, api: client.ApiClient, *, deadline_s: float = 60.0, attempts: int = 6,
-                 sleep: Callable[[float], None] = time.sleep) -> None:
+    def __init__(
+        self,
+        api: client.ApiClient,
+        *,
+        deadline_s: float = 60.0,
+        attempts: int = 6,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
         self.api = api
         self.custom = client.CustomObjectsApi(api)
         self.core = client.CoreV1Api(api)
@@ -114,9 +120,12 @@ class Kube:
             # stop_before_delay: never start a wait (a Retry-After may ask for 30 s) that would end
             # past the deadline; stop_after_delay would sleep through it and try once more.
             stop=stop_after_attempt(self.attempts) | stop_before_delay(self.deadline_s),
-            wait=_wait, sleep=self.sleep, reraise=True,
-            before_sleep=lambda s: log.warning("retrying", call=what, attempt=s.attempt_number,
-                                               error=str(s.outcome.exception() if s.outcome else "")),
+            wait=_wait,
+            sleep=self.sleep,
+            reraise=True,
+            before_sleep=lambda s: log.warning(
+                "retrying", call=what, attempt=s.attempt_number, error=str(s.outcome.exception() if s.outcome else "")
+            ),
         )
         return retrying(once)
 
@@ -145,6 +154,7 @@ class Kube:
 
     def list_vms(self, *, label_selector: str = "") -> Iterator[dict[str, Any]]:
         """Every VirtualMachine, cluster-wide, in pages of 500 (never one GET per VM)."""
+
         def fetch(token: str | None) -> Any:
             kw: dict[str, Any] = {"limit": PAGE, "_request_timeout": TIMEOUT}
             if token:
@@ -160,9 +170,11 @@ class Kube:
 
     def get_vm(self, namespace: str, name: str) -> dict[str, Any]:
         obj = self._call(
-            "get", f"get virtualmachine {namespace}/{name}",
+            "get",
+            f"get virtualmachine {namespace}/{name}",
             lambda: self.custom.get_namespaced_custom_object(
-                "kubevirt.io", "v1", namespace, "virtualmachines", name, _request_timeout=TIMEOUT),
+                "kubevirt.io", "v1", namespace, "virtualmachines", name, _request_timeout=TIMEOUT
+            ),
         )
         return cast("dict[str, Any]", obj)
 
@@ -172,8 +184,9 @@ class Kube:
 
         def read() -> bytes:
             # _preload_content=False: the raw urllib3 response, not the client's model classes.
-            response: Any = apps.read_namespaced_deployment(name, namespace, _preload_content=False,
-                                                            _request_timeout=TIMEOUT)
+            response: Any = apps.read_namespaced_deployment(
+                name, namespace, _preload_content=False, _request_timeout=TIMEOUT
+            )
             try:
                 return bytes(response.data)
             finally:
@@ -188,12 +201,14 @@ class Kube:
     def list_trackers(self) -> Iterator[dict[str, Any]]:
         """The controller's VirtualMachineBackupTrackers, cluster-wide, paged; only those carrying the
         label by which the controller finds a VM's tracker. 404: the CRD is not installed."""
+
         def fetch(token: str | None) -> Any:
             kw: dict[str, Any] = {"limit": PAGE, "_request_timeout": TIMEOUT, "label_selector": keys.VM_NAME_HASH}
             if token:
                 kw["_continue"] = token
-            return self.custom.list_cluster_custom_object("backup.kubevirt.io", "v1alpha1",
-                                                          "virtualmachinebackuptrackers", **kw)
+            return self.custom.list_cluster_custom_object(
+                "backup.kubevirt.io", "v1alpha1", "virtualmachinebackuptrackers", **kw
+            )
 
         for item in self._pages("list virtualmachinebackuptrackers.backup.kubevirt.io", fetch):
             item.setdefault("apiVersion", "backup.kubevirt.io/v1alpha1")
@@ -203,7 +218,8 @@ class Kube:
     def secret_value(self, namespace: str, name: str, key: str) -> str | None:
         """One key of a Secret as text; None if the Secret or key is absent. Never logged."""
         secret = self._call(
-            "get", f"get secret {namespace}/{name}",
+            "get",
+            f"get secret {namespace}/{name}",
             lambda: self.core.read_namespaced_secret(name, namespace, _request_timeout=TIMEOUT),
         )
         data = secret.data or {}
@@ -216,23 +232,29 @@ class Kube:
     def patch_vm(self, namespace: str, name: str, body: Mapping[str, Any]) -> dict[str, Any]:
         """A merge patch (the client's default for a dict body), guarded by the body's resourceVersion."""
         obj = self._call(
-            "patch", f"patch virtualmachine {namespace}/{name}",
+            "patch",
+            f"patch virtualmachine {namespace}/{name}",
             lambda: self.custom.patch_namespaced_custom_object(
-                "kubevirt.io", "v1", namespace, "virtualmachines", name, dict(body),
-                _request_timeout=TIMEOUT),
+                "kubevirt.io", "v1", namespace, "virtualmachines", name, dict(body), _request_timeout=TIMEOUT
+            ),
         )
         return cast("dict[str, Any]", obj)
 
     def create_event(self, namespace: str, body: Mapping[str, Any]) -> None:
-        self._call("create", f"create event in {namespace}",
-                   # The client serialises a plain dict as it is; the model class adds nothing here.
-                   lambda: self.core.create_namespaced_event(namespace, cast("Any", dict(body)),
-                                                             _request_timeout=TIMEOUT))
+        self._call(
+            "create",
+            f"create event in {namespace}",
+            # The client serialises a plain dict as it is; the model class adds nothing here.
+            lambda: self.core.create_namespaced_event(namespace, cast("Any", dict(body)), _request_timeout=TIMEOUT),
+        )
 
 
 def _kubeconfig_path(kubeconfig: str | None, environ: Mapping[str, str]) -> str:
-    return kubeconfig or environ.get("KUBECONFIG", "").split(":")[0] or str(
-        Path(environ.get("HOME", "~")).expanduser() / ".kube" / "config")
+    return (
+        kubeconfig
+        or environ.get("KUBECONFIG", "").split(":")[0]
+        or str(Path(environ.get("HOME", "~")).expanduser() / ".kube" / "config")
+    )
 
 
 def _check_kubeconfig(path: str) -> None:
@@ -262,8 +284,9 @@ def _check_kubeconfig(path: str) -> None:
         raise UsageError(f"{where}: not YAML: {exc}") from None
     if not isinstance(doc, dict):
         found = {type(None): "an empty document", list: "a list", str: "a string"}.get(type(doc), type(doc).__name__)
-        raise UsageError(f"{where}: not a kubeconfig (expected a mapping with clusters, contexts and users, "
-                         f"found {found})")
+        raise UsageError(
+            f"{where}: not a kubeconfig (expected a mapping with clusters, contexts and users, found {found})"
+        )
 
 
 def connect(*, kubeconfig: str | None, context: str | None, environ: Mapping[str, str]) -> client.ApiClient:
@@ -282,14 +305,17 @@ def connect(*, kubeconfig: str | None, context: str | None, environ: Mapping[str
         _check_kubeconfig(path)
         try:
             config.load_kube_config(  # type: ignore[no-untyped-call]
-                config_file=path, context=context, client_configuration=cfg)
+                config_file=path, context=context, client_configuration=cfg
+            )
         except config.ConfigException as exc:
             raise UsageError(f"cannot load Kubernetes configuration from {path}: {exc}") from exc
         # The loader walks the document without checking its shape: a list where a mapping belongs
         # ends in TypeError, AttributeError or KeyError from deep inside it. Any of them is a bad file.
         except Exception as exc:
-            raise UsageError(f"cannot load Kubernetes configuration from {path}: not a valid kubeconfig "
-                             f"({type(exc).__name__}: {exc})") from exc
+            raise UsageError(
+                f"cannot load Kubernetes configuration from {path}: not a valid kubeconfig "
+                f"({type(exc).__name__}: {exc})"
+            ) from exc
     cfg.retries = urllib3.Retry(total=0, redirect=0)  # one retry policy only: ours (tenacity)
     return client.ApiClient(cfg)
 

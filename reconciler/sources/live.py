@@ -43,9 +43,17 @@ class LiveSource:
     """`keep_members`: chains keep every member (explain prints them); a plan keeps `Chain.compact()`
     summaries, about 1 KB per VM instead of some 40 KB for a chain of 30 x 2 objects."""
 
-    def __init__(self, kube: Kube, *, velero_namespace: str, concurrency: int,
-                 reader_factory: ReaderFactory, recorder: Recorder | None = None, keep_members: bool = False,
-                 controller: ControllerOptions | None = None) -> None:
+    def __init__(
+        self,
+        kube: Kube,
+        *,
+        velero_namespace: str,
+        concurrency: int,
+        reader_factory: ReaderFactory,
+        recorder: Recorder | None = None,
+        keep_members: bool = False,
+        controller: ControllerOptions | None = None,
+    ) -> None:
         self.kube = kube
         self.controller = controller or ControllerOptions()
         self.keep_members = keep_members
@@ -60,8 +68,9 @@ class LiveSource:
         objects = [*self.kube.list_velero("schedules", ns), *self.kube.list_velero("backupstoragelocations", ns)]
         world = world_from_raw(objects, velero_namespace=ns)
         # The controller's global limit (one or two GETs) and its trackers (one paged list).
-        limit, deployment, limit_errors = read_limit(live_getter(self.kube.get_deployment), self.controller,
-                                                     velero_namespace=ns)
+        limit, deployment, limit_errors = read_limit(
+            live_getter(self.kube.get_deployment), self.controller, velero_namespace=ns
+        )
         trackers, tracker_objects, tracker_errors = read_trackers(self.kube.list_trackers)
         if self.recorder is None:
             vms = world_from_raw(self.kube.list_vms(), velero_namespace=ns)  # parsed page by page
@@ -70,8 +79,13 @@ class LiveSource:
             controller = [recorded_deployment(deployment)] if deployment is not None else []
             self.recorder.objects([*objects, *controller, *tracker_objects, *raw_vms])
             vms = world_from_raw(raw_vms, velero_namespace=ns)
-        return World(world.schedules, world.bsls, vms.vms, (*world.errors, *vms.errors, *limit_errors, *tracker_errors),
-                     Upstream(limit, trackers))
+        return World(
+            world.schedules,
+            world.bsls,
+            vms.vms,
+            (*world.errors, *vms.errors, *limit_errors, *tracker_errors),
+            Upstream(limit, trackers),
+        )
 
     def credentials(self, bsl: Bsl) -> str | None:
         """The BSL's credentials file; Velero's default Secret when the BSL names none."""
@@ -95,8 +109,9 @@ class LiveSource:
             reader = self.reader(bsl)
         except SourceError as exc:
             return {vm: Chain(ChainState.UNKNOWN, detail=str(exc)) for vm in vms}
-        return read_chains(reader, bsl, vms, concurrency=self.concurrency, recorder=self.recorder,
-                           members=self.keep_members)
+        return read_chains(
+            reader, bsl, vms, concurrency=self.concurrency, recorder=self.recorder, members=self.keep_members
+        )
 
     def close(self) -> None:
         for reader in self.readers:  # kept, so their request counts can still be reported

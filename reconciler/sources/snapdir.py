@@ -63,8 +63,9 @@ class SnapshotRoot:
         for part in parts:
             if part in ("", ".", "..") or "/" in part or "\\" in part or "\0" in part:
                 shown = "/".join(parts)
-                raise OutsideError(f"{json.dumps(shown, ensure_ascii=False)}: {json.dumps(part)} is not a plain "
-                                   "file name; refused")
+                raise OutsideError(
+                    f"{json.dumps(shown, ensure_ascii=False)}: {json.dumps(part)} is not a plain file name; refused"
+                )
         return self.check(self.root.joinpath(*parts))
 
     def key(self, bucket: str, key: str) -> Path:
@@ -150,8 +151,9 @@ def _cluster_files(snap: SnapshotRoot, problems: list[str]) -> list[Path]:
                     snap.check(Path(top) / name)
                 except OutsideError as exc:
                     problems.append(f"snapshot file {exc}")
-        found += [Path(top) / name for name in files
-                  if Path(name).suffix in CLUSTER_SUFFIXES and (Path(top) / name).is_file()]
+        found += [
+            Path(top) / name for name in files if Path(name).suffix in CLUSTER_SUFFIXES and (Path(top) / name).is_file()
+        ]
     return sorted(found)
 
 

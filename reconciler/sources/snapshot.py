@@ -50,8 +50,9 @@ def _vm_name_problem(vm: VMKey) -> str | None:
     return None
 
 
-def _upstream(objects: Sequence[Mapping[str, Any]], world: World, options: ControllerOptions,
-              velero_namespace: str | None) -> tuple[Upstream, list[str]]:
+def _upstream(
+    objects: Sequence[Mapping[str, Any]], world: World, options: ControllerOptions, velero_namespace: str | None
+) -> tuple[Upstream, list[str]]:
     """The controller's limit and trackers as the snapshot's `cluster/` files hold them (design 8)."""
     deployments = {}
     trackers = []
@@ -65,15 +66,17 @@ def _upstream(objects: Sequence[Mapping[str, Any]], world: World, options: Contr
     # Without --velero-namespace: the namespace of the snapshot's Schedules, where OADP runs the controller.
     namespaces = sorted({s.namespace for s in world.schedules})
     namespace = velero_namespace or (namespaces[0] if len(namespaces) == 1 else "velero")
-    limit, _, errors = read_limit(lambda ns, name: deployments.get((ns, name)), options, velero_namespace=namespace,
-                                  prefix="snapshot: ")
+    limit, _, errors = read_limit(
+        lambda ns, name: deployments.get((ns, name)), options, velero_namespace=namespace, prefix="snapshot: "
+    )
     found, _, _ = read_trackers(lambda: trackers, source="snapshot")
     return Upstream(limit, found), errors
 
 
 class SnapshotSource:
-    def __init__(self, root: Path, *, velero_namespace: str | None = None,
-                 controller: ControllerOptions | None = None) -> None:
+    def __init__(
+        self, root: Path, *, velero_namespace: str | None = None, controller: ControllerOptions | None = None
+    ) -> None:
         if not (root / "cluster").is_dir():
             raise UsageError(f"snapshot {root}: no cluster/ directory (see the README, 'Offline snapshot')")
         self.root = root
@@ -94,7 +97,8 @@ class SnapshotSource:
             lines = "".join(f"\n  {terminal_safe(p)}" for p in problems)
             raise MissingEvidenceError(
                 f"snapshot {self.root} is incomplete or ambiguous, so nothing was decided "
-                f"({len(problems)} problem(s)):{lines}")
+                f"({len(problems)} problem(s)):{lines}"
+            )
         world = world_from_raw(objects, velero_namespace=self.velero_namespace)
         upstream, upstream_errors = _upstream(objects, world, self.controller, self.velero_namespace)
         return World(world.schedules, world.bsls, world.vms, (*world.errors, *upstream_errors), upstream)
@@ -108,8 +112,9 @@ class SnapshotSource:
             except (ValueError, UnicodeDecodeError) as exc:
                 raise UsageError(f"snapshot {self.root}: {SIZES}: {exc}") from exc
             if not isinstance(raw, dict) or not all(
-                    isinstance(v, dict) and all(isinstance(n, int) and not isinstance(n, bool) for n in v.values())
-                    for v in raw.values()):
+                isinstance(v, dict) and all(isinstance(n, int) and not isinstance(n, bool) for n in v.values())
+                for v in raw.values()
+            ):
                 raise UsageError(f"snapshot {self.root}: {SIZES}: expected {{bucket: {{key: bytes}}}}")
             self._sizes = raw
         return self._sizes
@@ -154,11 +159,21 @@ class SnapshotSource:
             self.missing_buckets.add(bsl.bucket)
             buckets = self.root / "buckets"
             present = sorted(p.name for p in buckets.iterdir() if p.is_dir()) if buckets.is_dir() else []
-            log.warning("snapshot-bucket-missing", bucket=bsl.bucket, bsl=f"{bsl.namespace}/{bsl.name}",
-                        expected=f"buckets/{bsl.bucket}/", present=present)
-        return Chain(ChainState.UNKNOWN, error_code="bucket-missing", detail=(
-            f"the snapshot has no buckets/{bsl.bucket}/ directory (bucket of BSL {bsl.namespace}/{bsl.name}): "
-            "its indexes cannot be read"))
+            log.warning(
+                "snapshot-bucket-missing",
+                bucket=bsl.bucket,
+                bsl=f"{bsl.namespace}/{bsl.name}",
+                expected=f"buckets/{bsl.bucket}/",
+                present=present,
+            )
+        return Chain(
+            ChainState.UNKNOWN,
+            error_code="bucket-missing",
+            detail=(
+                f"the snapshot has no buckets/{bsl.bucket}/ directory (bucket of BSL {bsl.namespace}/{bsl.name}): "
+                "its indexes cannot be read"
+            ),
+        )
 
     def chains(self, bsl: Bsl, vms: Sequence[VMKey]) -> Mapping[VMKey, Chain]:
         unread = self._no_bucket(bsl)
@@ -219,8 +234,9 @@ class DiskRecorder:
             meta.pop("managedFields", None)  # noise for a dry run, often most of the object
             items.append({**obj, "metadata": meta})
         doc = {"apiVersion": "v1", "kind": "List", "items": items}
-        self._write(self.root / "cluster" / "objects.yaml",
-                    yaml.safe_dump(doc, sort_keys=False, allow_unicode=True).encode())
+        self._write(
+            self.root / "cluster" / "objects.yaml", yaml.safe_dump(doc, sort_keys=False, allow_unicode=True).encode()
+        )
 
     def index(self, bsl: Bsl, vm: VMKey, data: bytes | None) -> None:
         if data is not None:

@@ -36,8 +36,9 @@ class ControllerOptions:
         return (self.deployment,) if self.deployment else default_deployments(velero_namespace)
 
 
-def read_limit(get: DeploymentGetter, options: ControllerOptions, *, velero_namespace: str,
-               prefix: str = "") -> tuple[GlobalLimit, Raw | None, list[str]]:
+def read_limit(
+    get: DeploymentGetter, options: ControllerOptions, *, velero_namespace: str, prefix: str = ""
+) -> tuple[GlobalLimit, Raw | None, list[str]]:
     """The global limit, the Deployment it came from (to record), and errors for the plan.
 
     The candidates are tried in order; the first that exists decides. None found is unknown but
@@ -56,23 +57,28 @@ def read_limit(get: DeploymentGetter, options: ControllerOptions, *, velero_name
             tried.append(f"{namespace}/{name}")
             continue
         return limit_from_deployment(obj, source=f"{prefix}deployment {namespace}/{name}"), obj, []
-    note = (f"no controller Deployment {' or '.join(tried)}; point at it with --controller-deployment NS/NAME "
-            "or state the value with --controller-max-incremental N")
+    note = (
+        f"no controller Deployment {' or '.join(tried)}; point at it with --controller-deployment NS/NAME "
+        "or state the value with --controller-max-incremental N"
+    )
     return GlobalLimit(None, "unknown", note), None, [note] if options.deployment else []
 
 
 def live_getter(get: Callable[[str, str], Raw]) -> DeploymentGetter:
     """A getter over an API call that raises NotFoundError for an absent Deployment."""
+
     def getter(namespace: str, name: str) -> Raw | None:
         try:
             return get(namespace, name)
         except NotFoundError:
             return None
+
     return getter
 
 
-def read_trackers(list_all: Callable[[], Iterable[Raw]], *,
-                  source: str = "cluster") -> tuple[Trackers, list[dict[str, Any]], list[str]]:
+def read_trackers(
+    list_all: Callable[[], Iterable[Raw]], *, source: str = "cluster"
+) -> tuple[Trackers, list[dict[str, Any]], list[str]]:
     """Every tracker (and the raw objects, to record), or why they are unknown.
 
     A cluster without the CRD (404) has no trackers: normal. Any other failure leaves them unknown;
@@ -92,8 +98,14 @@ def recorded_deployment(obj: Raw) -> dict[str, Any]:
     args, nothing else (environment values and the rest of the pod spec stay in the cluster)."""
     meta = obj.get("metadata") or {}
     pod = ((obj.get("spec") or {}).get("template") or {}).get("spec") or {}
-    containers = [{k: c[k] for k in ("name", "command", "args") if k in c}
-                  for c in pod.get("containers") or [] if isinstance(c, Mapping)]
-    return {"apiVersion": "apps/v1", "kind": "Deployment",
-            "metadata": {k: meta[k] for k in ("name", "namespace", "uid", "resourceVersion") if k in meta},
-            "spec": {"template": {"spec": {"containers": containers}}}}
+    containers = [
+        {k: c[k] for k in ("name", "command", "args") if k in c}
+        for c in pod.get("containers") or []
+        if isinstance(c, Mapping)
+    ]
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {k: meta[k] for k in ("name", "namespace", "uid", "resourceVersion") if k in meta},
+        "spec": {"template": {"spec": {"containers": containers}}},
+    }

@@ -175,18 +175,12 @@ def decode_continue(token: str) -> tuple[int, str]:
     except ValueError as exc:
         raise ValueError(f"{generic}: {exc}") from None
     if not isinstance(data, dict):
-        raise ValueError(
-            f"{generic}: json: cannot unmarshal into Go value of type storage.continueToken"
-        )
+        raise ValueError(f"{generic}: json: cannot unmarshal into Go value of type storage.continueToken")
     if data.get("v") != "meta.k8s.io/v1":
-        raise ValueError(
-            f"{generic}: server does not recognize this encoded version {data.get('v')}"
-        )
+        raise ValueError(f"{generic}: server does not recognize this encoded version {data.get('v')}")
     rv = data.get("rv")
     if not isinstance(rv, int) or rv == 0:
-        raise ValueError(
-            f"{generic}: incorrect encoded start resourceVersion (version meta.k8s.io/v1)"
-        )
+        raise ValueError(f"{generic}: incorrect encoded start resourceVersion (version meta.k8s.io/v1)")
     start = data.get("start")
     if not isinstance(start, str) or not start:
         raise ValueError(f"{generic}: encoded start key empty (version meta.k8s.io/v1)")
@@ -230,9 +224,7 @@ class ApiServer:
 
     def register(self, rt: ResourceType) -> None:
         self.resources = [
-            r
-            for r in self.resources
-            if (r.group, r.version, r.plural) != (rt.group, rt.version, rt.plural)
+            r for r in self.resources if (r.group, r.version, r.plural) != (rt.group, rt.version, rt.plural)
         ]
         self.resources.append(rt)
 
@@ -327,17 +319,13 @@ class ApiServer:
                 {
                     "kind": "APIVersions",
                     "versions": ["v1"],
-                    "serverAddressByClientCIDRs": [
-                        {"clientCIDR": "0.0.0.0/0", "serverAddress": "127.0.0.1:6443"}
-                    ],
+                    "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": "127.0.0.1:6443"}],
                 },
             )
         if parts == ["api", "v1"]:
             return Response(200, self._resource_list("", "v1"))
         if parts == ["apis"]:
-            return Response(
-                200, {"kind": "APIGroupList", "apiVersion": "v1", "groups": self._groups()}
-            )
+            return Response(200, {"kind": "APIGroupList", "apiVersion": "v1", "groups": self._groups()})
         if len(parts) == 2 and parts[0] == "apis":
             for group in self._groups():
                 if group["name"] == parts[1]:
@@ -450,11 +438,7 @@ class ApiServer:
                 "meta.k8s.io",
                 kind,
                 "",
-                [
-                    st.FieldError(
-                        "FieldValueNotSupported", "dryRun", values, 'supported values: "All"'
-                    )
-                ],
+                [st.FieldError("FieldValueNotSupported", "dryRun", values, 'supported values: "All"')],
             )
 
     @staticmethod
@@ -468,9 +452,7 @@ class ApiServer:
         return obj
 
     def _decode_body(self, rt: ResourceType, headers: Mapping[str, str], body: bytes) -> Any:
-        content_type = (
-            (headers.get("content-type") or "application/json").split(";")[0].strip().lower()
-        )
+        content_type = (headers.get("content-type") or "application/json").split(";")[0].strip().lower()
         if content_type not in ("application/json", "application/yaml"):
             raise st.unsupported_media_type(rt.body_types)
         try:
@@ -499,8 +481,7 @@ class ApiServer:
             )
         if kind and kind != rt.kind:
             raise st.bad_request(
-                f"the object provided is unrecognized (must be of type {rt.kind}): "
-                f"Object 'Kind' is {kind!r}"
+                f"the object provided is unrecognized (must be of type {rt.kind}): Object 'Kind' is {kind!r}"
             )
         self._check_type_specific(rt, obj)
 
@@ -508,21 +489,15 @@ class ApiServer:
         if rt.kind == "Secret" and not rt.group:
             data = obj.get("data") or {}
             if not isinstance(data, dict):
-                raise st.bad_request(
-                    self._cannot_handle(rt, "json: cannot unmarshal into map[string][]byte")
-                )
+                raise st.bad_request(self._cannot_handle(rt, "json: cannot unmarshal into map[string][]byte"))
             for value in data.values():
                 if value is None:
                     continue
                 try:
                     base64.b64decode(value, validate=True)
                 except (binascii.Error, ValueError, TypeError):
-                    bad = next(
-                        (i for i, c in enumerate(str(value)) if not (c.isalnum() or c in "+/=")), 0
-                    )
-                    raise st.bad_request(
-                        self._cannot_handle(rt, f"illegal base64 data at input byte {bad}")
-                    ) from None
+                    bad = next((i for i, c in enumerate(str(value)) if not (c.isalnum() or c in "+/=")), 0)
+                    raise st.bad_request(self._cannot_handle(rt, f"illegal base64 data at input byte {bad}")) from None
 
     def _fill_system_fields(self, obj: dict[str, Any]) -> None:
         meta = _meta(obj)
@@ -567,9 +542,7 @@ class ApiServer:
         if rt.storage_key == "events":
             errs.extend(validate_event(obj, strict=rt.strict_event_validation and old is None))
         if not (rt.strict_event_validation and old is None):
-            errs.extend(
-                validate_object_meta(meta, namespaced=rt.namespaced, name_rule=rt.name_rule)
-            )
+            errs.extend(validate_object_meta(meta, namespaced=rt.namespaced, name_rule=rt.name_rule))
         if old is not None:
             errs.extend(validate_object_meta_update(meta, _meta(old)))
         if errs:
@@ -649,8 +622,7 @@ class ApiServer:
             meta.pop("namespace", None)
         else:
             raise st.bad_request(
-                "the namespace of the provided object does not match the namespace sent on the "
-                "request"
+                "the namespace of the provided object does not match the namespace sent on the request"
             )
 
     # ---------------------------------------------------------------- update
@@ -669,14 +641,12 @@ class ApiServer:
         meta = _meta(obj)
         if (meta.get("name") or "") != info.name:
             raise st.bad_request(
-                f"the name of the object ({meta.get('name') or ''}) does not match the name on "
-                f"the URL ({info.name})"
+                f"the name of the object ({meta.get('name') or ''}) does not match the name on the URL ({info.name})"
             )
         object_ns = meta.get("namespace") or ""
         if namespace and object_ns and object_ns != namespace:
             raise st.bad_request(
-                f"the namespace of the object ({object_ns}) does not match the namespace on the "
-                f"request ({namespace})"
+                f"the namespace of the object ({object_ns}) does not match the namespace on the request ({namespace})"
             )
         self._ensure_request_namespace(meta, namespace)
         with self.store.lock:
@@ -786,8 +756,7 @@ class ApiServer:
                 st.failure(
                     415,
                     "UnsupportedMediaType",
-                    "server-side apply (application/apply-patch+yaml) is not implemented by this "
-                    "fake API server",
+                    "server-side apply (application/apply-patch+yaml) is not implemented by this fake API server",
                 )
             )
         if info.param("force"):
@@ -812,8 +781,7 @@ class ApiServer:
                 elif content_type == STRATEGIC_MERGE_PATCH and not isinstance(patch, dict):
                     kind = "array" if isinstance(patch, list) else "string"
                     raise st.bad_request(
-                        f"json: cannot unmarshal {kind} into Go value of type "
-                        "map[string]interface {}"
+                        f"json: cannot unmarshal {kind} into Go value of type map[string]interface {{}}"
                     )
                 else:
                     if patch is None:
@@ -837,8 +805,7 @@ class ApiServer:
             object_ns = meta.get("namespace") or ""
             if rt.namespaced and object_ns and object_ns != namespace:
                 raise st.bad_request(
-                    "the namespace of the provided object does not match the namespace sent on the "
-                    "request"
+                    "the namespace of the provided object does not match the namespace sent on the request"
                 )
             if (meta.get("name") or "") != info.name:
                 raise st.bad_request(
@@ -875,8 +842,7 @@ class ApiServer:
                     rt.group,
                     rt.plural,
                     info.name,
-                    f"Precondition failed: UID in precondition: {uid}, UID in object meta: "
-                    f"{meta.get('uid')}",
+                    f"Precondition failed: UID in precondition: {uid}, UID in object meta: {meta.get('uid')}",
                 )
             rv = preconditions.get("resourceVersion")
             if rv is not None and rv != meta.get("resourceVersion"):
@@ -891,9 +857,7 @@ class ApiServer:
                 return self._deleted_response(rt, current)
             return self._delete_object(rt, namespace, info.name, current)
 
-    def _delete_object(
-        self, rt: ResourceType, namespace: str, name: str, current: dict[str, Any]
-    ) -> Response:
+    def _delete_object(self, rt: ResourceType, namespace: str, name: str, current: dict[str, Any]) -> Response:
         meta = _meta(current)
         key: Key = (namespace, name)
         if meta.get("finalizers"):
@@ -950,9 +914,7 @@ class ApiServer:
 
     # ------------------------------------------------------------------ list
 
-    def _selectors(
-        self, rt: ResourceType, info: RequestInfo
-    ) -> tuple[LabelSelector, FieldSelector]:
+    def _selectors(self, rt: ResourceType, info: RequestInfo) -> tuple[LabelSelector, FieldSelector]:
         try:
             labels = parse_label_selector(info.param("labelSelector"))
             fields = parse_field_selector(info.param("fieldSelector"))
@@ -965,9 +927,7 @@ class ApiServer:
         return labels, fields.transform(lambda label: known[label])
 
     @staticmethod
-    def _matches(
-        rt: ResourceType, obj: dict[str, Any], labels: LabelSelector, fields: FieldSelector
-    ) -> bool:
+    def _matches(rt: ResourceType, obj: dict[str, Any], labels: LabelSelector, fields: FieldSelector) -> bool:
         meta = obj.get("metadata") or {}
         if not labels.matches(meta.get("labels") or {}):
             return False
@@ -988,9 +948,7 @@ class ApiServer:
         try:
             limit = int(info.param("limit") or 0)
         except ValueError:
-            raise st.bad_request(
-                f"strconv.ParseInt: parsing {info.param('limit')!r}: invalid syntax"
-            ) from None
+            raise st.bad_request(f"strconv.ParseInt: parsing {info.param('limit')!r}: invalid syntax") from None
         if token and requested_rv and requested_rv != "0":
             raise st.bad_request("specifying resource version is not allowed when using continue")
         with self.store.lock:
@@ -1063,9 +1021,7 @@ class ApiServer:
                 self._ensure_namespace(meta["namespace"])
             key: Key = (meta.get("namespace", ""), meta["name"])
             existing = self.store.get(rt.storage_key, key)
-            meta.setdefault(
-                "uid", (existing or {}).get("metadata", {}).get("uid") or str(uuid.uuid4())
-            )
+            meta.setdefault("uid", (existing or {}).get("metadata", {}).get("uid") or str(uuid.uuid4()))
             meta.setdefault(
                 "creationTimestamp",
                 (existing or {}).get("metadata", {}).get("creationTimestamp") or self.now(),

@@ -61,22 +61,16 @@ def _index(container: list[Any], key: str, path: str, allow_end: bool) -> int:
     try:
         idx = int(key)
     except ValueError:
-        raise PatchError(
-            f"Unable to access invalid index: {key}: invalid index referenced"
-        ) from None
+        raise PatchError(f"Unable to access invalid index: {key}: invalid index referenced") from None
     limit = len(container) if allow_end else len(container) - 1
     if idx < 0 or idx > limit:
-        raise PatchError(
-            f"Unable to access invalid index: {idx}: invalid index referenced ({path})"
-        )
+        raise PatchError(f"Unable to access invalid index: {idx}: invalid index referenced ({path})")
     return idx
 
 
 def _parent(doc: Any, parts: list[str], path: str, op: str) -> tuple[Any, str]:
     if not parts:
-        raise PatchError(
-            f"{op} operation does not apply: doc is missing path: {path!r}: missing value"
-        )
+        raise PatchError(f"{op} operation does not apply: doc is missing path: {path!r}: missing value")
     cur = doc
     for part in parts[:-1]:
         if isinstance(cur, dict) and part in cur:
@@ -89,13 +83,9 @@ def _parent(doc: Any, parts: list[str], path: str, op: str) -> tuple[Any, str]:
                     f"{op} operation does not apply: doc is missing path: {path!r}: missing value"
                 ) from None
         else:
-            raise PatchError(
-                f"{op} operation does not apply: doc is missing path: {path!r}: missing value"
-            )
+            raise PatchError(f"{op} operation does not apply: doc is missing path: {path!r}: missing value")
     if not isinstance(cur, (dict, list)):
-        raise PatchError(
-            f"{op} operation does not apply: doc is missing path: {path!r}: missing value"
-        )
+        raise PatchError(f"{op} operation does not apply: doc is missing path: {path!r}: missing value")
     return cur, parts[-1]
 
 
@@ -106,9 +96,7 @@ def _get(doc: Any, path: str, op: str) -> Any:
     parent, key = _parent(doc, parts, path, op)
     if isinstance(parent, dict):
         if key not in parent:
-            raise PatchError(
-                f"{op} operation does not apply: doc is missing from path: {path!r}: missing value"
-            )
+            raise PatchError(f"{op} operation does not apply: doc is missing from path: {path!r}: missing value")
         return parent[key]
     return parent[_index(parent, key, path, allow_end=False)]
 
@@ -142,9 +130,7 @@ def _replace(doc: Any, path: str, value: Any) -> Any:
     parent, key = _parent(doc, parts, path, "replace")
     if isinstance(parent, dict):
         if key not in parent:
-            raise PatchError(
-                f"replace operation does not apply: doc is missing key: {path}: missing value"
-            )
+            raise PatchError(f"replace operation does not apply: doc is missing key: {path}: missing value")
         parent[key] = value
     else:
         parent[_index(parent, key, path, allow_end=False)] = value
@@ -175,17 +161,11 @@ def _test(doc: Any, path: str, value: Any) -> None:
 def json_patch(doc: Any, operations: Any) -> Any:
     """Apply an RFC 6902 patch to a copy of ``doc`` and return the result."""
     if not isinstance(operations, list):
-        kind = {dict: "object", str: "string", bool: "bool", type(None): "null"}.get(
-            type(operations), "number"
-        )
-        raise PatchFormatError(
-            f"json: cannot unmarshal {kind} into Go value of type jsonpatch.Patch"
-        )
+        kind = {dict: "object", str: "string", bool: "bool", type(None): "null"}.get(type(operations), "number")
+        raise PatchFormatError(f"json: cannot unmarshal {kind} into Go value of type jsonpatch.Patch")
     for op in operations:
         if not isinstance(op, dict):
-            raise PatchFormatError(
-                "json: cannot unmarshal into Go value of type jsonpatch.Operation"
-            )
+            raise PatchFormatError("json: cannot unmarshal into Go value of type jsonpatch.Operation")
     result = copy.deepcopy(doc)
     for op in operations:
         kind = op.get("op")
@@ -200,9 +180,7 @@ def json_patch(doc: Any, operations: Any) -> Any:
         elif kind == "move":
             source = op.get("from")
             if isinstance(source, str) and isinstance(path, str) and path.startswith(source + "/"):
-                raise PatchError(
-                    f"move operation does not apply: cannot move {source} into its child {path}"
-                )
+                raise PatchError(f"move operation does not apply: cannot move {source} into its child {path}")
             moved = _remove(result, source, "move")
             result = _add(result, path, moved)
         elif kind == "copy":

@@ -163,9 +163,7 @@ class RBACAuthorizer:
                     rules.extend(other.get("rules") or [])
         return rules
 
-    def _rules_for_ref(
-        self, ref: dict[str, Any], namespace: str
-    ) -> tuple[list[dict[str, Any]], str]:
+    def _rules_for_ref(self, ref: dict[str, Any], namespace: str) -> tuple[list[dict[str, Any]], str]:
         kind, name = ref.get("kind"), ref.get("name", "")
         if kind == "ClusterRole":
             rules = self._cluster_role_rules(name)
@@ -219,9 +217,7 @@ def _flatten(documents: Iterable[Any]) -> Iterable[dict[str, Any]]:
         if isinstance(doc, str):
             yield from _flatten(list(yaml.safe_load_all(doc)))
         elif isinstance(doc, dict):
-            if doc.get("kind") == "List" or (
-                doc.get("kind", "").endswith("List") and "items" in doc
-            ):
+            if doc.get("kind") == "List" or (doc.get("kind", "").endswith("List") and "items" in doc):
                 yield from _flatten(doc.get("items") or [])
             else:
                 yield doc

@@ -19,9 +19,7 @@ APPLY_PATCH = "application/apply-patch+yaml"
 FieldGetter = Callable[[dict[str, Any], str], str]
 Converter = Callable[[dict[str, Any]], dict[str, Any]]
 
-_META_FIELD_MESSAGE = (
-    '"{label}" is not a known field selector: only "metadata.name", "metadata.namespace"'
-)
+_META_FIELD_MESSAGE = '"{label}" is not a known field selector: only "metadata.name", "metadata.namespace"'
 _CORE_FIELD_MESSAGE = "field label not supported: {label}"
 
 

@@ -141,22 +141,12 @@ def _new_requirement(key: str, operator: str, values: list[str]) -> Requirement:
     if key_errs:
         errs.append(invalid_value("key", key, "; ".join(key_errs)))
     if operator in ("in", "notin") and not values:
-        errs.append(
-            invalid_value(
-                "values", values, "for 'in', 'notin' operators, values set can't be empty"
-            )
-        )
+        errs.append(invalid_value("values", values, "for 'in', 'notin' operators, values set can't be empty"))
     if operator in ("=", "==", "!=") and len(values) != 1:
-        errs.append(
-            invalid_value("values", values, "exact-match compatibility requires one single value")
-        )
+        errs.append(invalid_value("values", values, "exact-match compatibility requires one single value"))
     if operator in ("gt", "lt"):
         if len(values) != 1:
-            errs.append(
-                invalid_value(
-                    "values", values, "for 'Gt', 'Lt' operators, exactly one value is required"
-                )
-            )
+            errs.append(invalid_value("values", values, "for 'Gt', 'Lt' operators, exactly one value is required"))
         for i, value in enumerate(values):
             try:
                 int(value)
@@ -303,9 +293,7 @@ def label_selector_from_dict(selector: Mapping[str, Any] | None) -> LabelSelecto
     """A ``metav1.LabelSelector`` (matchLabels/matchExpressions); ``None`` selects nothing."""
     if selector is None:
         return None
-    requirements = [
-        Requirement(k, "=", (v,)) for k, v in sorted((selector.get("matchLabels") or {}).items())
-    ]
+    requirements = [Requirement(k, "=", (v,)) for k, v in sorted((selector.get("matchLabels") or {}).items())]
     ops = {"In": "in", "NotIn": "notin", "Exists": "exists", "DoesNotExist": "!"}
     for expr in selector.get("matchExpressions") or []:
         op = ops.get(expr.get("operator", ""))
@@ -351,9 +339,7 @@ class FieldSelector:
         return None
 
     def transform(self, fn: Callable[[str], str]) -> FieldSelector:
-        return FieldSelector(
-            tuple(FieldRequirement(fn(r.field), r.operator, r.value) for r in self.requirements)
-        )
+        return FieldSelector(tuple(FieldRequirement(fn(r.field), r.operator, r.value) for r in self.requirements))
 
 
 def _split_terms(text: str) -> list[str]:
@@ -403,9 +389,7 @@ def parse_field_selector(text: str) -> FieldSelector:
             op = next((o for o in ("!=", "==", "=") if rest.startswith(o)), None)
             if op is not None:
                 lhs, rhs = term[:i], term[i + len(op) :]
-                requirements.append(
-                    FieldRequirement(lhs, "!=" if op == "!=" else "=", _unescape(rhs))
-                )
+                requirements.append(FieldRequirement(lhs, "!=" if op == "!=" else "=", _unescape(rhs)))
                 break
         else:
             raise SelectorError(f"invalid selector: '{text}'; can't understand '{term}'")

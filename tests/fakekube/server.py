@@ -99,9 +99,7 @@ class Fault:
             return False
         if self._path_re is not None and not self._path_re.search(record.path):
             return False
-        return self.content_type is None or (record.content_type or "").startswith(
-            self.content_type
-        )
+        return self.content_type is None or (record.content_type or "").startswith(self.content_type)
 
     def response(self) -> tuple[int, Any, dict[str, str]]:
         assert self.status is not None
@@ -110,9 +108,7 @@ class Fault:
             headers["Retry-After"] = str(self.retry_after)
         body = self.body
         if body is None:
-            body = st.for_code(
-                self.status, reason=self.reason, message=self.message, retry_after=self.retry_after
-            )
+            body = st.for_code(self.status, reason=self.reason, message=self.message, retry_after=self.retry_after)
         return self.status, body, headers
 
 
@@ -224,9 +220,7 @@ class FakeKubeServer:
         strict_namespaces: bool = True,
         clock: Callable[[], datetime] | None = None,
     ) -> None:
-        self.api = ApiServer(
-            list(resources or default_resources()), clock=clock, strict_namespaces=strict_namespaces
-        )
+        self.api = ApiServer(list(resources or default_resources()), clock=clock, strict_namespaces=strict_namespaces)
         self.rbac = RBACAuthorizer()
         self.rbac_enabled = False
         self._lock = threading.Lock()
@@ -247,9 +241,7 @@ class FakeKubeServer:
             return self
         self._stopping.clear()
         self._httpd = _HTTPServer(("127.0.0.1", 0), self)
-        self._thread = threading.Thread(
-            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True
-        )
+        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True)
         self._thread.start()
         return self
 
@@ -348,9 +340,7 @@ class FakeKubeServer:
     ) -> Path:
         """Write a kubeconfig whose context ``context`` reaches this server as ``user``."""
         path = Path(path)
-        config = self.kubeconfig_dict(
-            user=user, groups=groups, token=token, context=context, namespace=namespace
-        )
+        config = self.kubeconfig_dict(user=user, groups=groups, token=token, context=context, namespace=namespace)
         path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
         return path
 

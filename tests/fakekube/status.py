@@ -11,9 +11,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-CONFLICT_MODIFIED = (
-    "the object has been modified; please apply your changes to the latest version and try again"
-)
+CONFLICT_MODIFIED = "the object has been modified; please apply your changes to the latest version and try again"
 
 # The reason a real server uses for each status code when nothing more specific applies.
 REASON_FOR_CODE: dict[int, str] = {
@@ -130,9 +128,7 @@ def aggregate(errors: list[FieldError]) -> str:
 class ApiError(Exception):
     """An error the fake server answers with: a Status body plus optional extra headers."""
 
-    def __init__(
-        self, status: dict[str, Any], headers: dict[str, str] | None = None, detail: str = ""
-    ) -> None:
+    def __init__(self, status: dict[str, Any], headers: dict[str, str] | None = None, detail: str = "") -> None:
         super().__init__(status.get("message", ""))
         self.status = status
         self.headers = dict(headers or {})
@@ -221,9 +217,7 @@ def not_found(group: str, resource: str, name: str) -> ApiError:
 
 
 def path_not_found() -> ApiError:
-    return ApiError(
-        failure(404, "NotFound", "the server could not find the requested resource", {})
-    )
+    return ApiError(failure(404, "NotFound", "the server could not find the requested resource", {}))
 
 
 def already_exists(group: str, resource: str, name: str) -> ApiError:
@@ -242,8 +236,7 @@ def conflict(group: str, resource: str, name: str, why: str = CONFLICT_MODIFIED)
         failure(
             409,
             "Conflict",
-            f"Operation cannot be fulfilled on {group_resource(group, resource)} "
-            f"{go_quote(name)}: {why}",
+            f"Operation cannot be fulfilled on {group_resource(group, resource)} {go_quote(name)}: {why}",
             _details(name=name, group=group, kind=resource),
         )
     )
@@ -258,14 +251,10 @@ def forbidden(group: str, resource: str, name: str, why: str) -> ApiError:
         message = f"{gr} is forbidden: {why}"
     else:
         message = f"{gr} {go_quote(name)} is forbidden: {why}"
-    return ApiError(
-        failure(403, "Forbidden", message, _details(name=name, group=group, kind=resource))
-    )
+    return ApiError(failure(403, "Forbidden", message, _details(name=name, group=group, kind=resource)))
 
 
-def invalid(
-    group: str, kind: str, name: str, errors: list[FieldError], detail: str = ""
-) -> ApiError:
+def invalid(group: str, kind: str, name: str, errors: list[FieldError], detail: str = "") -> ApiError:
     causes = [{"reason": e.type, "message": e.body(), "field": e.field} for e in errors]
     return ApiError(
         failure(
@@ -298,8 +287,7 @@ def unsupported_media_type(accepted: list[str] | tuple[str, ...]) -> ApiError:
         failure(
             415,
             "UnsupportedMediaType",
-            "the body of the request was in an unknown format - accepted media types include: "
-            + ", ".join(accepted),
+            "the body of the request was in an unknown format - accepted media types include: " + ", ".join(accepted),
         )
     )
 
@@ -320,8 +308,7 @@ def method_not_supported(group: str, resource: str, action: str) -> ApiError:
         failure(
             405,
             "MethodNotAllowed",
-            f"{action} is not supported on resources of kind "
-            f"{go_quote(group_resource(group, resource))}",
+            f"{action} is not supported on resources of kind {go_quote(group_resource(group, resource))}",
             _details(group=group, kind=resource),
         )
     )
@@ -339,9 +326,7 @@ def unauthorized() -> ApiError:
 def generic(code: int, detail: str = "") -> ApiError:
     """``NewGenericServerResponse`` with no verb or resource, as the patch handler uses it."""
     reason = "Unknown"
-    message = (
-        f"the server responded with the status code {code} but did not return more information"
-    )
+    message = f"the server responded with the status code {code} but did not return more information"
     if code == 422:
         reason, message = (
             "Invalid",
@@ -355,9 +340,7 @@ def generic(code: int, detail: str = "") -> ApiError:
         reason, message = "BadRequest", "the server rejected our request for an unknown reason"
     elif code >= 500:
         reason = "InternalError"
-        message = (
-            f"an error on the server ({go_quote(detail)}) has prevented the request from succeeding"
-        )
+        message = f"an error on the server ({go_quote(detail)}) has prevented the request from succeeding"
     return ApiError(failure(code, reason, message, {}), detail=detail)
 
 

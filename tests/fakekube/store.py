@@ -53,14 +53,10 @@ class Store:
             if obj is not None:
                 stored = copy.deepcopy(obj)
                 stored.setdefault("metadata", {})["resourceVersion"] = str(self.revision)
-            self._history.setdefault(storage, {}).setdefault(key, []).append(
-                (self.revision, stored)
-            )
+            self._history.setdefault(storage, {}).setdefault(key, []).append((self.revision, stored))
             return self.revision
 
-    def list(
-        self, storage: str, namespace: str | None, at: int | None = None
-    ) -> list[tuple[Key, dict[str, Any]]]:
+    def list(self, storage: str, namespace: str | None, at: int | None = None) -> list[tuple[Key, dict[str, Any]]]:
         """Objects as of revision ``at`` (default: now), sorted by etcd key order."""
         with self.lock:
             at = self.revision if at is None else at

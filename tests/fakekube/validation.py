@@ -30,8 +30,7 @@ _QUALIFIED_NAME_RE = re.compile(f"^{QUALIFIED_NAME_FMT}$")
 _LABEL_VALUE_RE = re.compile(f"^{LABEL_VALUE_FMT}$")
 
 _QUALIFIED_NAME_ERR = (
-    "must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an "
-    "alphanumeric character"
+    "must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character"
 )
 _LABEL_VALUE_ERR = (
     "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or "
@@ -100,10 +99,7 @@ def is_qualified_name(value: str) -> list[str]:
     elif len(name) > 63:
         errs.append("name part " + max_len_error(63))
     if not _QUALIFIED_NAME_RE.match(name):
-        errs.append(
-            "name part "
-            + regex_error(_QUALIFIED_NAME_ERR, QUALIFIED_NAME_FMT, "MyName", "my.name", "123-abc")
-        )
+        errs.append("name part " + regex_error(_QUALIFIED_NAME_ERR, QUALIFIED_NAME_FMT, "MyName", "my.name", "123-abc"))
     return errs
 
 
@@ -178,29 +174,20 @@ def validate_object_meta(
         if not namespace:
             errs.append(required(f"{path}.namespace"))
         else:
-            errs.extend(
-                invalid_value(f"{path}.namespace", namespace, m)
-                for m in is_dns1123_label(namespace)
-            )
+            errs.extend(invalid_value(f"{path}.namespace", namespace, m) for m in is_dns1123_label(namespace))
     elif namespace:
         errs.append(forbidden_field(f"{path}.namespace", "not allowed on this type"))
     generation = meta.get("generation")
     if isinstance(generation, int) and generation < 0:
-        errs.append(
-            invalid_value(f"{path}.generation", generation, "must be greater than or equal to 0")
-        )
+        errs.append(invalid_value(f"{path}.generation", generation, "must be greater than or equal to 0"))
     errs.extend(validate_labels(meta.get("labels") or {}, f"{path}.labels"))
     errs.extend(validate_annotations(meta.get("annotations") or {}, f"{path}.annotations"))
     for finalizer in meta.get("finalizers") or []:
-        errs.extend(
-            invalid_value(f"{path}.finalizers", finalizer, m) for m in is_qualified_name(finalizer)
-        )
+        errs.extend(invalid_value(f"{path}.finalizers", finalizer, m) for m in is_qualified_name(finalizer))
     return errs
 
 
-def validate_object_meta_update(
-    new: dict[str, Any], old: dict[str, Any], path: str = "metadata"
-) -> list[FieldError]:
+def validate_object_meta_update(new: dict[str, Any], old: dict[str, Any], path: str = "metadata") -> list[FieldError]:
     """The immutable-field part of ``ValidateObjectMetaUpdate``."""
     errs: list[FieldError] = []
     for key in ("uid", "creationTimestamp", "deletionTimestamp"):
@@ -241,9 +228,7 @@ _META_INT_FIELDS = ("generation", "deletionGracePeriodSeconds")
 
 RFC3339 = "2006-01-02T15:04:05Z07:00"
 RFC3339_MICRO = "2006-01-02T15:04:05.000000Z07:00"
-_TIME_RE = re.compile(
-    r"^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(\.\d+)?(Z|[+-]\d{2}:\d{2})$"
-)
+_TIME_RE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(\.\d+)?(Z|[+-]\d{2}:\d{2})$")
 
 
 def parse_time(value: str, micro: bool) -> datetime:
@@ -257,15 +242,11 @@ def parse_time(value: str, micro: bool) -> datetime:
         head = re.match(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?", value)
         rest = value[head.end() :] if head else value
         elem = "Z07:00" if head else "2006"
-        raise ValueError(
-            f"parsing time {_q(value)} as {_q(layout)}: cannot parse {_q(rest)} as {_q(elem)}"
-        )
+        raise ValueError(f"parsing time {_q(value)} as {_q(layout)}: cannot parse {_q(rest)} as {_q(elem)}")
     fraction = match.group(7) or ""
     if micro and len(fraction) != 7:
         rest = value[match.start(7) if fraction else match.start(8) :]
-        raise ValueError(
-            f'parsing time {_q(value)} as {_q(layout)}: cannot parse {_q(rest)} as ".000000"'
-        )
+        raise ValueError(f'parsing time {_q(value)} as {_q(layout)}: cannot parse {_q(rest)} as ".000000"')
     zone = match.group(8)
     tz = UTC
     if zone != "Z":
@@ -364,12 +345,8 @@ def decode_error(obj: Any, *, typed: bool, time_fields: dict[str, bool]) -> str 
             if not isinstance(item, str):
                 return _unmarshal(item, f"struct field {prefix}finalizers of type string")
     owners = meta.get("ownerReferences")
-    if owners is not None and (
-        not isinstance(owners, list) or not all(isinstance(o, dict) for o in owners)
-    ):
-        return _unmarshal(
-            owners, f"struct field {prefix}ownerReferences of type []v1.OwnerReference"
-        )
+    if owners is not None and (not isinstance(owners, list) or not all(isinstance(o, dict) for o in owners)):
+        return _unmarshal(owners, f"struct field {prefix}ownerReferences of type []v1.OwnerReference")
     all_times = {
         "metadata.creationTimestamp": False,
         "metadata.deletionTimestamp": False,
@@ -420,31 +397,16 @@ def validate_event(event: dict[str, Any], *, strict: bool) -> list[FieldError]:
     if not event.get("eventTime"):
         if not involved_ns:
             if namespace not in ("", "default"):
-                errs.append(
-                    invalid_value(
-                        "involvedObject.namespace", involved_ns, "does not match event.namespace"
-                    )
-                )
+                errs.append(invalid_value("involvedObject.namespace", involved_ns, "does not match event.namespace"))
         elif namespace != involved_ns:
-            errs.append(
-                invalid_value(
-                    "involvedObject.namespace", involved_ns, "does not match event.namespace"
-                )
-            )
+            errs.append(invalid_value("involvedObject.namespace", involved_ns, "does not match event.namespace"))
     else:
         if not involved_ns and namespace not in ("default", "kube-system"):
-            errs.append(
-                invalid_value(
-                    "involvedObject.namespace", involved_ns, "does not match event.namespace"
-                )
-            )
+            errs.append(invalid_value("involvedObject.namespace", involved_ns, "does not match event.namespace"))
         controller = event.get("reportingComponent") or ""
         if not controller:
             errs.append(required("reportingController"))
-        errs.extend(
-            invalid_value("reportingController", controller, m)
-            for m in is_qualified_name(controller)
-        )
+        errs.extend(invalid_value("reportingController", controller, m) for m in is_qualified_name(controller))
         instance = event.get("reportingInstance") or ""
         if not instance:
             errs.append(required("reportingInstance"))

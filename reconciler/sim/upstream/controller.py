@@ -20,8 +20,17 @@ from typing import Final
 from reconciler.sim.upstream.gojson import IndexDocument, IndexEntry, UnreadableIndex, decode_index
 
 __all__ = [
-    "FORCE_FULL_BACKUP", "MAX_INCREMENTAL_BACKUPS", "VM_NAME_HASH", "Decision", "Lookup", "Tracker",
-    "TrackerLookup", "UpstreamController", "effective_limit", "label_hash", "lookup_latest_checkpoint",
+    "FORCE_FULL_BACKUP",
+    "MAX_INCREMENTAL_BACKUPS",
+    "VM_NAME_HASH",
+    "Decision",
+    "Lookup",
+    "Tracker",
+    "TrackerLookup",
+    "UpstreamController",
+    "effective_limit",
+    "label_hash",
+    "lookup_latest_checkpoint",
     "resolve_backup_mode",
 ]
 
@@ -99,8 +108,9 @@ def find_tracker(trackers: Sequence[Tracker], vm_name: str, lookup: TrackerLooku
     return next((t for t in trackers if t.labels.get(VM_NAME_HASH) == wanted), None)
 
 
-def _archived_checkpoint(index: bytes | IndexDocument | None, objects: Objects | None,
-                         failing: Collection[str]) -> str | None:
+def _archived_checkpoint(
+    index: bytes | IndexDocument | None, objects: Objects | None, failing: Collection[str]
+) -> str | None:
     """lookupLatestVMBTFromBSL: status.latestCheckpoint.name of the vmbt.json archived with the
     index's last entry; None wherever the controller ends up with a fresh tracker instead (no
     index, unreadable or empty index, no vmbtObjectPath, archive missing or unreadable)."""
@@ -171,8 +181,9 @@ def _exists(path: str, objects: Objects | None, failing: Collection[str]) -> boo
     return objects is None or path in objects
 
 
-def lookup_latest_checkpoint(index: bytes | IndexDocument | None, objects: Objects | None,
-                             failing: Collection[str] = ()) -> Lookup:
+def lookup_latest_checkpoint(
+    index: bytes | IndexDocument | None, objects: Objects | None, failing: Collection[str] = ()
+) -> Lookup:
     """LookupLatestCheckpoint and validateCheckpointChain, file existence only (no sizes)."""
     if index is None:
         return Lookup(False, reason="no-index", message="no checkpoint index found")
@@ -190,13 +201,24 @@ def lookup_latest_checkpoint(index: bytes | IndexDocument | None, objects: Objec
             return Lookup(False, reason="latest-not-found", message=f"checkpoint {current!r} not found")
         if chain[0].type.lower() != FULL:
             return Lookup(False, reason="root-not-full", message=f"chain starts with type {chain[0].type!r}")
-        broken = next((i for i in range(len(chain) - 1, -1, -1)
-                       if not all(_exists(f.object_path, objects, failing) for f in chain[i].files)), None)
+        broken = next(
+            (
+                i
+                for i in range(len(chain) - 1, -1, -1)
+                if not all(_exists(f.object_path, objects, failing) for f in chain[i].files)
+            ),
+            None,
+        )
         if broken is None:
             valid = current == target
-            return Lookup(True, chain_valid=valid, latest=current, chain_length=len(chain),
-                          reason="" if valid else "broken-chain",
-                          message=f"{len(chain)} checkpoints" if valid else f"fell back from {target} to {current}")
+            return Lookup(
+                True,
+                chain_valid=valid,
+                latest=current,
+                chain_length=len(chain),
+                reason="" if valid else "broken-chain",
+                message=f"{len(chain)} checkpoints" if valid else f"fell back from {target} to {current}",
+            )
         if broken == 0:
             return Lookup(False, reason="broken-chain", message=f"full checkpoint {chain[0].id!r} is broken")
         current = chain[broken - 1].id
@@ -253,10 +275,19 @@ def resolve_backup_mode(
     # prepareVMBackupTracker runs first: a missing tracker is created, its checkpoint from the archive.
     tracker = found or Tracker.for_vm(vm_name, None if unreachable else _archived_checkpoint(index, objects, failing))
 
-    def decided(mode: str, reason: str, detail: str, lookup: Lookup | None = None,
-                limit: int | None = None) -> Decision:
-        return Decision(mode, reason, tracker, detail, chain_length=lookup.chain_length if lookup else 0,
-                        limit=limit, latest=lookup.latest if lookup else "", tracker_recreated=found is None)
+    def decided(
+        mode: str, reason: str, detail: str, lookup: Lookup | None = None, limit: int | None = None
+    ) -> Decision:
+        return Decision(
+            mode,
+            reason,
+            tracker,
+            detail,
+            chain_length=lookup.chain_length if lookup else 0,
+            limit=limit,
+            latest=lookup.latest if lookup else "",
+            tracker_recreated=found is None,
+        )
 
     if (dataupload_annotations or {}).get(FORCE_FULL_BACKUP) == "true":
         return decided(FULL, "force-full-annotation", f"{FORCE_FULL_BACKUP}=true on the DataUpload")
@@ -297,7 +328,14 @@ class UpstreamController:
         failing: Collection[str] = (),
     ) -> Decision:
         return resolve_backup_mode(
-            vm_name=vm_name, index=index, objects=objects, vm_annotations=vm_annotations,
-            global_limit=self.global_max_incremental, trackers=trackers, tracker_lookup=self.tracker_lookup,
-            dataupload_annotations=dataupload_annotations, unreachable=unreachable, failing=failing,
+            vm_name=vm_name,
+            index=index,
+            objects=objects,
+            vm_annotations=vm_annotations,
+            global_limit=self.global_max_incremental,
+            trackers=trackers,
+            tracker_lookup=self.tracker_lookup,
+            dataupload_annotations=dataupload_annotations,
+            unreachable=unreachable,
+            failing=failing,
         )

@@ -298,21 +298,41 @@ def _empty() -> str:
 
 
 _STRINGS: Final = _slice_of(_string, _empty)
-_FILE: Final = _Struct("CheckpointFile", {
-    "filename": (_string, _empty), "diskName": (_string, _empty),
-    "size": (_int64, int), "objectPath": (_string, _empty),
-})
-_ENTRY: Final = _Struct("CheckpointEntry", {
-    "id": (_string, _empty), "type": (_string, _empty), "parent": (_string, _empty),
-    "timestamp": (_time, bool), "vmBackup": (_string, _empty),
-    "files": (_slice_of(_FILE.decode, _FILE.zero), _nothing), "pvcs": (_STRINGS, _nothing),
-    "pvcSizes": (_slice_of(_quantity, _nothing), _nothing), "referencedBy": (_STRINGS, _nothing),
-    "vmbObjectPath": (_string, _empty), "vmbtObjectPath": (_string, _empty), "superseded": (_bool, bool),
-})
-_INDEX: Final = _Struct("VMIndex", {
-    "vmName": (_string, _empty), "namespace": (_string, _empty),
-    "checkpoints": (_slice_of(_ENTRY.decode, _ENTRY.zero), _nothing), "lastUpdated": (_time, bool),
-})
+_FILE: Final = _Struct(
+    "CheckpointFile",
+    {
+        "filename": (_string, _empty),
+        "diskName": (_string, _empty),
+        "size": (_int64, int),
+        "objectPath": (_string, _empty),
+    },
+)
+_ENTRY: Final = _Struct(
+    "CheckpointEntry",
+    {
+        "id": (_string, _empty),
+        "type": (_string, _empty),
+        "parent": (_string, _empty),
+        "timestamp": (_time, bool),
+        "vmBackup": (_string, _empty),
+        "files": (_slice_of(_FILE.decode, _FILE.zero), _nothing),
+        "pvcs": (_STRINGS, _nothing),
+        "pvcSizes": (_slice_of(_quantity, _nothing), _nothing),
+        "referencedBy": (_STRINGS, _nothing),
+        "vmbObjectPath": (_string, _empty),
+        "vmbtObjectPath": (_string, _empty),
+        "superseded": (_bool, bool),
+    },
+)
+_INDEX: Final = _Struct(
+    "VMIndex",
+    {
+        "vmName": (_string, _empty),
+        "namespace": (_string, _empty),
+        "checkpoints": (_slice_of(_ENTRY.decode, _ENTRY.zero), _nothing),
+        "lastUpdated": (_time, bool),
+    },
+)
 
 
 def decode_index(data: bytes) -> IndexDocument:
@@ -324,11 +344,18 @@ def decode_index(data: bytes) -> IndexDocument:
         where = "".join(p if p.startswith("[") else "." + p for p in reversed(failure.path)).lstrip(".")
         raise UnreadableIndex(f"{where or 'document'}: {failure}") from None
     checkpoints: _Slice | None = decoded["checkpoints"]
-    return IndexDocument(tuple(
-        IndexEntry(
-            id=e["id"], type=e["type"], parent=e["parent"], vmbt_object_path=e["vmbtObjectPath"],
-            files=tuple(IndexFile(f["objectPath"], f["diskName"], f["size"])
-                        for f in (e["files"].live() if e["files"] is not None else ())),
+    return IndexDocument(
+        tuple(
+            IndexEntry(
+                id=e["id"],
+                type=e["type"],
+                parent=e["parent"],
+                vmbt_object_path=e["vmbtObjectPath"],
+                files=tuple(
+                    IndexFile(f["objectPath"], f["diskName"], f["size"])
+                    for f in (e["files"].live() if e["files"] is not None else ())
+                ),
+            )
+            for e in (checkpoints.live() if checkpoints is not None else ())
         )
-        for e in (checkpoints.live() if checkpoints is not None else ())
-    ))
+    )

@@ -43,7 +43,8 @@ def _merged(existing: list[str], additional: list[str]) -> list[str]:
 def archived_tracker(namespace: str, name: str, checkpoint: str) -> bytes:
     """The vmbt.json the uploader archives: the VM's tracker, its latest checkpoint set to this one."""
     body = {
-        "apiVersion": "backup.kubevirt.io/v1alpha1", "kind": "VirtualMachineBackupTracker",
+        "apiVersion": "backup.kubevirt.io/v1alpha1",
+        "kind": "VirtualMachineBackupTracker",
         "metadata": {"name": f"vmbt-{name}", "namespace": namespace},
         "spec": {"source": {"apiGroup": "kubevirt.io", "kind": "VirtualMachine", "name": name}},
         "status": {"latestCheckpoint": {"name": checkpoint}},
@@ -72,8 +73,9 @@ def append_checkpoint(
     files: list[dict[str, Any]] = []
     for disk, size in disk_sizes.items():
         filename = f"vmb-{cid}-{disk}.qcow2"
-        files.append({"filename": filename, "diskName": _disk_name(filename), "size": size,
-                      "objectPath": f"{base}/{filename}"})
+        files.append(
+            {"filename": filename, "diskName": _disk_name(filename), "size": size, "objectPath": f"{base}/{filename}"}
+        )
     entry: dict[str, Any] = {
         "id": cid,
         "type": "Full" if mode == "full" else "Incremental",

@@ -96,9 +96,7 @@ def translate(exc: ClientError | BotoCoreError, *, op: str, what: str, bucket: s
             return SourceError(f'{what}: {detail}; check the BSL\'s config.region ("{region}")')
         return SourceError(f"{what}: {detail}")
     if isinstance(exc, SSLError):
-        return SourceError(
-            f"{what}: TLS verification failed ({exc}); set the BSL's caCert, or insecureSkipTLSVerify"
-        )
+        return SourceError(f"{what}: TLS verification failed ({exc}); set the BSL's caCert, or insecureSkipTLSVerify")
     if isinstance(exc, _TRANSIENT_BOTOCORE):
         return TransientError(f"{what}: {exc}")
     if isinstance(exc, NoCredentialsError):

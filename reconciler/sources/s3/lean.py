@@ -67,8 +67,16 @@ def bucket_base_url(presigned: str, dummy_key: str) -> str:
 class LeanS3:
     """Signed GetObject / ListObjectsV2 requests to one bucket on a botocore HTTP session."""
 
-    def __init__(self, *, base_url: str, region: str, credentials: Credentials, http: URLLib3Session,
-                 on_send: Callable[[str], None], user_agent: str = "") -> None:
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        region: str,
+        credentials: Credentials,
+        http: URLLib3Session,
+        on_send: Callable[[str], None],
+        user_agent: str = "",
+    ) -> None:
         self.base_url = base_url
         self._region = region
         self._credentials = credentials
@@ -94,8 +102,9 @@ class LeanS3:
             return RegionRedirect(f"{operation}: {response.status_code} {code}".strip())
         return error
 
-    def get_object(self, key: str, *, limit: int, too_large: Callable[[str], Exception],
-                   check: Callable[[int], None]) -> bytes:
+    def get_object(
+        self, key: str, *, limit: int, too_large: Callable[[str], Exception], check: Callable[[int], None]
+    ) -> bytes:
         """The object's bytes; `too_large(size)` is raised past `limit`, `check(total)` runs per chunk."""
         url = f"{self.base_url}/{quote(key, safe='/~')}"
         response = self._send("GetObject", url, stream=True)

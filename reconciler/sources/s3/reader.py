@@ -114,8 +114,9 @@ class BucketReader:
                 read_timeout=read_timeout_s,
                 max_connections=max_connections,
             )
-            self._client, self._credentials = make_client(self.options, static=static, environ=environ,
-                                                          where=self._where)
+            self._client, self._credentials = make_client(
+                self.options, static=static, environ=environ, where=self._where
+            )
         except BaseException:
             self._discard_ca_bundle()
             raise
@@ -311,8 +312,9 @@ class BucketReader:
                 return fn()
             except (ClientError, BotoCoreError) as exc:
                 what = f"{op} s3://{self._bsl.bucket}/{key} ({self._where}, {self.endpoint})"
-                raise translate(exc, op=op, what=what, bucket=self._bsl.bucket,
-                                region=self.options.region_name) from exc
+                raise translate(
+                    exc, op=op, what=what, bucket=self._bsl.bucket, region=self.options.region_name
+                ) from exc
 
         def stop(state: RetryCallState) -> bool:
             # Stop after the last attempt, or when sleeping would carry us past the deadline.
