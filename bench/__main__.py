@@ -465,11 +465,14 @@ def _check(spec: Spec, chains_a: dict[Any, Any], chains_b: dict[Any, Any]) -> di
         if state != expected_state(kind):
             wrong.append(f"{ns}/{name}: {kind} but {state}")
             continue
-        if kind in ("missing", "size"):
+        if kind == "missing":
             damaged = build_folder(spec, i).damaged
-            what = "missing" if kind == "missing" else "in bucket"
-            if not any(p.object_path == damaged and what in p.problem for p in chain.problems):
+            if not any(p.object_path == damaged and "missing" in p.problem for p in chain.problems):
                 wrong.append(f"{ns}/{name}: problems {[str(p) for p in chain.problems]} do not name {damaged}")
+        if kind == "size":
+            damaged = build_folder(spec, i).damaged
+            if not any(m.object_path == damaged for m in chain.mismatches):
+                wrong.append(f"{ns}/{name}: size warnings {[str(m) for m in chain.mismatches]} do not name {damaged}")
         other = chains_b.get((ns, name))
         # The plan keeps compact chains (summary, root, latest, problems): compare those. Not their
         # storage: (b) sees only the chain's own objects, never the folder, so it has no folder figures.
