@@ -2,7 +2,7 @@
 
 Nothing is stored per object. A VM's folder (its objects, their sizes and its ``index.json``) is a
 pure function of the `Spec` and the VM's number, built with the uploader's own model
-(`reconciler.sim.upstream.append_checkpoint`) so the index documents are the ones the
+(`reconciler.simulate.upstream.append_checkpoint`) so the index documents are the ones the
 kubevirt-datamover writes, and kept in a small cache while it is being read. `SyntheticBucket`
 serves that to `bench.s3server` in S3's listing order.
 
@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from reconciler.sim.upstream import append_checkpoint
+from reconciler.simulate.upstream import append_checkpoint
 
 GiB = 1024**3
 MiB = 1024**2

@@ -14,11 +14,11 @@ from datetime import datetime
 from reconciler.apply import Tally, Writing, apply_plan, unguarded
 from reconciler.core.chain import Chain
 from reconciler.core.decide import ScheduleView
+from reconciler.core.keys import STATE
 from reconciler.core.model import Bsl, VMKey
 from reconciler.core.plan import Plan, build_plan, needs_index, targets, view_schedules
 from reconciler.errors import MissingEvidenceError, UsageError
 from reconciler.explain import Explanation
-from reconciler.keys import STATE
 from reconciler.sources.base import Source, World
 from reconciler.sources.kube import Kube
 

@@ -3,7 +3,7 @@
 `World.run(...)` calls the real CLI (`main`) with a kubeconfig pointing at the fake API server and a
 BSL pointing at moto, exactly as production would. `World.backup_window(t)` plays Velero and the
 kubevirt-datamover: one backup per VM in scope, full or incremental by the independent upstream
-model (`reconciler.sim.upstream`), from the VM annotations read live from the API server, the index
+model (`reconciler.simulate.upstream`), from the VM annotations read live from the API server, the index
 and the objects in the bucket, and the VM's tracker; index entries are written as the uploader
 writes them. What the tests assert about chains (`history`) is read from the documents here, with
 none of the job's chain code.
@@ -19,10 +19,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from reconciler import keys
 from reconciler.cli import main
+from reconciler.core import keys
 from reconciler.core.controller import OADP_DEPLOYMENT, vm_name_hash
-from reconciler.sim.upstream import Tracker, UpstreamController, append_checkpoint
+from reconciler.simulate.upstream import Tracker, UpstreamController, append_checkpoint
 from tests.fakekube.resources import backup_tracker_resource
 from tests.fakekube.server import DEFAULT_CONTEXT, FakeKubeServer
 from tests.s3fixtures import CREDENTIALS, Seeder

@@ -21,10 +21,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from reconciler import keys
 from reconciler.cli import main
+from reconciler.core import keys
 from reconciler.core.state import OwnerState, parse_state
-from reconciler.sim.upstream import Tracker, UpstreamController, append_checkpoint
+from reconciler.simulate.upstream import Tracker, UpstreamController, append_checkpoint
 from tests.cluster import BUCKET, DISKS, DM, World, iso, schedule_object, vm_object
 from tests.fakekube.server import DEFAULT_CONTEXT
 

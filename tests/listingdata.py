@@ -19,7 +19,7 @@ import pytest
 from bench.s3server import DictBucket, S3Server
 from reconciler.core.chain import Chain
 from reconciler.core.model import ChainState, VMKey
-from reconciler.sim.upstream import append_checkpoint
+from reconciler.simulate.upstream import append_checkpoint
 from reconciler.sources.s3 import BucketReader
 from tests.s3fixtures import CREDENTIALS, Seeder, bsl_for
 

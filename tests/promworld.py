@@ -2,7 +2,7 @@
 
 One Velero Schedule fires at 01:00 UTC; the job runs at 00:45 (15 minutes before, as the
 README's CronJob does) and applies the patches it plans to the VMs; then each VM is backed up at
-01:12 by the model of the kubevirt-datamover controller (`reconciler.sim.upstream`), or by one
+01:12 by the model of the kubevirt-datamover controller (`reconciler.simulate.upstream`), or by one
 that ignores the job (every backup incremental), or not at all. Day 0 starts at promtool's time
 0 (1970-01-01T00:00:00Z), so the metrics' timestamps are promtool's times; days before it build
 the chains the test starts from.
@@ -16,12 +16,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from reconciler import keys
+from reconciler.core import keys
 from reconciler.core.chain import Chain, compute_chain
 from reconciler.core.index import parse_index
 from reconciler.core.model import NO_INDEX, VM, VMKey
 from reconciler.core.plan import Plan, build_plan, targets, view_schedules
-from reconciler.sim.upstream import Tracker, UpstreamController, append_checkpoint
+from reconciler.simulate.upstream import Tracker, UpstreamController, append_checkpoint
 from tests.builders import bsl, schedule
 from tests.promtest import Push, push_of
 

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from reconciler import keys
+from reconciler.core import keys
 from reconciler.core.calendar import Days, parse_days
 from reconciler.core.model import Policy
 from reconciler.core.policy import effective, format_growth, parse_growth, schedule_policy, strictest, vm_override

@@ -12,9 +12,9 @@ from typing import Any
 import yaml
 from prometheus_client import generate_latest
 
-from reconciler import keys
 from reconciler.app import explain, make_plan
 from reconciler.cli import main
+from reconciler.core import keys
 from reconciler.core.chain import Chain
 from reconciler.core.model import Bsl, VMKey
 from reconciler.core.timefmt import parse_time

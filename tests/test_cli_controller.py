@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import yaml
 
-from reconciler import keys
+from reconciler.core import keys
 from tests.test_cli import EXAMPLE, NOW, plan_json, run
 
 

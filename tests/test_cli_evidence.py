@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from reconciler import keys
+from reconciler.core import keys
 from tests.snapshots import (
     EXAMPLE,
     MANAGED,

@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from reconciler import keys
+from reconciler.core import keys
 from tests.cluster import World
 from tests.fakekube.server import FakeKubeServer, RecordedRequest
 from tests.faultworld import (

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import given
 from hypothesis import strategies as st
 
-from reconciler import keys
+from reconciler.core import keys
 from reconciler.core.chain import Chain, compute_chain
 from reconciler.core.cron import parse_cron
 from reconciler.core.decide import ScheduleView, decide, nominal_time

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from reconciler import keys
+from reconciler.core import keys
 from reconciler.core.chain import Chain, compute_chain
 from reconciler.core.controller import GlobalLimit, Trackers, Upstream, parse_tracker
 from reconciler.core.decide import decide

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from reconciler import keys
+from reconciler.core import keys
 from tests.cluster import World, schedule_object, vm_object
 from tests.fakekube.server import FakeKubeServer
 from tests.s3fixtures import Seeder

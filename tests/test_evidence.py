@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from reconciler import keys
+from reconciler.core import keys
 from reconciler.core.chain import Chain
 from reconciler.core.decide import decide
 from reconciler.core.model import VM, Action, ChainState, Schedule

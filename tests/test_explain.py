@@ -11,9 +11,9 @@ from pathlib import Path
 
 import yaml
 
-from reconciler import keys
 from reconciler.app import explain, make_plan
 from reconciler.cli import main
+from reconciler.core import keys
 from reconciler.core.chain import Chain, compute_chain
 from reconciler.core.model import Bsl, VMKey
 from reconciler.core.stagger import STAGGERED

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from reconciler import keys
+from reconciler.core import keys
 from reconciler.errors import TransientError
 from reconciler.sources import kube as kube_module
 from reconciler.sources.kube import Kube, connect

@@ -21,8 +21,8 @@ import pytest
 from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 
-from reconciler import keys
 from reconciler.apply import event_body
+from reconciler.core import keys
 from reconciler.core.chain import Chain, compute_chain
 from reconciler.core.decide import Decision, ScheduleView, decide
 from reconciler.core.events import schedule_events, vm_events

@@ -850,7 +850,7 @@ def test_a_controller_written_index_can_pass_the_values_bound_so_the_bound_decid
     """The uploader names every backup on every ancestor, so a long chain's index is mostly short strings:
     a 16 MiB one can hold more values than the job's bound. That is why past the bound the VM is in
     error (nothing written) rather than predicted as the full an unreadable index would mean."""
-    from reconciler.sim.upstream import append_checkpoint  # noqa: PLC0415 - only this test builds one
+    from reconciler.simulate.upstream import append_checkpoint  # noqa: PLC0415 - only this test builds one
 
     document: dict[str, Any] | None = None
     for j in range(200):

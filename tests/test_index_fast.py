@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from reconciler.core import index as index_module
 from reconciler.core.index import parse_index
 from reconciler.core.index_fast import parse_common
-from reconciler.sim.upstream import append_checkpoint
+from reconciler.simulate.upstream import append_checkpoint
 from tests.indexdocs import documents, field_shaped, json_values, scalars, typed_positions
 
 exact = index_module._decode_exact

@@ -24,7 +24,8 @@ from xml.sax.saxutils import escape
 
 import pytest
 
-from reconciler import cli, keys
+from reconciler import cli
+from reconciler.core import keys
 from reconciler.errors import SourceError, TransientError
 from reconciler.sources.s3 import BucketReader
 from tests.cluster import World, iso, schedule_object, vm_object

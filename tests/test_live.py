@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from reconciler import keys
 from reconciler.cli import main
+from reconciler.core import keys
 from tests.cluster import DM, World, iso, schedule_object, vm_object
 from tests.fakekube.server import FakeKubeServer
 from tests.s3fixtures import Seeder

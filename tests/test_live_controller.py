@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 import yaml
 
-from reconciler import keys
 from reconciler.cli import main
+from reconciler.core import keys
 from reconciler.core.controller import OADP_DEPLOYMENT
 from reconciler.core.state import OwnerState
 from tests.cluster import DM, World, controller_deployment, iso, schedule_object, tracker_object, vm_object

@@ -29,8 +29,8 @@ from croniter import croniter
 from kubernetes_validate import utils as kv_utils
 from referencing import Registry, Resource
 
-from reconciler import keys
 from reconciler.cli import parser
+from reconciler.core import keys
 from reconciler.core.objects import parse_schedule
 from reconciler.core.policy import schedule_policy
 from tests.kubectl import kustomize

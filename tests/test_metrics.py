@@ -15,7 +15,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from structlog.testing import capture_logs
 
-from reconciler import keys
+from reconciler.core import keys
 from reconciler.core.chain import compute_chain
 from reconciler.core.controller import GlobalLimit, Trackers, Upstream
 from reconciler.core.model import NO_INDEX

@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from reconciler import keys
 from reconciler.app import make_plan
+from reconciler.core import keys
 from reconciler.core.plan import Plan, view_schedules
 from reconciler.metrics import WINDOWS_COUNTED, build_registry, windows_between
 from reconciler.sources.snapshot import SnapshotSource

@@ -19,9 +19,9 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from reconciler import keys
 from reconciler.app import make_plan
 from reconciler.cli import parser
+from reconciler.core import keys
 from reconciler.sources.snapshot import SnapshotSource
 from tests.promtest import (
     INSTALL_HINT,

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from reconciler import keys
+from reconciler.core import keys
 from tests.cluster import World, controller_deployment, schedule_object, vm_object
 from tests.fakekube.server import FakeKubeServer
 from tests.kubectl import kustomize

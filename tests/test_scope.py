@@ -6,7 +6,7 @@ import dataclasses
 from dataclasses import replace
 from datetime import timedelta
 
-from reconciler import keys
+from reconciler.core import keys
 from reconciler.core.model import LabelRequirement, LabelSelector
 from reconciler.core.plan import view_schedules
 from reconciler.core.scope import in_scope, resolve_bsl, selector_matches, unsupported_provider

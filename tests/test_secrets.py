@@ -29,8 +29,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from reconciler import keys
 from reconciler.cli import main
+from reconciler.core import keys
 from tests.cluster import World, secret_object
 from tests.fakekube.server import DEFAULT_CONTEXT, FakeKubeServer
 from tests.faultworld import VMS, WINDOW, actions, argv, messages, run, seed

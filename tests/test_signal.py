@@ -9,7 +9,7 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from reconciler import keys
+from reconciler.core import keys
 from reconciler.core.chain import Chain
 from reconciler.core.decide import Decision, decide
 from reconciler.core.model import VM, Action, Policy

@@ -10,7 +10,7 @@ from datetime import timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from reconciler import keys
+from reconciler.core import keys
 from reconciler.core.chain import Chain, compute_chain
 from reconciler.core.decide import Decision, ScheduleView, decide
 from reconciler.core.model import NO_INDEX, VM, Action

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from reconciler import keys
+from reconciler.core import keys
 from reconciler.core.state import Desired, OwnerState, baseline, controller_limit, merge_patch, parse_state
 
 

@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from reconciler import keys
 from reconciler.cli import main
+from reconciler.core import keys
 from reconciler.textsafe import terminal_safe
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "snapshot"

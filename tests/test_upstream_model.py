@@ -1,4 +1,4 @@
-"""The upstream model (reconciler.sim.upstream): each rule of the controller, stated and checked.
+"""The upstream model (reconciler.simulate.upstream): each rule of the controller, stated and checked.
 
 The model is the oracle the end-to-end tests judge the job by, so it is tested here on its own,
 rule by rule, against the controller's code as the package docstring cites it.
@@ -18,7 +18,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from reconciler.sim.upstream import (
+from reconciler.simulate.upstream import (
     FORCE_FULL_BACKUP,
     MAX_INCREMENTAL_BACKUPS,
     VM_NAME_HASH,

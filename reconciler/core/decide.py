@@ -11,7 +11,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from reconciler import keys
+from reconciler.core import keys
 from reconciler.core.chain import Chain
 from reconciler.core.controller import (
     DEFAULT,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from reconciler import keys
+from reconciler.core import keys
 from reconciler.core.decide import Decision, ScheduleView
 from reconciler.core.model import Action, ChainState
 

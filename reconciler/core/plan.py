@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from reconciler import keys
+from reconciler.core import keys
 from reconciler.core.chain import Chain
 from reconciler.core.controller import DEFAULT, Upstream
 from reconciler.core.cron import CronError, next_run, parse_cron

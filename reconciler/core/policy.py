@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import TypeVar
 
-from reconciler import keys
+from reconciler.core import keys
 from reconciler.core.calendar import DAYS_HELP, Days, parse_days
 from reconciler.core.model import Policy
 from reconciler.core.reason import PlanWarning

@@ -41,7 +41,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from reconciler import keys
+from reconciler.core import keys
 from reconciler.core.calendar import Days
 from reconciler.core.cron import CronError, VeleroCron
 from reconciler.core.decide import Decision, ScheduleView, nominal_time

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-from reconciler import keys
+from reconciler.core import keys
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from reconciler import keys
+from reconciler.core import keys
 from reconciler.core.chain import compute_chain
 from reconciler.core.cron import CronError, VeleroCron, parse_cron
 from reconciler.core.model import (
@@ -36,8 +36,15 @@ from reconciler.core.plan import Plan, build_plan, targets, view_schedules
 from reconciler.core.policy import format_duration
 from reconciler.core.stagger import STAGGERED
 from reconciler.errors import UsageError
-from reconciler.sim.upstream import IndexDocument, IndexEntry, IndexFile, Tracker, UpstreamController, append_checkpoint
 from reconciler.simulate.scenario import Result, Scenario, WindowStats
+from reconciler.simulate.upstream import (
+    IndexDocument,
+    IndexEntry,
+    IndexFile,
+    Tracker,
+    UpstreamController,
+    append_checkpoint,
+)
 
 NAMESPACE = "sim"
 DISK = "rootdisk"

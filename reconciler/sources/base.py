@@ -6,7 +6,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from reconciler import keys
+from reconciler.core import keys
 from reconciler.core.chain import Chain
 from reconciler.core.controller import DEFAULT, Upstream
 from reconciler.core.model import VM, Bsl, Schedule, VMKey

@@ -24,7 +24,7 @@ from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt, stop_before_delay
 
-from reconciler import keys
+from reconciler.core import keys
 from reconciler.errors import (
     ConflictError,
     ForbiddenError,

@@ -4,7 +4,7 @@ end-to-end tests and of ``simulate``.
 It decides full vs incremental the way the controller does and writes index entries the way the
 uploader does, from a reading of the controller's own code, and shares no code with the job's
 decisions: it decodes ``index.json`` itself (``gojson``), walks chains itself and parses the
-limit itself, and imports nothing from ``reconciler.core`` or ``reconciler.keys`` (an
+limit itself, and imports nothing from ``reconciler.core`` or ``reconciler.core.keys`` (an
 import-linter contract holds that), so a bug in the job's chain, decision, state or policy code
 shows up as a disagreement instead of being shared. Pure: callers move documents to and from a
 bucket and a cluster.
@@ -54,7 +54,7 @@ skips the lookup), KubeVirt itself taking a full where an incremental was asked 
 ``superseded`` marking newer uploaders write (decoded, never consulted by the lookup).
 """
 
-from reconciler.sim.upstream.controller import (
+from reconciler.simulate.upstream.controller import (
     FORCE_FULL_BACKUP,
     MAX_INCREMENTAL_BACKUPS,
     VM_NAME_HASH,
@@ -68,8 +68,8 @@ from reconciler.sim.upstream.controller import (
     lookup_latest_checkpoint,
     resolve_backup_mode,
 )
-from reconciler.sim.upstream.gojson import IndexDocument, IndexEntry, IndexFile, UnreadableIndex, decode_index
-from reconciler.sim.upstream.uploader import append_checkpoint, archived_tracker
+from reconciler.simulate.upstream.gojson import IndexDocument, IndexEntry, IndexFile, UnreadableIndex, decode_index
+from reconciler.simulate.upstream.uploader import append_checkpoint, archived_tracker
 
 __all__ = [
     "FORCE_FULL_BACKUP",

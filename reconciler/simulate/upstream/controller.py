@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Final
 
-from reconciler.sim.upstream.gojson import IndexDocument, IndexEntry, UnreadableIndex, decode_index
+from reconciler.simulate.upstream.gojson import IndexDocument, IndexEntry, UnreadableIndex, decode_index
 
 __all__ = [
     "FORCE_FULL_BACKUP",

@@ -1,1 +1,0 @@
-"""Models of the systems this job works beside, for `simulate` and for end-to-end tests."""
