@@ -21,6 +21,10 @@ class NotFoundError(SourceError):
     """The object does not exist (404, NoSuchKey)."""
 
 
+class BucketMissingError(SourceError):
+    """The BSL's bucket does not exist at its endpoint (NoSuchBucket): every VM's index is unknown."""
+
+
 class ForbiddenError(SourceError):
     """The credentials lack a permission (403); retrying will not help."""
 

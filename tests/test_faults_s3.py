@@ -157,7 +157,7 @@ def _persistent(
     fired: int | range,
     message: str,
     sleeps: int,
-) -> None:
+) -> dict[str, Any]:
     """The fault answers every matching request: `fired` of them are sent, `sleeps` backoffs taken."""
     before = vm_state(world)
     rule = proxy.add(fault, when=when)
@@ -178,6 +178,7 @@ def _persistent(
     assert_originals_recoverable(world)
     proxy.clear()
     converges(world, expected)
+    return plan
 
 
 def test_persistent_slowdown_gives_up_after_five_attempts(
@@ -279,8 +280,8 @@ def test_access_denied_on_listing(world: World, proxy: TargetedProxy, expected: 
 
 
 def test_missing_bucket(world: World, proxy: TargetedProxy, expected: VMState) -> None:
-    """NoSuchBucket: not retried; every VM of the BSL is in error with a message naming the bucket."""
-    _persistent(
+    """NoSuchBucket: not retried; every VM of the BSL is in error bucket-missing, naming the bucket."""
+    plan = _persistent(
         world,
         proxy,
         expected,
@@ -292,3 +293,7 @@ def test_missing_bucket(world: World, proxy: TargetedProxy, expected: VMState) -
         message='bucket "backups" does not exist at this endpoint',
         sleeps=0,
     )
+    # The reason a snapshot without the bucket gives too, so alerts and runbooks see one cause.
+    assert {v["name"]: v["reasons"] for v in plan["vms"] if v["name"] in ORIGINALS} == {
+        name: ["bucket-missing"] for name in ORIGINALS
+    }

@@ -28,7 +28,7 @@ from typing import Any, Protocol
 from reconciler.core.chain import Chain, Listing, compute_chain, walk
 from reconciler.core.index import parse_index
 from reconciler.core.model import NO_INDEX, Bsl, ChainState, FetchFailed, Index, IndexResult, VMKey
-from reconciler.errors import SourceError
+from reconciler.errors import BucketMissingError, SourceError
 from reconciler.sources.listing import Part, UnorderedListingError, group_listing, listing_plan
 from reconciler.sources.s3 import BucketReader
 
@@ -57,6 +57,9 @@ def _needs_listing(result: IndexResult) -> bool:
 def _index(reader: BucketReader, bsl: Bsl, vm: VMKey, recorder: Recorder | None) -> IndexResult:
     try:
         data = reader.get_index(vm)
+    except BucketMissingError as exc:
+        # The same reason as a snapshot without the bucket's folder: one cause, named as such.
+        return FetchFailed(str(exc), code="bucket-missing")
     except SourceError as exc:
         return FetchFailed(str(exc))
     if recorder is not None:

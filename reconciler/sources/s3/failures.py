@@ -25,7 +25,7 @@ from botocore.exceptions import (
     SSLError,
 )
 
-from reconciler.errors import ForbiddenError, NotFoundError, SourceError, TransientError
+from reconciler.errors import BucketMissingError, ForbiddenError, NotFoundError, SourceError, TransientError
 
 _TRANSIENT_CODES: Final = frozenset(
     {
@@ -82,7 +82,7 @@ def translate(exc: ClientError | BotoCoreError, *, op: str, what: str, bucket: s
         status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0))
         detail = f"{code or 'HTTP ' + str(status)} ({status}): {message}"
         if code == "NoSuchBucket":
-            return SourceError(f'{what}: bucket "{bucket}" does not exist at this endpoint')
+            return BucketMissingError(f'{what}: bucket "{bucket}" does not exist at this endpoint')
         if code in ("NoSuchKey", "NotFound") or (status == 404 and op != "ListObjectsV2"):
             return NotFoundError(f"{what}: {detail}")
         if code in _FORBIDDEN_CODES or status in (401, 403):
