@@ -1,7 +1,7 @@
 """Command line: `main(argv) -> int`. Exit codes are decided here and nowhere else.
 
 0: everything decided (and applied); 1: some objects ended in error; 2: bad usage or
-configuration, nothing written, or an unexpected error; 130: interrupted (Ctrl-C); 141: the
+configuration, nothing written, or an unexpected error; 130: interrupted (Ctrl-C); 143: terminated (SIGTERM); 141: the
 reader of the output went away (`plan | head`). Whatever happens, the console gets one `error:`
 line, never a traceback.
 """
@@ -42,6 +42,7 @@ MAX_LISTED_KEYS = 50_000_000  # a listing longer than this is a runaway, not a b
 
 EXIT_OK, EXIT_ERRORS, EXIT_USAGE = 0, 1, 2
 EXIT_INTERRUPTED = 130  # 128 + SIGINT: what a shell reports for a command stopped by Ctrl-C
+EXIT_TERMINATED = 143  # 128 + SIGTERM: the Job deleted, its deadline passed, or the node drained
 EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE: what a shell reports for `yes | head`
 Command = Callable[[argparse.Namespace, "Context"], int]
 
@@ -390,7 +391,7 @@ def main(
         return EXIT_ERRORS
     except KeyboardInterrupt as exc:
         _say(err, f"error: {str(exc) or 'interrupted'}")
-        return EXIT_INTERRUPTED
+        return EXIT_TERMINATED if isinstance(exc, interrupts.Terminated) else EXIT_INTERRUPTED
     except OutputClosed:
         return EXIT_BROKEN_PIPE
     except Exception as exc:  # noqa: BLE001 - the last resort: one line on the console, never a traceback

@@ -1,17 +1,23 @@
-"""Ctrl-C during `run` without a half-written VM.
+"""Ctrl-C or SIGTERM during `run` without a half-written VM.
 
 A VM is written as one unit: its merge patch (with the re-reads and re-decisions a conflict
 asks for) and then its Events. Interrupted in the middle, the patch may have reached the API
 server with its Events never sent, or the response may be lost, so the run could not even say
-what it did. While a unit is being written, Ctrl-C is therefore held: the unit completes and the
-interrupt is raised as soon as it has. Anywhere else Ctrl-C interrupts at once, as usual.
+what it did. While a unit is being written, an interrupt is therefore held: the unit completes
+and the interrupt is raised as soon as it has. Anywhere else it interrupts at once, as usual.
 
-A second Ctrl-C during the same unit interrupts at once: every request is bounded by the API
+SIGTERM is what Kubernetes sends when the Job is deleted, its activeDeadlineSeconds passes or the
+node drains; the pod then has terminationGracePeriodSeconds (30 s by default) before SIGKILL. One
+VM's writes take a few requests, each bounded by the API client's deadline, so finishing the unit
+fits in that grace. Without a handler Python would die at once on SIGTERM, mid-unit.
+
+A second signal during the same unit interrupts at once: every request is bounded by the API
 client's deadline, but a user who presses twice has decided not to wait for it. The exception
 then names the VM that may be half-written.
 
-The handler is installed only from the main thread, and only where SIGINT has Python's default
-handler (a job started with SIGINT ignored keeps ignoring it).
+The handlers are installed only from the main thread, and only where the signal has its default
+disposition (a job started with SIGINT ignored keeps ignoring it; an embedding program's own
+SIGTERM handler is left alone).
 """
 
 from __future__ import annotations
@@ -19,27 +25,38 @@ from __future__ import annotations
 import contextlib
 import signal
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from types import FrameType
+from typing import Any
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM: stop like Ctrl-C (whole VMs only), with its own exit status (128 + 15)."""
+
+
+def _interrupt(signum: int, message: str = "") -> KeyboardInterrupt:
+    if signum == signal.SIGTERM:
+        return Terminated(message or "terminated (SIGTERM)")
+    return KeyboardInterrupt(message) if message else KeyboardInterrupt()
 
 
 class Interrupts:
-    """Holds Ctrl-C while a unit is being written; `writing(what)` marks the unit."""
+    """Holds an interrupt while a unit is being written; `writing(what)` marks the unit."""
 
     def __init__(self) -> None:
         self._writing: str | None = None
-        self._pending = False
+        self._pending: int | None = None  # the signal held until the unit completes
 
-    def handle(self, _signum: int, _frame: FrameType | None) -> None:
+    def handle(self, signum: int, _frame: FrameType | None) -> None:
         if self._writing is None:
-            raise KeyboardInterrupt
-        if self._pending:
-            raise KeyboardInterrupt(f"interrupted again while writing {self._writing}; it may be half-written")
-        self._pending = True
+            raise _interrupt(signum)
+        if self._pending is not None:
+            raise _interrupt(signum, f"interrupted again while writing {self._writing}; it may be half-written")
+        self._pending = signum
 
     @contextlib.contextmanager
     def writing(self, what: str) -> Iterator[None]:
-        """Write one unit (`what` names it); a Ctrl-C meanwhile is raised once it is complete."""
+        """Write one unit (`what` names it); an interrupt meanwhile is raised once it is complete."""
         if self._writing is not None:  # already inside a unit: it ends with the outer one
             yield
             return
@@ -48,22 +65,32 @@ class Interrupts:
             yield
         finally:
             self._writing = None
-        if self._pending:
-            self._pending = False
-            raise KeyboardInterrupt
+        if self._pending is not None:
+            signum, self._pending = self._pending, None
+            raise _interrupt(signum)
+
+
+# The disposition each signal must have for the job to take it over: Python's own Ctrl-C handler,
+# and SIGTERM's default (terminate).
+_DEFAULTS: dict[signal.Signals, Any] = {
+    signal.SIGINT: signal.default_int_handler,
+    signal.SIGTERM: signal.SIG_DFL,
+}
 
 
 @contextlib.contextmanager
 def held_during_writes() -> Iterator[Interrupts]:
-    """Install the handler for the duration (when this is the main thread and SIGINT is Python's own)."""
+    """Install the handlers for the duration (from the main thread, where a signal has its default)."""
     guard = Interrupts()
-    if threading.current_thread() is not threading.main_thread() or (
-        signal.getsignal(signal.SIGINT) is not signal.default_int_handler
-    ):
+    if threading.current_thread() is not threading.main_thread():
         yield guard
         return
-    signal.signal(signal.SIGINT, guard.handle)
+    taken: dict[signal.Signals, Callable[..., Any] | int | None] = {}
+    for signum, default in _DEFAULTS.items():
+        if signal.getsignal(signum) is default:
+            taken[signum] = signal.signal(signum, guard.handle)
     try:
         yield guard
     finally:
-        signal.signal(signal.SIGINT, signal.default_int_handler)
+        for signum, previous in taken.items():
+            signal.signal(signum, previous)

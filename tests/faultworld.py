@@ -26,7 +26,7 @@ from reconciler.core import keys
 from reconciler.core.state import OwnerState, parse_state
 from reconciler.simulate.upstream import Tracker, UpstreamController, append_checkpoint
 from tests.cluster import BUCKET, DISKS, DM, World, iso, schedule_object, vm_object
-from tests.fakekube.server import DEFAULT_CONTEXT
+from tests.fakekube.server import DEFAULT_CONTEXT, FakeKubeServer, RecordedRequest
 
 WINDOW = datetime(2026, 3, 10, 1, 0, tzinfo=UTC)
 NOW = WINDOW - timedelta(minutes=15)
@@ -238,3 +238,47 @@ def converges(world: World, expected: VMState) -> None:
     code, plan, _ = run(world, now=NOW + timedelta(minutes=1))
     assert code == 0 and world.patches() == before
     assert_originals_recoverable(world)
+
+
+# Writes as the API server saw them, for the tests that interrupt a run mid-write (Ctrl-C, SIGTERM).
+WRITES = ("PATCH", "POST")
+
+
+def landed_writes(server: FakeKubeServer) -> list[tuple[str, str]]:
+    """Writes that landed, in order: (method, VM name), an Event by the VM it is about."""
+    out = []
+    for r in server.requests():
+        if r.method in WRITES and r.status is not None and r.status < 300:
+            name = r.name if r.method == "PATCH" else (r.body or {}).get("involvedObject", {}).get("name")
+            out.append((r.method, str(name)))
+    return out
+
+
+def undisturbed_writes(world: World, tmp_path: Path) -> list[tuple[str, str]]:
+    """The writes of an uninterrupted run over the same objects, on an API server of its own."""
+    with FakeKubeServer() as twin:
+        twin.seed(
+            *[
+                o
+                for kind in ("schedules", "backupstoragelocations", "secrets")
+                for o in world.kube.objects(kind, "velero")
+            ],
+            *world.kube.objects("virtualmachines", "apps"),
+        )
+        out, err = io.StringIO(), io.StringIO()
+        code = main(argv(twin.write_kubeconfig(tmp_path / "twin-kubeconfig")), environ={}, stdout=out, stderr=err)
+        assert code == 0, err.getvalue()
+        return landed_writes(twin)
+
+
+def signal_on_write(server: FakeKubeServer, signum: int, *ks: int) -> None:
+    """Send `signum` to this process as the k-th write arrives, before the server answers it."""
+    seen = [0]
+
+    def hook(record: RecordedRequest) -> None:
+        if record.method in WRITES:
+            seen[0] += 1
+            if seen[0] in ks:
+                os.kill(os.getpid(), signum)
+
+    server.on_request(hook)
