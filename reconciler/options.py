@@ -1,8 +1,8 @@
 """The command line's shape: every subcommand, its options, its help and examples.
 
-Kept apart from `cli` (what each command does, and the exit codes) so each stays readable. Every
-parser refuses abbreviations (`--snap` is not `--snapshot`) and reports an unknown option with
-its own subcommand's usage.
+Kept apart from `commands` (what each command does) and `cli` (the exit codes) so each stays
+readable. Every parser refuses abbreviations (`--snap` is not `--snapshot`) and reports an
+unknown option with its own subcommand's usage.
 """
 
 from __future__ import annotations

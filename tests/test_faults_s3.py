@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from reconciler import cli
+from reconciler import inputs
 from reconciler.sources.s3 import BucketReader
 from tests.cluster import World
 from tests.fakekube.server import FakeKubeServer
@@ -77,7 +77,7 @@ def quick_timeouts(monkeypatch: pytest.MonkeyPatch) -> None:
             kwargs.setdefault("connect_timeout_s", 2.0)
             super().__init__(*args, **kwargs)
 
-    monkeypatch.setattr(cli, "BucketReader", QuickReader)
+    monkeypatch.setattr(inputs, "BucketReader", QuickReader)
 
 
 def report(cell: str, retries: int, outcome: str, code: int) -> None:

@@ -24,7 +24,7 @@ from xml.sax.saxutils import escape
 
 import pytest
 
-from reconciler import cli
+from reconciler import inputs
 from reconciler.core import keys
 from reconciler.errors import SourceError, TransientError
 from reconciler.sources.s3 import BucketReader
@@ -252,7 +252,7 @@ def test_listing_of_new_keys_for_ever_stops_at_the_key_limit(
     """An endpoint that invents new keys for ever: the listing stops at the configured key limit
     (here 3,000 instead of the CLI's 50 million, to keep the test short) with an error."""
     hostile.listing = "endless"
-    monkeypatch.setattr(cli, "MAX_LISTED_KEYS", 3_000)
+    monkeypatch.setattr(inputs, "MAX_LISTED_KEYS", 3_000)
     code, plan, seconds, peak = measured(world)
     print(f"LIMITS endless listing: exit {code}, {hostile.list_pages} pages, {seconds:.1f}s, peak {peak / MB:.1f} MB")
     assert code == 1

@@ -25,17 +25,35 @@ zero time (the instant 0001-01-01T00:00:00Z, whatever offset it is written with)
 Times Go accepts but ``datetime`` cannot hold (year 0000, or an offset pushing the instant past
 year 9999) are clamped to ``datetime.min`` / ``datetime.max`` in UTC: they stay present, and stay
 older / newer than any representable time.
+
+Go's grammar lives in ``gojson`` and its reflection rules (field matching, duplicates, nulls,
+slices, the scalar types) in ``godecode``; this module declares the controller's structs for
+them, enforces this job's own size bounds and maps the result onto ``model``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Final, NotRequired, TypedDict, TypeVar
+from typing import Final, NotRequired, TypedDict
 
-from reconciler.core.gojson import Esc, GoSyntaxError, Num, Obj, decode_utf8, kind, parse, source
-from reconciler.core.gotext import GO_SPACE, go_time, int64, is_quantity
+from reconciler.core.godecode import (
+    Field,
+    FieldError,
+    Slice,
+    bool_value,
+    decode_struct,
+    fields,
+    int64_value,
+    live,
+    quantity_value,
+    slice_of,
+    string_value,
+    struct_of,
+    time_value,
+)
+from reconciler.core.gojson import GoSyntaxError, decode_utf8, parse
 from reconciler.core.index_fast import parse_common
 from reconciler.core.model import Checkpoint, FetchFailed, FileRef, Index, Unreadable
 
@@ -126,8 +144,8 @@ def _decode_exact(text: str) -> Index | Unreadable:
     except GoSyntaxError as error:
         return Unreadable(error.describe(text))
     try:
-        decoded = _decode_struct(_GoIndex(), document, _INDEX_FIELDS)
-    except _FieldError as error:
+        decoded = decode_struct(_GoIndex(), document, _INDEX_FIELDS)
+    except FieldError as error:
         return Unreadable(str(error))
     return _to_index(decoded)
 
@@ -140,16 +158,8 @@ def _size(n: int) -> str:
 
 
 # ----------------------------------------------------------------------- decoding into Go
-# Mutable mirrors of the Go structs. Decoding writes into them the way reflection does in
-# encoding/json, so that duplicate keys and nulls have Go's effect.
-
-
-@dataclass(slots=True)
-class _Slice:
-    """A Go slice: `backing` holds every element ever stored, the first `length` of them live."""
-
-    backing: list[Any] = field(default_factory=list)
-    length: int = 0
+# Mutable mirrors of the Go structs and their json tags. `godecode` writes into them the way
+# reflection does in encoding/json, so that duplicate keys and nulls have Go's effect.
 
 
 @dataclass(slots=True)
@@ -167,10 +177,10 @@ class _GoCheckpoint:
     parent: str = ""
     timestamp: datetime | None = None
     vm_backup: str = ""
-    files: _Slice | None = None
-    pvcs: _Slice | None = None
-    pvc_sizes: _Slice | None = None
-    referenced_by: _Slice | None = None
+    files: Slice | None = None
+    pvcs: Slice | None = None
+    pvc_sizes: Slice | None = None
+    referenced_by: Slice | None = None
     vmb_object_path: str = ""
     vmbt_object_path: str = ""
     superseded: bool = False
@@ -180,202 +190,45 @@ class _GoCheckpoint:
 class _GoIndex:
     vm_name: str = ""
     namespace: str = ""
-    checkpoints: _Slice | None = None
+    checkpoints: Slice | None = None
     last_updated: datetime | None = None
 
 
-class _FieldError(Exception):
-    """A value Go refuses. `path` collects the location innermost first, as the error unwinds."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
-        self.path: list[str] = []  # field names and "[i]" indices, innermost first
-
-    def __str__(self) -> str:
-        where = ""
-        for segment in reversed(self.path):
-            where += segment if segment.startswith("[") or not where else "." + segment
-        return f"{where or 'document'}: {self.message}"
-
-
-_Decoder = Callable[[Any, object], Any]  # (current Go value, JSON value) -> new Go value
-_S = TypeVar("_S")
-
-
-@dataclass(frozen=True, slots=True)
-class _Field:
-    name: str  # the json tag
-    attr: str  # the mirror's attribute
-    decode: _Decoder
-
-
-def _fields(*fields: _Field) -> dict[str, _Field]:
-    """Look-up table by exact name (Go tries it first) and by folded name."""
-    return {name: f for f in fields for name in (f.name, _fold(f.name))}
-
-
-# U+017F (long s) and U+212A (Kelvin sign) are the only non-ASCII runes whose simple case folding
-# reaches ASCII; Go's foldName maps them to 'S' and 'K'. Any other non-ASCII rune cannot match an
-# ASCII field name, so it is left as it is.
-_NON_ASCII_FOLDS: Final = str.maketrans({"\u017f": "S", "\u212a": "K"})
-
-
-def _fold(key: str) -> str:
-    if key.isascii():
-        return key.upper()
-    return "".join(c.upper() if c.isascii() else c for c in key.translate(_NON_ASCII_FOLDS))
-
-
-def _type_error(expected: str, value: object) -> _FieldError:
-    return _FieldError(f"expected {expected}, got {kind(value)}")
-
-
-def _decode_struct(target: _S, value: object, fields: Mapping[str, _Field]) -> _S:
-    if value is None:
-        return target  # null leaves a struct as it is
-    if not isinstance(value, Obj):
-        raise _type_error("object", value)
-    for key, item in value:
-        f = fields.get(key) or fields.get(_fold(key))
-        if f is None:
-            continue  # unknown key: skipped, whatever its value
-        try:
-            setattr(target, f.attr, f.decode(getattr(target, f.attr), item))
-        except _FieldError as error:
-            error.path.append(f.name)
-            raise
-    return target
-
-
-def _struct_of(fields: Callable[[], Mapping[str, _Field]]) -> _Decoder:
-    def decode(current: Any, value: object) -> Any:
-        return _decode_struct(current, value, fields())
-
-    return decode
-
-
-def _slice_of(element: _Decoder, zero: Callable[[], object]) -> _Decoder:
-    def decode(current: _Slice | None, value: object) -> _Slice | None:
-        if value is None:
-            return None  # null makes the slice nil
-        if type(value) is not list:
-            raise _type_error("array", value)
-        if not value:
-            return _Slice()  # [] makes a new empty slice
-        # Go decodes into the existing backing array, growing it as needed, then truncates.
-        target = current if current is not None else _Slice()
-        backing = target.backing
-        for i, item in enumerate(value):
-            if i == len(backing):
-                backing.append(zero())
-            try:
-                backing[i] = element(backing[i], item)
-            except _FieldError as error:
-                error.path.append(f"[{i}]")
-                raise
-        target.length = len(value)
-        return target
-
-    return decode
-
-
-def _string_value(current: str, value: object) -> str:
-    if value is None:
-        return current
-    if isinstance(value, str):
-        return value
-    if isinstance(value, Esc):
-        return value.text
-    raise _type_error("string", value)
-
-
-def _bool_value(current: bool, value: object) -> bool:
-    if value is None:
-        return current
-    if isinstance(value, bool):
-        return value
-    raise _type_error("boolean", value)
-
-
-def _int64_value(current: int, value: object) -> int:
-    if value is None:
-        return current
-    if not isinstance(value, Num):
-        raise _type_error("integer (int64)", value)
-    n = int64(value.text)  # JSON number syntax has no '+' and no leading zeros
-    if n is None:
-        text = value.text if len(value.text) <= 64 else value.text[:64] + "..."
-        raise _FieldError(f"expected integer (int64), got {text}")
-    return n
-
-
-def _time_value(current: datetime | None, value: object) -> datetime | None:
-    if value is None:
-        return current  # Time.UnmarshalJSON ignores null
-    if not isinstance(value, str | Esc):
-        raise _FieldError(f"expected RFC 3339 string, got {kind(value)}")
-    try:
-        if isinstance(value, Esc):  # Go parses the raw text: a backslash is never valid
-            raise ValueError
-        return go_time(value)
-    except ValueError:
-        raise _FieldError(f"not RFC 3339: {source(value)}") from None
-
-
-def _quantity_value(current: None, value: object) -> None:
-    """Validate one resource.Quantity; its value is not kept (null or not, it stays None)."""
-    if isinstance(value, Num):
-        text, shown = value.text, value.text[:64]
-    elif isinstance(value, str | Esc):
-        text, shown = (value.raw if isinstance(value, Esc) else value), source(value)
-    elif value is not None:
-        raise _FieldError(f"expected quantity (string or number), got {kind(value)}")
-    else:
-        return
-    if not is_quantity(text.strip(GO_SPACE)):
-        raise _FieldError(f"not a Kubernetes quantity: {shown}")
-
-
-def _file_fields() -> Mapping[str, _Field]:
+def _file_fields() -> Mapping[str, Field]:
     return _FILE_FIELDS
 
 
-def _checkpoint_fields() -> Mapping[str, _Field]:
+def _checkpoint_fields() -> Mapping[str, Field]:
     return _CHECKPOINT_FIELDS
 
 
-_STRINGS: Final = _slice_of(_string_value, str)
-_FILE_FIELDS: Final = _fields(
-    _Field("filename", "filename", _string_value),
-    _Field("diskName", "disk_name", _string_value),
-    _Field("size", "size", _int64_value),
-    _Field("objectPath", "object_path", _string_value),
+_STRINGS: Final = slice_of(string_value, str)
+_FILE_FIELDS: Final = fields(
+    Field("filename", "filename", string_value),
+    Field("diskName", "disk_name", string_value),
+    Field("size", "size", int64_value),
+    Field("objectPath", "object_path", string_value),
 )
-_CHECKPOINT_FIELDS: Final = _fields(
-    _Field("id", "id", _string_value),
-    _Field("type", "type", _string_value),
-    _Field("parent", "parent", _string_value),
-    _Field("timestamp", "timestamp", _time_value),
-    _Field("vmBackup", "vm_backup", _string_value),
-    _Field("files", "files", _slice_of(_struct_of(_file_fields), _GoFile)),
-    _Field("pvcs", "pvcs", _STRINGS),
-    _Field("pvcSizes", "pvc_sizes", _slice_of(_quantity_value, lambda: None)),
-    _Field("referencedBy", "referenced_by", _STRINGS),
-    _Field("vmbObjectPath", "vmb_object_path", _string_value),
-    _Field("vmbtObjectPath", "vmbt_object_path", _string_value),
-    _Field("superseded", "superseded", _bool_value),
+_CHECKPOINT_FIELDS: Final = fields(
+    Field("id", "id", string_value),
+    Field("type", "type", string_value),
+    Field("parent", "parent", string_value),
+    Field("timestamp", "timestamp", time_value),
+    Field("vmBackup", "vm_backup", string_value),
+    Field("files", "files", slice_of(struct_of(_file_fields), _GoFile)),
+    Field("pvcs", "pvcs", _STRINGS),
+    Field("pvcSizes", "pvc_sizes", slice_of(quantity_value, lambda: None)),
+    Field("referencedBy", "referenced_by", _STRINGS),
+    Field("vmbObjectPath", "vmb_object_path", string_value),
+    Field("vmbtObjectPath", "vmbt_object_path", string_value),
+    Field("superseded", "superseded", bool_value),
 )
-_INDEX_FIELDS: Final = _fields(
-    _Field("vmName", "vm_name", _string_value),
-    _Field("namespace", "namespace", _string_value),
-    _Field("checkpoints", "checkpoints", _slice_of(_struct_of(_checkpoint_fields), _GoCheckpoint)),
-    _Field("lastUpdated", "last_updated", _time_value),
+_INDEX_FIELDS: Final = fields(
+    Field("vmName", "vm_name", string_value),
+    Field("namespace", "namespace", string_value),
+    Field("checkpoints", "checkpoints", slice_of(struct_of(_checkpoint_fields), _GoCheckpoint)),
+    Field("lastUpdated", "last_updated", time_value),
 )
-
-
-def _live(s: _Slice | None) -> list[Any]:
-    return [] if s is None else s.backing[: s.length]
 
 
 def _to_index(go: _GoIndex) -> Index:
@@ -392,13 +245,13 @@ def _to_index(go: _GoIndex) -> Index:
                 vm_backup=c.vm_backup,
                 files=tuple(
                     FileRef(filename=f.filename, disk=f.disk_name, size=f.size, object_path=f.object_path)
-                    for f in _live(c.files)
+                    for f in live(c.files)
                 ),
-                referenced_by=tuple(_live(c.referenced_by)),
+                referenced_by=tuple(live(c.referenced_by)),
                 superseded=c.superseded,
                 vmb_object_path=c.vmb_object_path,
                 vmbt_object_path=c.vmbt_object_path,
             )
-            for c in _live(go.checkpoints)
+            for c in live(go.checkpoints)
         ),
     )
