@@ -1,14 +1,14 @@
 """(VM, its policy schedules, chain, now) -> Decision: the one place that says why a VM is full tonight.
 
-Each rule is a small function that returns a Reason with its numbers, or None; a decision lists
-every rule that fired (design 4). Nothing here reads the clock or the network.
+Each rule (core.rules) is a small function that returns a Reason with its numbers, or None; a
+decision lists every rule that fired (design 4). Nothing here reads the clock or the network.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from reconciler.core import keys
@@ -23,9 +23,9 @@ from reconciler.core.controller import (
 )
 from reconciler.core.cron import VeleroCron
 from reconciler.core.model import VM, Action, Bsl, ChainState, Policy, Schedule
-from reconciler.core.policy import effective, format_duration, format_growth, strictest, vm_override, vm_warnings
+from reconciler.core.policy import effective, strictest, vm_override, vm_warnings
 from reconciler.core.reason import PlanWarning, Reason
-from reconciler.core.rules import calendar_rule, growth_ratio, growth_rule
+from reconciler.core.rules import LastFull, age_rule, calendar_rule, count_rule, growth_rule, within_policy
 from reconciler.core.state import Desired, OwnerState, baseline, controller_limit, merge_patch, parse_state
 from reconciler.core.timefmt import format_time
 
@@ -61,7 +61,7 @@ class Decision:
     next_run: datetime | None = None
     bsl: Bsl | None = None
     desired: Desired | None = None  # None: the job does not touch this VM
-    numbers: dict[str, Any] = field(default_factory=dict)
+    last_full: LastFull | None = None  # None: no timed full, or decided before the chain was read
     warnings: tuple[PlanWarning, ...] = ()  # worth a look; they change nothing
     views: tuple[ScheduleView, ...] = field(default=(), repr=False)  # to decide again after a conflict
     upstream: Upstream = field(default=DEFAULT, repr=False)  # likewise
@@ -87,18 +87,7 @@ class Decision:
         )
 
 
-# --- the rules -------------------------------------------------------------------------------
-
-
-def count_rule(chain: Chain, policy: Policy) -> Reason | None:
-    """Due once the chain has `interval` incrementals since its last full (the controller's rule)."""
-    if policy.interval is None or chain.incrementals < policy.interval:
-        return None
-    return Reason(
-        "count",
-        f"{chain.incrementals} incrementals since the last full, interval {policy.interval}",
-        {"incrementals": chain.incrementals, "limit": policy.interval},
-    )
+# --- the facts --------------------------------------------------------------------------------
 
 
 def nominal_time(at: datetime, views: Sequence[ScheduleView]) -> datetime | None:
@@ -118,36 +107,12 @@ def nominal_time(at: datetime, views: Sequence[ScheduleView]) -> datetime | None
     return max(fires) if fires else None
 
 
-def age_numbers(chain: Chain, *, next_run: datetime, views: Sequence[ScheduleView]) -> dict[str, Any]:
-    """Last full time, its window, and its age at the next run (empty without a timed full)."""
-    last_full = chain.last_full_at
-    if last_full is None:
-        return {}
-    nominal = nominal_time(last_full, views) or last_full
-    return {
-        "lastFullAt": format_time(last_full),
-        "lastFullWindow": format_time(nominal),
-        "ageAtNextRunSeconds": int((next_run - nominal).total_seconds()),
-    }
-
-
-def age_rule(chain: Chain, policy: Policy, *, numbers: dict[str, Any]) -> Reason | None:
-    """Due if, at the next run, the last full's window is at least max-age old (inclusive)."""
-    if policy.max_age is None:
+def last_full(chain: Chain, *, next_run: datetime, views: Sequence[ScheduleView]) -> LastFull | None:
+    """The last full, its window and its age at the next run; None without a timed full."""
+    at = chain.last_full_at
+    if at is None:
         return None
-    max_age = format_duration(policy.max_age)
-    limit = {"maxAgeSeconds": int(policy.max_age.total_seconds())}
-    if "ageAtNextRunSeconds" not in numbers:
-        return Reason("age", f"the last full has no timestamp; max-age {max_age}", limit)
-    age = timedelta(seconds=numbers["ageAtNextRunSeconds"])
-    if age < policy.max_age:
-        return None
-    return Reason(
-        "age",
-        f"last full (window {numbers['lastFullWindow']}) will be "
-        f"{format_duration(age)} old at the next run, max-age {max_age}",
-        {**numbers, **limit},
-    )
+    return LastFull.at_next_run(at, nominal_time(at, views) or at, next_run)
 
 
 # --- the decision ----------------------------------------------------------------------------
@@ -295,9 +260,9 @@ def _decide(
     # The schedule that runs next takes the backup, so its BSL holds the chain that matters.
     bsl = min(active, key=lambda v: (v.next_run, v.ref)).bsl
     refs = tuple(v.ref for v in views)
-    numbers = {**_chain_numbers(chain, policy, next_run), **age_numbers(chain, next_run=next_run, views=views)}
+    last = last_full(chain, next_run=next_run, views=views)
     base = Decision(
-        vm, Action.KEEP, (), chain, refs, policy, next_run, bsl, numbers=numbers, views=tuple(views), upstream=upstream
+        vm, Action.KEEP, (), chain, refs, policy, next_run, bsl, last_full=last, views=tuple(views), upstream=upstream
     )
     if chain.state is ChainState.UNKNOWN:
         return replace(
@@ -337,19 +302,10 @@ def _decide(
         )
     runs_next = min(active, key=lambda v: (v.next_run, v.ref))
     assert runs_next.cron is not None  # triage: every view is usable
-    last_full = chain.last_full_at
-    last_window = None if last_full is None else nominal_time(last_full, views) or last_full
+    last_window = None if last is None else last.window
     calendar = calendar_rule(chain, policy, window=next_run, cron=runs_next.cron, last_full_window=last_window)
-    due = [
-        r
-        for r in (
-            count_rule(chain, policy),
-            age_rule(chain, policy, numbers=numbers),
-            calendar,
-            growth_rule(chain, policy),
-        )
-        if r is not None
-    ]
+    fired = (count_rule(chain, policy), age_rule(policy, last), calendar, growth_rule(chain, policy))
+    due = [r for r in fired if r is not None]
     landed = owner is not None and owner.forcing and owner.forced_root != root.id
     if due and chain.incrementals >= 1:
         codes = tuple(r.code for r in due)
@@ -394,7 +350,7 @@ def _decide(
                 _reason("landed", f"the forced full landed: chain root is now {root.id} (was {owner.forced_root})"),
             ),
         )
-    return replace(base, desired=steady, reasons=(_keep_reason(chain, policy, base.numbers),))
+    return replace(base, desired=steady, reasons=(within_policy(chain, policy, last),))
 
 
 def _blocked_desired(
@@ -438,32 +394,3 @@ def _full_anyway_reason(chain: Chain) -> Reason:
     if chain.problems:
         numbers["problems"] = [str(p) for p in chain.problems]
     return Reason(code, f"{text}; the controller takes a full anyway", numbers)
-
-
-def _keep_reason(chain: Chain, policy: Policy, numbers: dict[str, Any]) -> Reason:
-    parts = []
-    if policy.interval is not None:
-        parts.append(f"{chain.incrementals}/{policy.interval} incrementals")
-    if policy.max_age is not None and "ageAtNextRunSeconds" in numbers:
-        age = timedelta(seconds=numbers["ageAtNextRunSeconds"])
-        parts.append(f"last full {format_duration(age)} old at the next run, max-age {format_duration(policy.max_age)}")
-    if policy.days is not None:
-        parts.append(f"next run not on a listed day ({policy.days}) or not due that day")
-    if policy.max_growth is not None:
-        ratio = growth_ratio(chain)
-        grown = "no base to weigh" if ratio is None else f"{format_growth(round(ratio, 4))} of the full"
-        parts.append(f"incrementals {grown}, max-growth {format_growth(policy.max_growth)}")
-    return Reason("within-policy", ", ".join(parts) or "within policy")
-
-
-def _chain_numbers(chain: Chain, policy: Policy, next_run: datetime) -> dict[str, Any]:
-    numbers: dict[str, Any] = {
-        "incrementals": chain.incrementals,
-        "length": chain.length,
-        "nextRun": format_time(next_run),
-    }
-    if policy.interval is not None:
-        numbers["limit"] = policy.interval
-    if policy.max_age is not None:
-        numbers["maxAgeSeconds"] = int(policy.max_age.total_seconds())
-    return numbers
