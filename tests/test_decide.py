@@ -10,9 +10,9 @@ from hypothesis import strategies as st
 from reconciler.core import keys
 from reconciler.core.chain import Chain, compute_chain
 from reconciler.core.cron import parse_cron
-from reconciler.core.decide import ScheduleView, decide, last_full, nominal_time
+from reconciler.core.decide import ScheduleView, decide
+from reconciler.core.decision import LastFull, last_full, nominal_time
 from reconciler.core.model import NO_INDEX, Action, ChainState, Policy, Unreadable
-from reconciler.core.rules import LastFull
 from reconciler.core.state import OwnerState
 from tests.builders import T0, bsl, cp, index, linear, listing_for, schedule, vm
 

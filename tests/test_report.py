@@ -10,8 +10,8 @@ from hypothesis import strategies as st
 from reconciler.core.chain import Chain, compute_chain
 from reconciler.core.cron import parse_cron
 from reconciler.core.decide import Decision, ScheduleView, decide
+from reconciler.core.decision import LastFull
 from reconciler.core.model import Policy
-from reconciler.core.rules import LastFull
 from reconciler.report import decision_doc, facts_doc
 from tests.builders import T0, bsl, index, linear, listing_for, schedule, vm
 

@@ -13,8 +13,9 @@ from reconciler.core.calendar import Days, parse_days
 from reconciler.core.chain import Chain, compute_chain
 from reconciler.core.cron import parse_cron
 from reconciler.core.decide import ScheduleView, decide
+from reconciler.core.decision import LastFull
 from reconciler.core.model import Action, Checkpoint, Policy
-from reconciler.core.rules import LastFull, age_rule, calendar_rule, count_rule, growth_rule, within_policy
+from reconciler.core.rules import age_rule, calendar_rule, count_rule, growth_rule, within_policy
 from tests.builders import bsl, cp, index, linear, listing_for, schedule, vm
 
 DAY = timedelta(days=1)

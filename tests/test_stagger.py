@@ -14,9 +14,9 @@ from hypothesis import strategies as st
 from reconciler.core import keys
 from reconciler.core.chain import Chain, compute_chain
 from reconciler.core.decide import Decision, ScheduleView, decide
+from reconciler.core.decision import LastFull
 from reconciler.core.model import NO_INDEX, VM, Action
 from reconciler.core.plan import build_plan, targets, view_schedules
-from reconciler.core.rules import LastFull
 from reconciler.core.stagger import STAGGERED, stagger, stagger_key
 from reconciler.core.state import OwnerState
 from tests.builders import T0, bsl, index, linear, listing_for, schedule, vm

@@ -2,7 +2,8 @@
 
 Count: due once the chain has `interval` incrementals since its last full (the controller's own
 rule). Age: due once, at the next run, the last full's window is at least max-age old; the facts
-it weighs (`LastFull`) are the decision's own, so the plan and the stagger projection read the same.
+it weighs (`decision.LastFull`) are the decision's own, so the plan and the stagger projection read
+the same.
 
 Calendar and growth (design 4.2, 4.3) fire only on a chain with at least one incremental. A
 chain whose head is a full already holds the newest full there is: its next backup builds on that
@@ -21,32 +22,17 @@ due (the ratio is unbounded); incrementals of 0 bytes on it are not (nothing gre
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from fractions import Fraction
 
 from reconciler.core.calendar import WEEKDAYS
 from reconciler.core.chain import Chain
 from reconciler.core.cron import VeleroCron
+from reconciler.core.decision import LastFull
 from reconciler.core.model import Policy
 from reconciler.core.policy import format_duration, format_growth
 from reconciler.core.reason import Reason
 from reconciler.core.timefmt import format_time
-
-
-@dataclass(frozen=True)
-class LastFull:
-    """The chain's last full as the age rule weighs it: when it ran, its window, and that window's age."""
-
-    at: datetime
-    window: datetime  # the schedule window it belongs to (`at` itself when no schedule fired before it)
-    age: timedelta  # of the window at the next run, in whole seconds
-
-    @classmethod
-    def at_next_run(cls, at: datetime, window: datetime, next_run: datetime) -> LastFull:
-        # Whole seconds, as the plan reports it: the rule, its text and the stagger projection then
-        # weigh exactly the age the plan shows, never a fraction of a second more.
-        return cls(at, window, timedelta(seconds=int((next_run - window).total_seconds())))
 
 
 def count_rule(chain: Chain, policy: Policy) -> Reason | None:
