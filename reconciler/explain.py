@@ -17,7 +17,14 @@ from reconciler.core.decide import Decision
 from reconciler.core.model import VM, Action
 from reconciler.core.plan import Plan
 from reconciler.core.timefmt import format_time
-from reconciler.report import controller_line, decision_doc, format_duration_short, human_bytes, storage_lines
+from reconciler.report import (
+    controller_line,
+    counted,
+    decision_doc,
+    format_duration_short,
+    human_bytes,
+    storage_doc,
+)
 from reconciler.textsafe import terminal_safe
 
 
@@ -70,6 +77,27 @@ def member_doc(chain: Chain) -> list[dict[str, Any]]:
             "files": [{"diskName": f.disk, "objectPath": f.object_path, "size": f.size} for f in m.files],
         }
         for m in chain.members
+    ]
+
+
+def storage_lines(d: Decision, *, now: datetime) -> list[str]:
+    """Explain's storage section: the VM folder's figures, or why there are none."""
+    doc = storage_doc(d, now=now)
+    if doc is None:
+        return ["Storage: unknown (the VM folder was not listed: no chain whose root is a full, or the listing failed)"]
+    ttl = doc["ttl"]
+    past = (
+        f"{human_bytes(doc['pastTtlBytes'])} held past the TTL ({ttl}) by newer backups of the chain"
+        if ttl is not None
+        else "TTL unknown: bytes held past it not computed"
+    )
+    return [
+        f"Storage: folder {human_bytes(doc['folderBytes'])}, current chain {human_bytes(doc['chainBytes'])}, "
+        f"outside it {human_bytes(doc['outsideChainBytes'])}"
+        + (" (partial: objects of unknown size count as 0)" if doc["partial"] else ""),
+        f"  {past}",
+        f"  leaked: {counted(doc['leakedObjects'], 'object')} ({human_bytes(doc['leakedBytes'])}) no index entry names;"
+        f" {counted(doc['unreferencedCheckpoints'], 'checkpoint')} no backup references",
     ]
 
 

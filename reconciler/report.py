@@ -101,9 +101,33 @@ def totals_doc(t: Totals) -> dict[str, Any]:
     }
 
 
+def facts_doc(d: Decision) -> dict[str, Any]:
+    """The decision's own numbers, first in the plan's `detail`: its chain, next run, limits, last full.
+
+    Empty for a decision taken before the chain was read (a skip, an error, a give-back): it has
+    no next run, and nothing was measured.
+    """
+    if d.next_run is None:
+        return {}
+    doc: dict[str, Any] = {
+        "incrementals": d.chain.incrementals,
+        "length": d.chain.length,
+        "nextRun": format_time(d.next_run),
+    }
+    if d.policy is not None and d.policy.interval is not None:
+        doc["limit"] = d.policy.interval
+    if d.policy is not None and d.policy.max_age is not None:
+        doc["maxAgeSeconds"] = int(d.policy.max_age.total_seconds())
+    if d.last_full is not None:
+        doc["lastFullAt"] = format_time(d.last_full.at)
+        doc["lastFullWindow"] = format_time(d.last_full.window)
+        doc["ageAtNextRunSeconds"] = int(d.last_full.age.total_seconds())
+    return doc
+
+
 def decision_doc(d: Decision, *, now: datetime | None = None) -> dict[str, Any]:
     chain = d.chain
-    detail: dict[str, Any] = {"message": d.message, **d.numbers}
+    detail: dict[str, Any] = {"message": d.message, **facts_doc(d)}
     for reason in d.reasons:
         detail.update(reason.numbers)
     if d.bsl is not None:
@@ -339,7 +363,8 @@ def render(plan: Plan, output: str, view: TableView) -> str:
     return RENDERERS[output](plan)
 
 
-def _count(n: int, what: str) -> str:
+def counted(n: int, what: str) -> str:
+    """`1 VM`, `3 VMs`."""
     return f"{n} {what}" + ("" if n == 1 else "s")
 
 
@@ -355,36 +380,15 @@ def storage_line(t: Totals) -> str:
         f"folders {human_bytes(t.folder_bytes)}",
         f"outside the current chains {human_bytes(t.outside_bytes)}",
         ttl,
-        f"leaked {_count(t.leaked_objects, 'object')} ({human_bytes(t.leaked_bytes)})",
-        f"{_count(t.unreferenced, 'unreferenced checkpoint')}",
+        f"leaked {counted(t.leaked_objects, 'object')} ({human_bytes(t.leaked_bytes)})",
+        f"{counted(t.unreferenced, 'unreferenced checkpoint')}",
     ]
-    line = f"Storage ({_count(t.vms, 'VM')} listed"
+    line = f"Storage ({counted(t.vms, 'VM')} listed"
     line += f", {t.unknown} without figures): " if t.unknown else "): "
     line += ", ".join(parts)
     if t.partial:
-        line += f"; partial for {_count(t.partial, 'VM')} (objects of unknown size count as 0)"
+        line += f"; partial for {counted(t.partial, 'VM')} (objects of unknown size count as 0)"
     return line
-
-
-def storage_lines(d: Decision, *, now: datetime) -> list[str]:
-    """Explain's storage section: the VM folder's figures, or why there are none."""
-    doc = storage_doc(d, now=now)
-    if doc is None:
-        return ["Storage: unknown (the VM folder was not listed: no chain whose root is a full, or the listing failed)"]
-    ttl = doc["ttl"]
-    past = (
-        f"{human_bytes(doc['pastTtlBytes'])} held past the TTL ({ttl}) by newer backups of the chain"
-        if ttl is not None
-        else "TTL unknown: bytes held past it not computed"
-    )
-    return [
-        f"Storage: folder {human_bytes(doc['folderBytes'])}, current chain {human_bytes(doc['chainBytes'])}, "
-        f"outside it {human_bytes(doc['outsideChainBytes'])}"
-        + (" (partial: objects of unknown size count as 0)" if doc["partial"] else ""),
-        f"  {past}",
-        f"  leaked: {_count(doc['leakedObjects'], 'object')} ({human_bytes(doc['leakedBytes'])}) no index entry names;"
-        f" {_count(doc['unreferencedCheckpoints'], 'checkpoint')} no backup references",
-    ]
 
 
 RENDERERS = {"json": render_json, "yaml": render_yaml}

@@ -10,7 +10,8 @@ from hypothesis import strategies as st
 from reconciler.core import keys
 from reconciler.core.chain import Chain, compute_chain
 from reconciler.core.cron import parse_cron
-from reconciler.core.decide import ScheduleView, decide, nominal_time
+from reconciler.core.decide import ScheduleView, decide
+from reconciler.core.decision import LastFull, last_full, nominal_time
 from reconciler.core.model import NO_INDEX, Action, ChainState, Policy, Unreadable
 from reconciler.core.state import OwnerState
 from tests.builders import T0, bsl, cp, index, linear, listing_for, schedule, vm
@@ -72,6 +73,36 @@ def test_age_is_measured_between_windows() -> None:
     d = decide(vm(), [view(Policy(max_age=timedelta(days=7)))], chain_of(2, start=start), now=NOW)
     assert d.action is Action.FORCE_FULL and d.codes == ("age",)
     assert d.reasons[0].numbers["ageAtNextRunSeconds"] == 7 * 86400
+    # The decision keeps the facts it weighed, typed: the full at 01:12, its 01:00 window, 7 days.
+    assert d.last_full == LastFull(start + timedelta(minutes=12), start, 7 * DAY)
+
+
+def test_last_full_is_none_without_a_timed_full_and_the_age_rule_fires() -> None:
+    """A chain whose full carries no timestamp has no age to weigh: last_full is None, and max-age forces."""
+    cps = (cp("c0", at=None), cp("c1", "c0", at=None))
+    chain = compute_chain(index(*cps), listing_for(*cps))
+    assert chain.valid and chain.last_full_at is None
+    assert last_full(chain, next_run=NEXT, views=[view()]) is None
+    d = decide(vm(), [view(Policy(max_age=timedelta(days=7)))], chain, now=NOW)
+    assert d.action is Action.FORCE_FULL and d.codes == ("age",) and d.last_full is None
+
+
+def test_last_full_window_falls_back_to_its_own_time() -> None:
+    """A full no schedule window precedes (no usable cron) is its own window; its age runs from its own time."""
+    start = NEXT - 3 * DAY
+    chain = chain_of(1, start=start)
+    at = start + timedelta(minutes=12)
+    no_cron = ScheduleView(schedule("broken"), None, None, None, None, ("broken",))
+    assert last_full(chain, next_run=NEXT, views=[no_cron]) == LastFull(at, at, NEXT - at)
+    assert last_full(chain, next_run=NEXT, views=[view()]) == LastFull(at, start, 3 * DAY)
+
+
+def test_decisions_taken_before_the_chain_is_read_have_no_facts() -> None:
+    """Skips, errors and give-backs measure nothing: no next run, no last full."""
+    stopped = decide(vm(status="Stopped"), [view()], chain_of(3), now=NOW)
+    broken = decide(vm(annotations={keys.STATE: "{broken"}), [view()], chain_of(3), now=NOW)
+    for d in (stopped, broken):
+        assert d.action in (Action.SKIP, Action.ERROR) and d.next_run is None and d.last_full is None
 
 
 def test_age_boundary_is_inclusive_and_one_window_earlier_is_not_due() -> None:

@@ -1,4 +1,4 @@
-"""The calendar and growth rules (design 4.2, 4.3), alone and inside a decision."""
+"""The policy rules (design 4): count and age on their typed facts, calendar and growth alone and in a decision."""
 
 from __future__ import annotations
 
@@ -13,8 +13,9 @@ from reconciler.core.calendar import Days, parse_days
 from reconciler.core.chain import Chain, compute_chain
 from reconciler.core.cron import parse_cron
 from reconciler.core.decide import ScheduleView, decide
+from reconciler.core.decision import LastFull
 from reconciler.core.model import Action, Checkpoint, Policy
-from reconciler.core.rules import calendar_rule, growth_rule
+from reconciler.core.rules import age_rule, calendar_rule, count_rule, growth_rule, within_policy
 from tests.builders import bsl, cp, index, linear, listing_for, schedule, vm
 
 DAY = timedelta(days=1)
@@ -47,6 +48,60 @@ def decide_calendar(text: str, cron: str, after: datetime, n_incrementals: int =
     return at, decide(
         vm(), [view(days(text), cron=cron, next_run=at)], chain_before(at, n_incrementals), now=at - timedelta(hours=2)
     )
+
+
+# --- count and age ---------------------------------------------------------------------------
+
+WINDOW = datetime(2026, 11, 5, 1, 0, tzinfo=UTC)
+
+
+def test_count_reason_carries_the_count_and_the_interval() -> None:
+    """Due at `interval` incrementals, not one before, with both numbers in its reason."""
+    chain = compute_chain(index(*linear(4)), listing_for(*linear(4)))
+    assert count_rule(chain, Policy(interval=5)) is None
+    reason = count_rule(chain, Policy(interval=4))
+    assert reason is not None and reason.numbers == {"incrementals": 4, "limit": 4}
+
+
+def test_last_full_age_is_in_whole_seconds() -> None:
+    """A window 0.7 s more than 7d before the next run is 7d old, not 7d and a fraction: the plan shows seconds."""
+    window = WINDOW - timedelta(milliseconds=700)
+    last = LastFull.at_next_run(window + timedelta(minutes=12), window, WINDOW + 7 * DAY)
+    assert last.age == 7 * DAY and last.window == window
+
+
+def test_age_rule_weighs_the_typed_age_inclusively() -> None:
+    """Due at exactly max-age, not a second younger; its numbers are the age facts and the limit."""
+    policy = Policy(max_age=7 * DAY)
+    young = LastFull(WINDOW + timedelta(minutes=12), WINDOW, 7 * DAY - timedelta(seconds=1))
+    assert age_rule(policy, young) is None
+    due = age_rule(policy, LastFull(WINDOW + timedelta(minutes=12), WINDOW, 7 * DAY))
+    assert due is not None and due.code == "age"
+    assert due.numbers == {
+        "lastFullAt": "2026-11-05T01:12:00Z",
+        "lastFullWindow": "2026-11-05T01:00:00Z",
+        "ageAtNextRunSeconds": 7 * 86400,
+        "maxAgeSeconds": 7 * 86400,
+    }
+    assert "window 2026-11-05T01:00:00Z" in due.text and "7d old" in due.text
+
+
+def test_age_rule_without_a_timed_full_fires_and_says_so() -> None:
+    """No timed full: its age is unknown, so the rule fires with the limit alone; no max-age, no rule."""
+    reason = age_rule(Policy(max_age=7 * DAY), None)
+    assert reason is not None and reason.numbers == {"maxAgeSeconds": 7 * 86400}
+    assert "no timestamp" in reason.text
+    assert age_rule(Policy(interval=3), None) is None
+
+
+def test_within_policy_reports_the_typed_age() -> None:
+    """The keep reason says where the chain stands against each rule; without a timed full, no age part."""
+    chain = compute_chain(index(*linear(2)), listing_for(*linear(2)))
+    last = LastFull(WINDOW + timedelta(minutes=12), WINDOW, timedelta(days=3, hours=1))
+    reason = within_policy(chain, Policy(interval=7, max_age=7 * DAY), last)
+    assert reason.code == "within-policy"
+    assert reason.text == "2/7 incrementals, last full 3d1h old at the next run, max-age 7d"
+    assert within_policy(chain, Policy(max_age=7 * DAY), None).text == "within policy"
 
 
 # --- calendar --------------------------------------------------------------------------------

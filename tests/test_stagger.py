@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import timedelta
 
 from hypothesis import given, settings
@@ -13,6 +14,7 @@ from hypothesis import strategies as st
 from reconciler.core import keys
 from reconciler.core.chain import Chain, compute_chain
 from reconciler.core.decide import Decision, ScheduleView, decide
+from reconciler.core.decision import LastFull
 from reconciler.core.model import NO_INDEX, VM, Action
 from reconciler.core.plan import build_plan, targets, view_schedules
 from reconciler.core.stagger import STAGGERED, stagger, stagger_key
@@ -188,6 +190,28 @@ def test_age_policy_projects_the_window_the_full_turns_max_age() -> None:
     decisions = fleet([5] * 2 + [2] * 6, schedule_views)
     out = stagger(decisions, now=NOW)
     assert len(pulled(out)) == 2 and all(int(n.split("-")[1]) >= 2 for n in pulled(out))
+
+
+def test_age_projection_reads_the_decisions_typed_age() -> None:
+    """Five VMs alike by their chains (3 days old, due in 4 windows); three carry a last full 6 days old:
+    the projection puts those three in the next window, the busiest, and the one pull comes from them,
+    due in 1 window."""
+    decided = fleet([2] * 5, views(None, budget=2, max_age="7d"))
+    assert all(d.action is Action.KEEP and d.last_full is not None for d in decided)
+    older = [_aged(d, 6 * DAY) if i < 3 else d for i, d in enumerate(decided)]
+    out = stagger(older, now=NOW)
+    assert len(pulled(out)) == 1 and pulled(out)[0] in {"vm-000", "vm-001", "vm-002"}
+    (d,) = [d for d in out if STAGGERED in d.codes]
+    assert d.reasons[0].numbers["dueInWindows"] == 1 and d.reasons[0].numbers["windowLoad"] == 3
+    # The same VMs as their chains say: all five in window 4, and both pulls come from there.
+    same = [d.reasons[0].numbers["dueInWindows"] for d in stagger(decided, now=NOW) if STAGGERED in d.codes]
+    assert same == [4, 4]
+
+
+def _aged(d: Decision, age: timedelta) -> Decision:
+    """The decision with its last full's window `age` old at the next run, its chain as it was."""
+    assert d.last_full is not None
+    return replace(d, last_full=LastFull(d.last_full.at, d.last_full.window, age))
 
 
 # --- properties --------------------------------------------------------------------------------

@@ -1,14 +1,14 @@
 """(VM, its policy schedules, chain, now) -> Decision: the one place that says why a VM is full tonight.
 
-Each rule is a small function that returns a Reason with its numbers, or None; a decision lists
-every rule that fired (design 4). Nothing here reads the clock or the network.
+Each rule (core.rules) is a small function that returns a Reason with its numbers, or None; a
+decision lists every rule that fired (design 4). Nothing here reads the clock or the network.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from dataclasses import replace
+from datetime import datetime
 from typing import Any
 
 from reconciler.core import keys
@@ -21,133 +21,16 @@ from reconciler.core.controller import (
     storage_warning,
     tracker_findings,
 )
-from reconciler.core.cron import VeleroCron
-from reconciler.core.model import VM, Action, Bsl, ChainState, Policy, Schedule
-from reconciler.core.policy import effective, format_duration, format_growth, strictest, vm_override, vm_warnings
-from reconciler.core.reason import PlanWarning, Reason
-from reconciler.core.rules import calendar_rule, growth_ratio, growth_rule
-from reconciler.core.state import Desired, OwnerState, baseline, controller_limit, merge_patch, parse_state
+from reconciler.core.decision import Decision, ScheduleView, last_full
+from reconciler.core.model import VM, Action, ChainState
+from reconciler.core.policy import effective, strictest, vm_override, vm_warnings
+from reconciler.core.reason import Reason
+from reconciler.core.rules import age_rule, calendar_rule, count_rule, growth_rule, within_policy
+from reconciler.core.state import Desired, OwnerState, baseline, controller_limit, parse_state
 from reconciler.core.timefmt import format_time
 
-
-@dataclass(frozen=True)
-class ScheduleView:
-    """A policy Schedule as the decisions need it: its parsed cron, next run, policy and BSL."""
-
-    schedule: Schedule
-    cron: VeleroCron | None
-    next_run: datetime | None  # None: paused (or unparsable: then errors say why)
-    policy: Policy | None
-    bsl: Bsl | None
-    errors: tuple[str, ...] = ()
-
-    @property
-    def ref(self) -> str:
-        return self.schedule.ref
-
-    @property
-    def usable(self) -> bool:
-        return self.policy is not None and self.cron is not None and self.bsl is not None
-
-
-@dataclass(frozen=True)
-class Decision:
-    vm: VM
-    action: Action
-    reasons: tuple[Reason, ...]
-    chain: Chain
-    schedules: tuple[str, ...] = ()
-    policy: Policy | None = None
-    next_run: datetime | None = None
-    bsl: Bsl | None = None
-    desired: Desired | None = None  # None: the job does not touch this VM
-    numbers: dict[str, Any] = field(default_factory=dict)
-    warnings: tuple[PlanWarning, ...] = ()  # worth a look; they change nothing
-    views: tuple[ScheduleView, ...] = field(default=(), repr=False)  # to decide again after a conflict
-    upstream: Upstream = field(default=DEFAULT, repr=False)  # likewise
-    signal: bool = field(default=False, repr=False)  # set the signal annotation (design 6.4) when forcing
-
-    @property
-    def codes(self) -> tuple[str, ...]:
-        return tuple(r.code for r in self.reasons)
-
-    @property
-    def message(self) -> str:
-        return "; ".join(r.text for r in self.reasons)
-
-    def patch(self) -> dict[str, Any] | None:
-        """The merge patch that carries this decision out, None when nothing needs writing."""
-        if self.desired is None:
-            return None
-        return merge_patch(
-            annotations=self.vm.annotations,
-            labels=self.vm.labels,
-            desired=self.desired,
-            resource_version=self.vm.resource_version,
-        )
-
-
-# --- the rules -------------------------------------------------------------------------------
-
-
-def count_rule(chain: Chain, policy: Policy) -> Reason | None:
-    """Due once the chain has `interval` incrementals since its last full (the controller's rule)."""
-    if policy.interval is None or chain.incrementals < policy.interval:
-        return None
-    return Reason(
-        "count",
-        f"{chain.incrementals} incrementals since the last full, interval {policy.interval}",
-        {"incrementals": chain.incrementals, "limit": policy.interval},
-    )
-
-
-def nominal_time(at: datetime, views: Sequence[ScheduleView]) -> datetime | None:
-    """The window a backup belongs to: the latest fire time at or before it among the schedules.
-
-    A full is taken minutes after its window opens; measuring age between windows keeps a "7d"
-    policy from drifting to day 8.
-    """
-    fires = []
-    for view in views:
-        if view.cron is None:
-            continue
-        anchor = view.schedule.last_backup or view.schedule.created
-        fire = view.cron.prev_at_or_before(at, anchor=anchor)
-        if fire is not None:
-            fires.append(fire)
-    return max(fires) if fires else None
-
-
-def age_numbers(chain: Chain, *, next_run: datetime, views: Sequence[ScheduleView]) -> dict[str, Any]:
-    """Last full time, its window, and its age at the next run (empty without a timed full)."""
-    last_full = chain.last_full_at
-    if last_full is None:
-        return {}
-    nominal = nominal_time(last_full, views) or last_full
-    return {
-        "lastFullAt": format_time(last_full),
-        "lastFullWindow": format_time(nominal),
-        "ageAtNextRunSeconds": int((next_run - nominal).total_seconds()),
-    }
-
-
-def age_rule(chain: Chain, policy: Policy, *, numbers: dict[str, Any]) -> Reason | None:
-    """Due if, at the next run, the last full's window is at least max-age old (inclusive)."""
-    if policy.max_age is None:
-        return None
-    max_age = format_duration(policy.max_age)
-    limit = {"maxAgeSeconds": int(policy.max_age.total_seconds())}
-    if "ageAtNextRunSeconds" not in numbers:
-        return Reason("age", f"the last full has no timestamp; max-age {max_age}", limit)
-    age = timedelta(seconds=numbers["ageAtNextRunSeconds"])
-    if age < policy.max_age:
-        return None
-    return Reason(
-        "age",
-        f"last full (window {numbers['lastFullWindow']}) will be "
-        f"{format_duration(age)} old at the next run, max-age {max_age}",
-        {**numbers, **limit},
-    )
+# Decision and ScheduleView live in core.decision; the plan, the shell and the tests name them here.
+__all__ = ["Decision", "ScheduleView", "decide", "schedule_invalid", "triage"]
 
 
 # --- the decision ----------------------------------------------------------------------------
@@ -295,9 +178,9 @@ def _decide(
     # The schedule that runs next takes the backup, so its BSL holds the chain that matters.
     bsl = min(active, key=lambda v: (v.next_run, v.ref)).bsl
     refs = tuple(v.ref for v in views)
-    numbers = {**_chain_numbers(chain, policy, next_run), **age_numbers(chain, next_run=next_run, views=views)}
+    last = last_full(chain, next_run=next_run, views=views)
     base = Decision(
-        vm, Action.KEEP, (), chain, refs, policy, next_run, bsl, numbers=numbers, views=tuple(views), upstream=upstream
+        vm, Action.KEEP, (), chain, refs, policy, next_run, bsl, last_full=last, views=tuple(views), upstream=upstream
     )
     if chain.state is ChainState.UNKNOWN:
         return replace(
@@ -337,19 +220,10 @@ def _decide(
         )
     runs_next = min(active, key=lambda v: (v.next_run, v.ref))
     assert runs_next.cron is not None  # triage: every view is usable
-    last_full = chain.last_full_at
-    last_window = None if last_full is None else nominal_time(last_full, views) or last_full
+    last_window = None if last is None else last.window
     calendar = calendar_rule(chain, policy, window=next_run, cron=runs_next.cron, last_full_window=last_window)
-    due = [
-        r
-        for r in (
-            count_rule(chain, policy),
-            age_rule(chain, policy, numbers=numbers),
-            calendar,
-            growth_rule(chain, policy),
-        )
-        if r is not None
-    ]
+    fired = (count_rule(chain, policy), age_rule(policy, last), calendar, growth_rule(chain, policy))
+    due = [r for r in fired if r is not None]
     landed = owner is not None and owner.forcing and owner.forced_root != root.id
     if due and chain.incrementals >= 1:
         codes = tuple(r.code for r in due)
@@ -394,7 +268,7 @@ def _decide(
                 _reason("landed", f"the forced full landed: chain root is now {root.id} (was {owner.forced_root})"),
             ),
         )
-    return replace(base, desired=steady, reasons=(_keep_reason(chain, policy, base.numbers),))
+    return replace(base, desired=steady, reasons=(within_policy(chain, policy, last),))
 
 
 def _blocked_desired(
@@ -438,32 +312,3 @@ def _full_anyway_reason(chain: Chain) -> Reason:
     if chain.problems:
         numbers["problems"] = [str(p) for p in chain.problems]
     return Reason(code, f"{text}; the controller takes a full anyway", numbers)
-
-
-def _keep_reason(chain: Chain, policy: Policy, numbers: dict[str, Any]) -> Reason:
-    parts = []
-    if policy.interval is not None:
-        parts.append(f"{chain.incrementals}/{policy.interval} incrementals")
-    if policy.max_age is not None and "ageAtNextRunSeconds" in numbers:
-        age = timedelta(seconds=numbers["ageAtNextRunSeconds"])
-        parts.append(f"last full {format_duration(age)} old at the next run, max-age {format_duration(policy.max_age)}")
-    if policy.days is not None:
-        parts.append(f"next run not on a listed day ({policy.days}) or not due that day")
-    if policy.max_growth is not None:
-        ratio = growth_ratio(chain)
-        grown = "no base to weigh" if ratio is None else f"{format_growth(round(ratio, 4))} of the full"
-        parts.append(f"incrementals {grown}, max-growth {format_growth(policy.max_growth)}")
-    return Reason("within-policy", ", ".join(parts) or "within policy")
-
-
-def _chain_numbers(chain: Chain, policy: Policy, next_run: datetime) -> dict[str, Any]:
-    numbers: dict[str, Any] = {
-        "incrementals": chain.incrementals,
-        "length": chain.length,
-        "nextRun": format_time(next_run),
-    }
-    if policy.interval is not None:
-        numbers["limit"] = policy.interval
-    if policy.max_age is not None:
-        numbers["maxAgeSeconds"] = int(policy.max_age.total_seconds())
-    return numbers

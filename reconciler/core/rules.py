@@ -1,8 +1,14 @@
-"""The calendar and growth rules (design 4.2, 4.3): small pure functions returning a Reason or None.
+"""The policy rules (design 4): small pure functions returning a Reason with its numbers, or None.
 
-Both fire only on a chain with at least one incremental. A chain whose head is a full already
-holds the newest full there is: its next backup builds on that full, so neither the day nor the
-chain's growth asks for another one, and neither rule reports `blocked`.
+Count: due once the chain has `interval` incrementals since its last full (the controller's own
+rule). Age: due once, at the next run, the last full's window is at least max-age old; the facts
+it weighs (`decision.LastFull`) are the decision's own, so the plan and the stagger projection read
+the same.
+
+Calendar and growth (design 4.2, 4.3) fire only on a chain with at least one incremental. A
+chain whose head is a full already holds the newest full there is: its next backup builds on that
+full, so neither the day nor the chain's growth asks for another one, and neither rule reports
+`blocked`.
 
 Calendar: a window falls on a day in the time zone of the schedule that takes the VM's next
 backup (`CRON_TZ=`/`TZ=`, else UTC). At most one full per listed local day: a window is not due
@@ -22,10 +28,48 @@ from fractions import Fraction
 from reconciler.core.calendar import WEEKDAYS
 from reconciler.core.chain import Chain
 from reconciler.core.cron import VeleroCron
+from reconciler.core.decision import LastFull
 from reconciler.core.model import Policy
-from reconciler.core.policy import format_growth
+from reconciler.core.policy import format_duration, format_growth
 from reconciler.core.reason import Reason
 from reconciler.core.timefmt import format_time
+
+
+def count_rule(chain: Chain, policy: Policy) -> Reason | None:
+    """Due once the chain has `interval` incrementals since its last full (the controller's rule)."""
+    if policy.interval is None or chain.incrementals < policy.interval:
+        return None
+    return Reason(
+        "count",
+        f"{chain.incrementals} incrementals since the last full, interval {policy.interval}",
+        {"incrementals": chain.incrementals, "limit": policy.interval},
+    )
+
+
+def age_rule(policy: Policy, last_full: LastFull | None) -> Reason | None:
+    """Due if, at the next run, the last full's window is at least max-age old (inclusive).
+
+    `last_full` None: the chain has no timed full, so its age is unknown and the rule fires.
+    """
+    if policy.max_age is None:
+        return None
+    max_age = format_duration(policy.max_age)
+    limit = {"maxAgeSeconds": int(policy.max_age.total_seconds())}
+    if last_full is None:
+        return Reason("age", f"the last full has no timestamp; max-age {max_age}", limit)
+    if last_full.age < policy.max_age:
+        return None
+    return Reason(
+        "age",
+        f"last full (window {format_time(last_full.window)}) will be "
+        f"{format_duration(last_full.age)} old at the next run, max-age {max_age}",
+        {
+            "lastFullAt": format_time(last_full.at),
+            "lastFullWindow": format_time(last_full.window),
+            "ageAtNextRunSeconds": int(last_full.age.total_seconds()),
+            **limit,
+        },
+    )
 
 
 def calendar_due(policy: Policy, *, window: datetime, cron: VeleroCron, last_full_window: datetime | None) -> bool:
@@ -82,3 +126,20 @@ def growth_rule(chain: Chain, policy: Policy) -> Reason | None:
         f"max-growth {format_growth(g)}",
         {"incrementalBytes": grown, "fullBytes": full, "growthRatio": ratio, "maxGrowth": g},
     )
+
+
+def within_policy(chain: Chain, policy: Policy, last_full: LastFull | None) -> Reason:
+    """The `keep` reason: where the chain stands against each rule of its policy."""
+    parts = []
+    if policy.interval is not None:
+        parts.append(f"{chain.incrementals}/{policy.interval} incrementals")
+    if policy.max_age is not None and last_full is not None:
+        age, max_age = format_duration(last_full.age), format_duration(policy.max_age)
+        parts.append(f"last full {age} old at the next run, max-age {max_age}")
+    if policy.days is not None:
+        parts.append(f"next run not on a listed day ({policy.days}) or not due that day")
+    if policy.max_growth is not None:
+        ratio = growth_ratio(chain)
+        grown = "no base to weigh" if ratio is None else f"{format_growth(round(ratio, 4))} of the full"
+        parts.append(f"incrementals {grown}, max-growth {format_growth(policy.max_growth)}")
+    return Reason("within-policy", ", ".join(parts) or "within policy")

@@ -44,7 +44,7 @@ from datetime import datetime
 from reconciler.core import keys
 from reconciler.core.calendar import Days
 from reconciler.core.cron import CronError, VeleroCron
-from reconciler.core.decide import Decision, ScheduleView, nominal_time
+from reconciler.core.decide import Decision, ScheduleView
 from reconciler.core.model import Action, Policy
 from reconciler.core.reason import Reason
 from reconciler.core.rules import calendar_due
@@ -167,17 +167,17 @@ def _due_in(d: Decision, windows: _Windows) -> int | None:
     ends = []
     if policy.interval is not None:
         ends.append(max(policy.interval - d.chain.incrementals, 0))
+    last = d.last_full
     if policy.max_age is not None:
-        age = d.numbers.get("ageAtNextRunSeconds")
-        if not isinstance(age, int):
+        if last is None:
             ends.append(0)  # no timed full: the age rule already fires
         else:
-            j = windows.first_at_least(int(policy.max_age.total_seconds()) - age)
+            # The window this VM's next run takes is already `last.age` old; due once max-age is.
+            j = windows.first_at_least(int((policy.max_age - last.age).total_seconds()))
             if j is not None:
                 ends.append(j)
     if policy.days is not None:
-        last_full = d.chain.last_full_at
-        last_window = None if last_full is None else nominal_time(last_full, d.views) or last_full
+        last_window = None if last is None else last.window
         # Each window adds one incremental: a full head has one by the next window.
         j = _calendar_window(policy, windows, first=max(1 - d.chain.incrementals, 0), last_full_window=last_window)
         if j is not None:
