@@ -85,7 +85,7 @@ def storage_doc(d: Decision, *, now: datetime | None) -> dict[str, Any] | None:
 
 
 def totals_doc(t: Totals) -> dict[str, Any]:
-    """The plan's top-level `storage`: sums over the VMs with figures, and how many have none."""
+    """The plan's `summary.storage`: sums over the VMs with figures, and how many have none."""
     return {
         "vms": t.vms,
         "vmsWithoutFigures": t.unknown,
@@ -175,8 +175,8 @@ def plan_doc(plan: Plan) -> dict[str, Any]:
         "controller": controller_doc(plan.upstream),
         "schedules": [schedule_doc(v) for v in plan.schedules],
         "vms": [decision_doc(d, now=plan.now) for d in plan.decisions],
-        "summary": plan.summary,
-        "storage": totals_doc(totals(plan.decisions, now=plan.now)),
+        # The contract puts the storage totals in the summary, beside the counts by action.
+        "summary": {**plan.summary, "storage": totals_doc(totals(plan.decisions, now=plan.now))},
         "warnings": plan.warnings,
         "errors": list(plan.errors),
     }

@@ -12,6 +12,7 @@ from prometheus_client import generate_latest
 
 from reconciler.app import make_plan
 from reconciler.cli import main
+from reconciler.core.model import Action
 from reconciler.metrics import build_registry
 from reconciler.sources.snapshot import SnapshotSource
 
@@ -75,11 +76,11 @@ def test_the_example_shows_a_leak_an_older_chain_and_bytes_past_the_ttl() -> Non
     assert db1 is not None and (db1["ttl"], db1["pastTtlBytes"]) == ("720h0m0s", 0)
 
 
-def test_totals_are_a_key_of_their_own_and_summary_keeps_its_shape() -> None:
-    """`storage` holds the sums over the listed VMs; `summary` stays {action: count}."""
+def test_totals_are_in_the_summary_beside_the_counts_by_action() -> None:
+    """`summary.storage` holds the sums over the listed VMs; every other summary key is an action's count."""
     doc = plan_doc()
     listed = [v["storage"] for v in doc["vms"] if v["storage"] is not None]
-    totals = doc["storage"]
+    totals = doc["summary"]["storage"]
     assert totals["vms"] == len(listed) and totals["vmsWithoutFigures"] == len(doc["vms"]) - len(listed)
     for key in (
         "chainBytes",
@@ -92,7 +93,9 @@ def test_totals_are_a_key_of_their_own_and_summary_keeps_its_shape() -> None:
     ):
         assert totals[key] == sum(s[key] for s in listed)
     assert totals["partialVms"] == 0 and totals["vmsWithoutTtl"] == 0
-    assert all(isinstance(n, int) for n in doc["summary"].values())
+    counts = {k: n for k, n in doc["summary"].items() if k != "storage"}
+    assert counts and set(counts) <= {str(a) for a in Action}
+    assert all(isinstance(n, int) for n in counts.values())
 
 
 def test_table_footer_has_the_totals_in_human_bytes() -> None:
@@ -135,6 +138,6 @@ def test_the_readme_example_is_the_demos_output() -> None:
     block = readme.split("## Plan output", 1)[1].split("```json\n", 1)[1].split("```", 1)[0]
     shown = json.loads(block)
     doc = plan_doc()
-    assert shown["storage"] == doc["storage"]
+    assert shown["summary"]["storage"] == doc["summary"]["storage"]
     for v in shown["vms"]:
         assert v["storage"] == storage_of(doc, f"{v['namespace']}/{v['name']}")

@@ -237,7 +237,7 @@ def test_a_resized_object_warns_and_changes_no_decision(world: World) -> None:
     assert [(w["code"], w["objectPath"], w["bucketBytes"], w["indexBytes"]) for w in a["detail"]["warnings"]] == [
         ("size-mismatch", key, 17, 3000)
     ]
-    assert plan["warnings"] == {"size-mismatch": 1} and set(plan["summary"]) == {"keep"}
+    assert plan["warnings"] == {"size-mismatch": 1} and set(plan["summary"]) == {"keep", "storage"}
     events = [e for e in world.kube.objects("events", "apps") if e["reason"] == keys.EVENT_SIZE_MISMATCH]
     assert [(e["involvedObject"]["name"], e["type"]) for e in events] == [("a", "Warning")]
 

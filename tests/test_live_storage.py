@@ -90,8 +90,8 @@ def test_live_storage_figures(world: World) -> None:
         "partial": False,
     }
     assert by_name["b"]["leakedObjects"] == 0 and by_name["b"]["outsideChainBytes"] == 0
-    assert plan["storage"]["vms"] == 2 and plan["storage"]["leakedBytes"] == sum(LEAKED.values())
-    assert plan["storage"]["pastTtlBytes"] == 16000
+    assert plan["summary"]["storage"]["vms"] == 2 and plan["summary"]["storage"]["leakedBytes"] == sum(LEAKED.values())
+    assert plan["summary"]["storage"]["pastTtlBytes"] == 16000
 
 
 def test_offline_storage_equals_live(world: World, tmp_path: Path) -> None:
@@ -100,5 +100,5 @@ def test_offline_storage_equals_live(world: World, tmp_path: Path) -> None:
     _, live = world.run(now=NOW, command="plan")
     offline = offline_plan(world, tmp_path / "snap")
     assert [v["storage"] for v in offline["vms"]] == [v["storage"] for v in live["vms"]]
-    assert offline["storage"] == live["storage"]
+    assert offline["summary"]["storage"] == live["summary"]["storage"]
     assert not any(v["storage"]["partial"] for v in offline["vms"])
