@@ -5,16 +5,24 @@ stagger) over VMs and indexes held in memory, applies the annotations it wants t
 then lets the model of the upstream controller take one backup per VM: full or incremental as
 `UpstreamController.decide` says from the VM's annotations, its index and its tracker, appended to the index with
 `append_checkpoint`. A full writes the disk size; an incremental writes change rate, times the days since
-the VM's previous backup, times the disk size. Nothing touches a cluster or a bucket, and nothing reads the
-clock: the same arguments give the same figures.
+the VM's previous backup, times the disk size: the entry's `files[].size`, which the growth policy reads
+back from the chain. Nothing touches a cluster or a bucket, and nothing reads the clock: the same
+arguments give the same figures.
+
+Storage held follows Velero's retention: a backup expires once older than the Schedule's TTL, but a
+chain's checkpoints stay while its newest backup is kept, since that one builds on all of them. So a
+chain is held whole until its newest member expires, then goes whole; each VM keeps its current
+chain and, for the earlier chains not yet gone, one (newest member's time, bytes) pair each.
 """
 
 from __future__ import annotations
 
 import hashlib
+import itertools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from reconciler.core import keys
@@ -64,6 +72,18 @@ class _SimVM:
     tracker: Tracker | None = None  # its VirtualMachineBackupTracker, kept on the cluster between backups
     last_backup: datetime | None = None
     last_full_window: datetime | None = None
+    # Earlier chains the bucket still holds: (their newest member's time, their bytes), oldest first.
+    # Dropped as their newest member passes the TTL, so it never holds more than TTL / cycle pairs.
+    retired: list[tuple[datetime, int]] = field(default_factory=list)
+
+    def held(self, cutoff: datetime) -> tuple[int, int]:
+        """(bytes of the current chain, bytes the bucket holds) once backups finished before `cutoff` expire."""
+        while self.retired and self.retired[0][0] < cutoff:
+            self.retired.pop(0)
+        current = sum(m.bytes for m in self.chain)
+        newest = self.chain[-1].timestamp if self.chain else None
+        kept = current if newest is not None and newest >= cutoff else 0
+        return current, kept + sum(size for _, size in self.retired)
 
     def index(self) -> IndexResult:
         """The VM's index as the decisions read it.
@@ -101,7 +121,8 @@ class _SimVM:
 
 
 def cycle_windows(scenario: Scenario, cron: VeleroCron, first: datetime) -> int:
-    """Windows from one full to the next one due under the policy (interval + 1, or max-age's span)."""
+    """Windows from one full to the next one due under the policy: interval + 1, max-age's span, the
+    longest gap between listed days, or the incrementals the change rate needs to reach max-growth."""
     ends = []
     if scenario.interval is not None:
         ends.append(scenario.interval + 1)
@@ -110,7 +131,31 @@ def cycle_windows(scenario: Scenario, cron: VeleroCron, first: datetime) -> int:
         while t - first < scenario.max_age and j < 10_000:
             t, j = cron.next_after(t), j + 1
         ends.append(max(j, 1))
-    return min(ends) if ends else 1
+    if scenario.days is not None:
+        ends.append(_calendar_cycle(scenario, cron, first))
+    if scenario.max_growth is not None and scenario.change_rate > 0:
+        # Growth is not projected by the job (no index foretells it), but here the change rate is known.
+        span_days = (cron.next_after(first) - first).total_seconds() / 86_400
+        ends.append(int(-(-scenario.max_growth // (scenario.change_rate * span_days))) + 1)
+    return max(min(ends), 1) if ends else 1
+
+
+def _calendar_cycle(scenario: Scenario, cron: VeleroCron, first: datetime) -> int:
+    """The longest run of windows between two listed local days (one full each) over two weeks, or
+    two months when days of the month are listed; the whole span when fewer than two fall in it."""
+    days = scenario.days
+    assert days is not None
+    span = timedelta(days=62 if days.monthdays or days.last else 14)
+    hits: list[int] = []
+    seen = None
+    t, j = first, 0
+    while t - first < span and j < 10_000:
+        day = cron.local_date(t)
+        if day is not None and day != seen and days.falls_on(day):
+            hits.append(j)
+            seen = day
+        t, j = cron.next_after(t), j + 1
+    return max((b - a for a, b in itertools.pairwise(hits)), default=j)
 
 
 def _fails(scenario: Scenario, name: str, window: int) -> bool:
@@ -189,6 +234,9 @@ class _World:
             keys.INTERVAL: str(scenario.interval) if scenario.interval is not None else None,
             keys.MAX_AGE: format_duration(scenario.max_age) if scenario.max_age is not None else None,
             keys.MAX_PER_RUN: str(scenario.budget) if scenario.budget is not None else None,
+            keys.DAYS: str(scenario.days) if scenario.days is not None else None,
+            # Plain decimal digits: exact for any float, and the annotation takes no exponent.
+            keys.MAX_GROWTH: format(Decimal(repr(scenario.max_growth)), "f") if scenario.max_growth else None,
         }
         self.annotations = {k: v for k, v in policy.items() if v is not None}
         self.bsl = Bsl("velero", "default", "aws", "sim-bucket", "velero", True, {}, "cloud-credentials", "cloud", "")
@@ -208,6 +256,7 @@ class _World:
             s.start,
             previous,
             BackupScope(snapshot_move_data=True),
+            ttl=s.ttl,
         )
         now = window - min(RUN_LEAD, (window - (previous or s.start)) / 2)
         views = tuple(replace(v, cron=self.cron) for v in view_schedules([schedule], [self.bsl], now=now))
@@ -255,6 +304,9 @@ class _World:
         # 3,000 VMs over 120 windows).
         vm.doc = {**doc, "checkpoints": doc["checkpoints"][-1:]}
         vm.tracker = decision.tracker.after_backup(entry.id)
+        if mode == "full" and vm.chain and vm.last_backup is not None:
+            # The previous backup is the old chain's newest member: the chain stays until it expires.
+            vm.retired.append((vm.last_backup, sum(m.bytes for m in vm.chain)))
         vm.chain = (entry,) if mode == "full" else (*vm.chain, entry)
         vm.last_backup = at
         if mode == "full":
@@ -268,6 +320,8 @@ class _World:
         backups = [self.back_up(vm, t=t, window=window) for vm in present]
         done = [b for b in backups if b is not None]
         after = [vm.chain for vm in present]  # valid by construction: each starts at a full
+        # Measured as the window's uploads finish: a backup expires once more than the TTL older.
+        held = [vm.held(window + BACKUP_DELAY - self.scenario.ttl) for vm in present]
         ages = [
             int((window - vm.last_full_window).total_seconds()) for vm in present if vm.last_full_window is not None
         ]
@@ -283,7 +337,9 @@ class _World:
             max_chain=max((len(c) for c in after), default=0),
             mean_chain=round(sum(len(c) for c in after) / max(sum(1 for c in after if c), 1), 3),
             max_age_s=max(ages, default=0),
-            restore_bytes=max((sum(m.bytes for m in c) for c in after), default=0),
+            restore_bytes=max((current for current, _ in held), default=0),
+            chain_bytes=sum(current for current, _ in held),
+            held_bytes=sum(kept for _, kept in held),
         )
 
 
@@ -310,13 +366,28 @@ def run(scenario: Scenario, *, progress: Callable[[int], None] = lambda _done: N
     return Result(scenario, tuple(stats), warmup=2 * cycle)
 
 
-def compare(scenario: Scenario, *, progress: Callable[[int, int], None] = _quiet) -> tuple[Result, Result | None]:
-    """The scenario, and the same scenario without a budget when it has one; `progress` is told
-    (windows simulated, windows to simulate) as they go."""
-    total = scenario.windows * (2 if scenario.budget is not None else 1)
+def compare(
+    scenario: Scenario, *, progress: Callable[[int, int], None] = _quiet
+) -> tuple[Result, Result | None, Result | None]:
+    """The scenario, the same without a budget when it has one, and the same without any policy when
+    it has one (what the bucket would hold otherwise); `progress` is told (windows simulated,
+    windows to simulate) as they go."""
+    runs = [scenario]
+    if scenario.budget is not None:
+        runs.append(replace(scenario, budget=None))
+    if scenario.has_policy:
+        runs.append(scenario.without_policy())
+    total = scenario.windows * len(runs)
     progress(0, total)
-    result = run(scenario, progress=lambda done: progress(done, total))
-    if scenario.budget is None:
-        return result, None
-    baseline = run(replace(scenario, budget=None), progress=lambda done: progress(scenario.windows + done, total))
-    return result, baseline
+    results: list[Result] = []
+    for s in runs:
+        before = len(results) * scenario.windows
+
+        def told(done: int, before: int = before) -> None:
+            progress(before + done, total)
+
+        results.append(run(s, progress=told))
+    result = results[0]
+    baseline = results[1] if scenario.budget is not None else None
+    unbounded = results[-1] if scenario.has_policy else None
+    return result, baseline, unbounded

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from reconciler.core.calendar import Days
+from reconciler.core.model import DEFAULT_TTL
 from reconciler.core.timefmt import format_time
 
 GIB = 1024**3
@@ -20,6 +22,8 @@ class Scenario:
     schedule: str = "0 1 * * *"
     interval: int | None = 7
     max_age: timedelta | None = None
+    days: Days | None = None  # calendar policy
+    max_growth: float | None = None  # growth policy: incrementals' bytes over the full's
     budget: int | None = None
     windows: int = 60
     change_rate: float = 0.02  # fraction of the disk written per day
@@ -30,6 +34,15 @@ class Scenario:
     seed: int = 0
     start: datetime = DEFAULT_START
     global_max_incremental: int = 0  # the DPA's maxIncrementalBackups
+    ttl: timedelta = DEFAULT_TTL  # the Schedule's spec.template.ttl: how long Velero keeps each backup
+
+    @property
+    def has_policy(self) -> bool:
+        return any(p is not None for p in (self.interval, self.max_age, self.days, self.max_growth))
+
+    def without_policy(self) -> Scenario:
+        """The same fleet and disks with no policy and no budget: chains grow for as long as the run."""
+        return replace(self, interval=None, max_age=None, days=None, max_growth=None, budget=None)
 
 
 @dataclass(frozen=True)
@@ -48,6 +61,8 @@ class WindowStats:
     mean_chain: float  # average chain length over the VMs that have one
     max_age_s: int  # oldest last full: seconds from its window to this one
     restore_bytes: int  # worst restore cost: bytes of the largest chain
+    chain_bytes: int  # bytes of every VM's current chain: what restoring each VM's latest backup needs
+    held_bytes: int  # bytes the bucket holds under the TTL: current chains and older ones still needed
 
     def doc(self) -> dict[str, Any]:
         return {**asdict(self), "at": format_time(self.at)}
@@ -80,6 +95,18 @@ class Result:
     def total_bytes(self) -> int:
         return sum(w.bytes for w in self.windows)
 
+    @property
+    def total_fulls(self) -> int:
+        return sum(w.fulls for w in self.windows)
+
+    @property
+    def peak_held_bytes(self) -> int:
+        return max((w.held_bytes for w in self.windows), default=0)
+
+    @property
+    def end_held_bytes(self) -> int:
+        return self.windows[-1].held_bytes if self.windows else 0
+
     def summary(self) -> dict[str, Any]:
         return {
             "peak_fulls_after_warmup": self.peak_fulls_after_warmup,
@@ -87,5 +114,7 @@ class Result:
             "max_age_s": self.max_age_s,
             "worst_restore_bytes": self.worst_restore_bytes,
             "total_bytes": self.total_bytes,
-            "total_fulls": sum(w.fulls for w in self.windows),
+            "total_fulls": self.total_fulls,
+            "peak_held_bytes": self.peak_held_bytes,
+            "end_held_bytes": self.end_held_bytes,
         }
