@@ -19,8 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from reconciler.errors import UsageError
-from reconciler.simulate.scenario import GIB, Result
-from reconciler.simulate.table import policy_text
+from reconciler.simulate.scenario import GIB, Result, policy_text
 
 if TYPE_CHECKING:  # matplotlib is optional at run time: imported only when --plot is given
     from matplotlib.axes import Axes

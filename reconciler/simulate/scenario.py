@@ -8,6 +8,7 @@ from typing import Any
 
 from reconciler.core.calendar import Days
 from reconciler.core.model import DEFAULT_TTL
+from reconciler.core.policy import format_duration, format_growth
 from reconciler.core.timefmt import format_time
 
 GIB = 1024**3
@@ -43,6 +44,17 @@ class Scenario:
     def without_policy(self) -> Scenario:
         """The same fleet and disks with no policy and no budget: chains grow for as long as the run."""
         return replace(self, interval=None, max_age=None, days=None, max_growth=None, budget=None)
+
+
+def policy_text(s: Scenario) -> str:
+    """The policy as the table and the plot name it: `interval 7, days Sun, max-growth 50%`."""
+    parts = (
+        f"interval {s.interval}" if s.interval is not None else "",
+        f"max-age {format_duration(s.max_age)}" if s.max_age is not None else "",
+        f"days {s.days}" if s.days is not None else "",
+        f"max-growth {format_growth(s.max_growth)}" if s.max_growth is not None else "",
+    )
+    return ", ".join(p for p in parts if p)
 
 
 @dataclass(frozen=True)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from reconciler.core.policy import format_duration, format_growth
+from reconciler.core.policy import format_duration
 from reconciler.core.timefmt import format_time
 from reconciler.report import format_duration_short
-from reconciler.simulate.scenario import Result, Scenario
+from reconciler.simulate.scenario import Result, Scenario, policy_text
 
 
 def _size(n: int) -> str:
@@ -38,17 +38,6 @@ def _scenario_doc(s: Scenario) -> dict[str, Any]:
         "start": format_time(s.start),
         "ttl": format_duration(s.ttl),
     }
-
-
-def policy_text(s: Scenario) -> str:
-    """The policy as the table and the plot name it: `interval 7, days Sun, max-growth 50%`."""
-    parts = (
-        f"interval {s.interval}" if s.interval is not None else "",
-        f"max-age {format_duration(s.max_age)}" if s.max_age is not None else "",
-        f"days {s.days}" if s.days is not None else "",
-        f"max-growth {format_growth(s.max_growth)}" if s.max_growth is not None else "",
-    )
-    return ", ".join(p for p in parts if p)
 
 
 def result_doc(result: Result, baseline: Result | None = None, unbounded: Result | None = None) -> dict[str, Any]:
