@@ -111,10 +111,9 @@ def add_parser(
         "annotating a Schedule.",
         allow_abbrev=False,
         formatter_class=formatter_class,
-        epilog="examples:\n  full-backup-reconciler simulate --vms 300 --interval 6\n"
+        epilog="examples:\n  full-backup-reconciler simulate --vms 300 --max-growth 50% --change-rate 3% --ttl 168h\n"
         "  full-backup-reconciler simulate --vms 3000 --max-age 7d --budget 450 --join spread "
-        "--plot load.png\n"
-        "  full-backup-reconciler simulate --vms 300 --max-growth 50% --change-rate 3%\n",
+        "--plot load.png\n",
     )
     p.add_argument("--vms", type=_positive, default=300, metavar="N", help="number of VMs (default 300)")
     p.add_argument("--schedule", default="0 1 * * *", metavar="CRON", help="Velero schedule (default '0 1 * * *')")
