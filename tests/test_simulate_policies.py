@@ -187,3 +187,11 @@ def test_the_plot_draws_the_storage_held() -> None:
     assert lines["held, budget 2"] == [w.held_bytes / tib for w in result.windows]
     assert lines["held, without budget"] == [w.held_bytes / tib for w in baseline.windows]
     assert lines["held, without policy"] == [w.held_bytes / tib for w in unbounded.windows]
+
+
+def test_without_policy_the_vms_join_as_with_it() -> None:
+    """VMs joining over one cycle of the policy join the same way in the run without it, which has no
+    cycle of its own: the two runs compare the same fleet window by window."""
+    result, _, unbounded = compare(Scenario(vms=16, interval=7, windows=10, join="spread"))
+    assert unbounded is not None
+    assert [w.vms for w in unbounded.windows] == [w.vms for w in result.windows] == [2, 4, 6, 8, 10, 12, 14, 16, 16, 16]

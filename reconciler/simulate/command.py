@@ -18,9 +18,9 @@ from reconciler.core.policy import DURATION_HELP, GROWTH_HELP, parse_duration, p
 from reconciler.core.timefmt import format_time, parse_time
 from reconciler.errors import UsageError
 from reconciler.progress import Bar
-from reconciler.simulate.model import compare, cycle_windows
+from reconciler.simulate.model import compare
 from reconciler.simulate.plot import plot_file
-from reconciler.simulate.scenario import DEFAULT_START, GIB, Scenario
+from reconciler.simulate.scenario import DEFAULT_START, GIB, Scenario, cycle_windows
 from reconciler.simulate.table import render_table, result_doc
 
 

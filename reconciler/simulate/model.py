@@ -18,7 +18,6 @@ chain and, for the earlier chains not yet gone, one (newest member's time, bytes
 from __future__ import annotations
 
 import hashlib
-import itertools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -44,7 +43,7 @@ from reconciler.core.plan import Plan, build_plan, targets, view_schedules
 from reconciler.core.policy import format_duration
 from reconciler.core.stagger import STAGGERED
 from reconciler.errors import UsageError
-from reconciler.simulate.scenario import Result, Scenario, WindowStats
+from reconciler.simulate.scenario import Result, Scenario, WindowStats, cycle_windows
 from reconciler.simulate.upstream import (
     IndexDocument,
     IndexEntry,
@@ -118,44 +117,6 @@ class _SimVM:
             "Running",
             "Enabled",
         )
-
-
-def cycle_windows(scenario: Scenario, cron: VeleroCron, first: datetime) -> int:
-    """Windows from one full to the next one due under the policy: interval + 1, max-age's span, the
-    longest gap between listed days, or the incrementals the change rate needs to reach max-growth."""
-    ends = []
-    if scenario.interval is not None:
-        ends.append(scenario.interval + 1)
-    if scenario.max_age is not None:
-        t, j = first, 0
-        while t - first < scenario.max_age and j < 10_000:
-            t, j = cron.next_after(t), j + 1
-        ends.append(max(j, 1))
-    if scenario.days is not None:
-        ends.append(_calendar_cycle(scenario, cron, first))
-    if scenario.max_growth is not None and scenario.change_rate > 0:
-        # Growth is not projected by the job (no index foretells it), but here the change rate is known.
-        span_days = (cron.next_after(first) - first).total_seconds() / 86_400
-        ends.append(int(-(-scenario.max_growth // (scenario.change_rate * span_days))) + 1)
-    return max(min(ends), 1) if ends else 1
-
-
-def _calendar_cycle(scenario: Scenario, cron: VeleroCron, first: datetime) -> int:
-    """The longest run of windows between two listed local days (one full each) over two weeks, or
-    two months when days of the month are listed; the whole span when fewer than two fall in it."""
-    days = scenario.days
-    assert days is not None
-    span = timedelta(days=62 if days.monthdays or days.last else 14)
-    hits: list[int] = []
-    seen = None
-    t, j = first, 0
-    while t - first < span and j < 10_000:
-        day = cron.local_date(t)
-        if day is not None and day != seen and days.falls_on(day):
-            hits.append(j)
-            seen = day
-        t, j = cron.next_after(t), j + 1
-    return max((b - a for a, b in itertools.pairwise(hits)), default=j)
 
 
 def _fails(scenario: Scenario, name: str, window: int) -> bool:
@@ -347,13 +308,17 @@ def _quiet(_done: int, _total: int) -> None:
     """No one watches the windows go by."""
 
 
+def _cron(scenario: Scenario) -> VeleroCron:
+    try:
+        return parse_cron(scenario.schedule)
+    except CronError as exc:
+        raise UsageError(f"--schedule: {exc}") from None
+
+
 def run(scenario: Scenario, *, progress: Callable[[int], None] = lambda _done: None) -> Result:
     """The simulation: window by window, the reconciler's plan and then one backup per VM;
     `progress` is told the windows done after each one."""
-    try:
-        cron = parse_cron(scenario.schedule)
-    except CronError as exc:
-        raise UsageError(f"--schedule: {exc}") from None
+    cron = _cron(scenario)
     times = [cron.next_after(scenario.start)]
     while len(times) < scenario.windows:
         times.append(cron.next_after(times[-1]))
@@ -376,7 +341,12 @@ def compare(
     if scenario.budget is not None:
         runs.append(replace(scenario, budget=None))
     if scenario.has_policy:
-        runs.append(scenario.without_policy())
+        bare = scenario.without_policy()
+        if scenario.join == "spread" and scenario.spread_windows is None:
+            # The VMs join as in the scenario, over one cycle of its policy, which this run lacks.
+            cron = _cron(scenario)
+            bare = replace(bare, spread_windows=cycle_windows(scenario, cron, cron.next_after(scenario.start)))
+        runs.append(bare)
     total = scenario.windows * len(runs)
     progress(0, total)
     results: list[Result] = []
@@ -389,5 +359,4 @@ def compare(
         results.append(run(s, progress=told))
     result = results[0]
     baseline = results[1] if scenario.budget is not None else None
-    unbounded = results[-1] if scenario.has_policy else None
-    return result, baseline, unbounded
+    return result, baseline, results[-1] if scenario.has_policy else None

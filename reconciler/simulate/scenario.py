@@ -1,12 +1,15 @@
-"""What a simulation is asked (`Scenario`) and what it answers (`WindowStats` per window, `Result`)."""
+"""What a simulation is asked (`Scenario`), what it answers (`WindowStats` per window, `Result`), and how
+many windows one cycle of its policy spans (`cycle_windows`)."""
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from reconciler.core.calendar import Days
+from reconciler.core.cron import VeleroCron
 from reconciler.core.model import DEFAULT_TTL
 from reconciler.core.policy import format_duration, format_growth
 from reconciler.core.timefmt import format_time
@@ -130,3 +133,41 @@ class Result:
             "peak_held_bytes": self.peak_held_bytes,
             "end_held_bytes": self.end_held_bytes,
         }
+
+
+def cycle_windows(scenario: Scenario, cron: VeleroCron, first: datetime) -> int:
+    """Windows from one full to the next one due under the policy: interval + 1, max-age's span, the
+    longest gap between listed days, or the incrementals the change rate needs to reach max-growth."""
+    ends = []
+    if scenario.interval is not None:
+        ends.append(scenario.interval + 1)
+    if scenario.max_age is not None:
+        t, j = first, 0
+        while t - first < scenario.max_age and j < 10_000:
+            t, j = cron.next_after(t), j + 1
+        ends.append(max(j, 1))
+    if scenario.days is not None:
+        ends.append(_calendar_cycle(scenario, cron, first))
+    if scenario.max_growth is not None and scenario.change_rate > 0:
+        # Growth is not projected by the job (no index foretells it), but here the change rate is known.
+        span_days = (cron.next_after(first) - first).total_seconds() / 86_400
+        ends.append(int(-(-scenario.max_growth // (scenario.change_rate * span_days))) + 1)
+    return max(min(ends), 1) if ends else 1
+
+
+def _calendar_cycle(scenario: Scenario, cron: VeleroCron, first: datetime) -> int:
+    """The longest run of windows between two listed local days (one full each) over two weeks, or
+    two months when days of the month are listed; the whole span when fewer than two fall in it."""
+    days = scenario.days
+    assert days is not None
+    span = timedelta(days=62 if days.monthdays or days.last else 14)
+    hits: list[int] = []
+    seen = None
+    t, j = first, 0
+    while t - first < span and j < 10_000:
+        day = cron.local_date(t)
+        if day is not None and day != seen and days.falls_on(day):
+            hits.append(j)
+            seen = day
+        t, j = cron.next_after(t), j + 1
+    return max((b - a for a, b in itertools.pairwise(hits)), default=j)
