@@ -68,6 +68,11 @@ class _SimVM:
     version: int = 1
     doc: dict[str, Any] | None = None  # the index document: its latest entry only
     chain: tuple[Checkpoint, ...] = ()  # the entries reachable from the latest one, root first
+    # The same chain as the upstream model reads it, and its bytes: kept beside `chain` as it grows,
+    # since rebuilding or summing it for every backup costs the square of its length (365 windows
+    # without a policy: a chain of 365).
+    upstream: tuple[IndexEntry, ...] = ()
+    chain_bytes: int = 0
     tracker: Tracker | None = None  # its VirtualMachineBackupTracker, kept on the cluster between backups
     last_backup: datetime | None = None
     last_full_window: datetime | None = None
@@ -79,7 +84,7 @@ class _SimVM:
         """(bytes of the current chain, bytes the bucket holds) once backups finished before `cutoff` expire."""
         while self.retired and self.retired[0][0] < cutoff:
             self.retired.pop(0)
-        current = sum(m.bytes for m in self.chain)
+        current = self.chain_bytes
         newest = self.chain[-1].timestamp if self.chain else None
         kept = current if newest is not None and newest >= cutoff else 0
         return current, kept + sum(size for _, size in self.retired)
@@ -97,14 +102,7 @@ class _SimVM:
 
     def upstream_index(self) -> IndexDocument | None:
         """The current chain as the upstream model reads it (no bucket: every file exists)."""
-        if self.doc is None:
-            return None
-        return IndexDocument(
-            tuple(
-                IndexEntry(c.id, c.type, c.parent, tuple(IndexFile(f.object_path, f.disk, f.size) for f in c.files))
-                for c in self.chain
-            )
-        )
+        return None if self.doc is None else IndexDocument(self.upstream)
 
     def domain(self) -> VM:
         return VM(
@@ -267,8 +265,15 @@ class _World:
         vm.tracker = decision.tracker.after_backup(entry.id)
         if mode == "full" and vm.chain and vm.last_backup is not None:
             # The previous backup is the old chain's newest member: the chain stays until it expires.
-            vm.retired.append((vm.last_backup, sum(m.bytes for m in vm.chain)))
-        vm.chain = (entry,) if mode == "full" else (*vm.chain, entry)
+            vm.retired.append((vm.last_backup, vm.chain_bytes))
+        mirrored = IndexEntry(
+            entry.id, entry.type, entry.parent, tuple(IndexFile(f.object_path, f.disk, f.size) for f in entry.files)
+        )
+        if mode == "full":
+            vm.chain, vm.upstream, vm.chain_bytes = (entry,), (mirrored,), entry.bytes
+        else:
+            vm.chain, vm.upstream = (*vm.chain, entry), (*vm.upstream, mirrored)
+            vm.chain_bytes += entry.bytes
         vm.last_backup = at
         if mode == "full":
             vm.last_full_window = window
