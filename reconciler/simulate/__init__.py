@@ -7,8 +7,8 @@ decisions and a model of the upstream controller), `table` (the table and `-o js
 """
 
 from reconciler.simulate.command import add_parser, cmd_simulate, scenario_from_args
-from reconciler.simulate.model import compare, cycle_windows, run
-from reconciler.simulate.scenario import Result, Scenario, WindowStats
+from reconciler.simulate.model import compare, run
+from reconciler.simulate.scenario import Result, Scenario, WindowStats, cycle_windows
 from reconciler.simulate.table import render_table, result_doc
 
 __all__ = [

@@ -11,14 +11,16 @@ from typing import Any, Protocol, TextIO
 
 import structlog
 
+from reconciler.core.calendar import DAYS_HELP, Days, parse_days
 from reconciler.core.cron import CronError, parse_cron
-from reconciler.core.policy import parse_duration
+from reconciler.core.model import DEFAULT_TTL
+from reconciler.core.policy import DURATION_HELP, GROWTH_HELP, parse_duration, parse_growth
 from reconciler.core.timefmt import format_time, parse_time
 from reconciler.errors import UsageError
 from reconciler.progress import Bar
-from reconciler.simulate.model import compare, cycle_windows
+from reconciler.simulate.model import compare
 from reconciler.simulate.plot import plot_file
-from reconciler.simulate.scenario import DEFAULT_START, GIB, Scenario
+from reconciler.simulate.scenario import DEFAULT_START, GIB, Scenario, cycle_windows
 from reconciler.simulate.table import render_table, result_doc
 
 
@@ -73,7 +75,23 @@ def _bytes_arg(text: str) -> int:
 def _duration(text: str) -> timedelta:
     value = parse_duration(text)
     if value is None:
-        raise argparse.ArgumentTypeError(f"{text!r}: not a duration (36h, 7d, 2w, 168h30m)")
+        raise argparse.ArgumentTypeError(f"{text!r}: {DURATION_HELP}")
+    return value
+
+
+# --days and --max-growth take what the Schedule annotations take, read by the same parsers, so a
+# value tried here can be pasted onto a Schedule as it is.
+def _days(text: str) -> Days:
+    value = parse_days(text)
+    if value is None:
+        raise argparse.ArgumentTypeError(f"{text!r}: {DAYS_HELP}")
+    return value
+
+
+def _growth(text: str) -> float:
+    value = parse_growth(text)
+    if value is None:
+        raise argparse.ArgumentTypeError(f"{text!r}: {GROWTH_HELP}")
     return value
 
 
@@ -88,11 +106,12 @@ def add_parser(
         help="what-if: fulls, bytes and chain lengths over many windows, with the real decisions",
         description="Simulate W backup windows of V VMs on one schedule: the reconciler decides before each "
         "window, a model of the kubevirt-datamover controller takes the backups. Prints fulls, "
-        "bytes and chain lengths per window, with and without --budget, to choose a policy before "
+        "bytes, chain lengths and storage held per window, with and without --budget and without the "
+        "policy, to choose a policy before "
         "annotating a Schedule.",
         allow_abbrev=False,
         formatter_class=formatter_class,
-        epilog="examples:\n  full-backup-reconciler simulate --vms 300 --interval 6\n"
+        epilog="examples:\n  full-backup-reconciler simulate --vms 300 --max-growth 50% --change-rate 3% --ttl 168h\n"
         "  full-backup-reconciler simulate --vms 3000 --max-age 7d --budget 450 --join spread "
         "--plot load.png\n",
     )
@@ -100,6 +119,13 @@ def add_parser(
     p.add_argument("--schedule", default="0 1 * * *", metavar="CRON", help="Velero schedule (default '0 1 * * *')")
     p.add_argument("--interval", type=_positive, metavar="N", help="count policy: full after N incrementals")
     p.add_argument("--max-age", type=_duration, metavar="DURATION", help="age policy: 7d, 36h, 2w, ...")
+    p.add_argument("--days", type=_days, metavar="DAYS", help="calendar policy: Sun, Mon-Fri, 1, 15, L, ...")
+    p.add_argument(
+        "--max-growth",
+        type=_growth,
+        metavar="SHARE",
+        help="growth policy: a full once the incrementals weigh this share of the full (50%% or 0.5)",
+    )
     p.add_argument("--budget", type=_positive, metavar="N", help="max-per-run: fulls per run (staggering)")
     p.add_argument("--windows", type=_positive, default=60, metavar="W", help="windows to simulate (default 60)")
     p.add_argument(
@@ -108,6 +134,13 @@ def add_parser(
         default=0.02,
         metavar="RATE",
         help="share of a disk written per day: 0.02 or 2%% (default 2%%)",
+    )
+    p.add_argument(
+        "--ttl",
+        type=_duration,
+        default=DEFAULT_TTL,
+        metavar="DURATION",
+        help="the Schedule's backup TTL, for the storage held (default 720h, as Velero)",
     )
     p.add_argument(
         "--disk-size", type=_bytes_arg, default=50 * GIB, metavar="SIZE", help="disk size of every VM (default 50Gi)"
@@ -148,15 +181,18 @@ def add_parser(
     p.add_argument(
         "--plot",
         metavar="FILE.png",
-        help="draw fulls and longest chain per window, with and without the budget, into this PNG (needs matplotlib)",
+        help="draw fulls, longest chain and storage held per window, with and without the budget and the policy, "
+        "into this PNG (needs matplotlib)",
     )
     p.set_defaults(func=cmd_simulate, log_format=None)  # main() reads it; simulate logs nothing
     return p
 
 
 def scenario_from_args(args: argparse.Namespace) -> Scenario:
-    if args.interval is None and args.max_age is None:
-        raise UsageError("simulate needs a policy: --interval N and/or --max-age DURATION")
+    if args.interval is None and args.max_age is None and args.days is None and args.max_growth is None:
+        raise UsageError(
+            "simulate needs a policy: --interval N, --max-age DURATION, --days DAYS and/or --max-growth SHARE"
+        )
     start = parse_time(args.start)
     if start is None:
         raise UsageError(f"--start {args.start!r}: not an RFC 3339 time (e.g. 2026-11-01T00:00:00Z)")
@@ -165,6 +201,8 @@ def scenario_from_args(args: argparse.Namespace) -> Scenario:
         schedule=args.schedule,
         interval=args.interval,
         max_age=args.max_age,
+        days=args.days,
+        max_growth=args.max_growth,
         budget=args.budget,
         windows=args.windows,
         change_rate=args.change_rate,
@@ -174,6 +212,7 @@ def scenario_from_args(args: argparse.Namespace) -> Scenario:
         fail_rate=args.fail_rate,
         seed=args.seed,
         start=start,
+        ttl=args.ttl,
     )
 
 
@@ -215,11 +254,11 @@ def cmd_simulate(args: argparse.Namespace, ctx: HasStdout) -> int:
     # so neither a bad name nor a failed drawing throws the run away.
     with plot_file(args.plot) if args.plot else contextlib.nullcontext() as target:
         with Bar(ctx.stderr, label="windows simulated") as bar:
-            result, baseline = compare(scenario, progress=bar)
+            result, baseline, unbounded = compare(scenario, progress=bar)
         if args.output == "json":
-            ctx.stdout.write(json.dumps(result_doc(result, baseline), indent=2) + "\n")
+            ctx.stdout.write(json.dumps(result_doc(result, baseline, unbounded), indent=2) + "\n")
         else:
-            ctx.stdout.write(render_table(result, baseline))
+            ctx.stdout.write(render_table(result, baseline, unbounded))
         if target is not None:
-            target.draw(result, baseline)
+            target.draw(result, baseline, unbounded)
     return 0

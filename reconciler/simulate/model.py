@@ -5,8 +5,14 @@ stagger) over VMs and indexes held in memory, applies the annotations it wants t
 then lets the model of the upstream controller take one backup per VM: full or incremental as
 `UpstreamController.decide` says from the VM's annotations, its index and its tracker, appended to the index with
 `append_checkpoint`. A full writes the disk size; an incremental writes change rate, times the days since
-the VM's previous backup, times the disk size. Nothing touches a cluster or a bucket, and nothing reads the
-clock: the same arguments give the same figures.
+the VM's previous backup, times the disk size: the entry's `files[].size`, which the growth policy reads
+back from the chain. Nothing touches a cluster or a bucket, and nothing reads the clock: the same
+arguments give the same figures.
+
+Storage held follows Velero's retention: a backup expires once older than the Schedule's TTL, but a
+chain's checkpoints stay while its newest backup is kept, since that one builds on all of them. So a
+chain is held whole until its newest member expires, then goes whole; each VM keeps its current
+chain and, for the earlier chains not yet gone, one (newest member's time, bytes) pair each.
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from reconciler.core import keys
@@ -36,7 +43,7 @@ from reconciler.core.plan import Plan, build_plan, targets, view_schedules
 from reconciler.core.policy import format_duration
 from reconciler.core.stagger import STAGGERED
 from reconciler.errors import UsageError
-from reconciler.simulate.scenario import Result, Scenario, WindowStats
+from reconciler.simulate.scenario import Result, Scenario, WindowStats, cycle_windows
 from reconciler.simulate.upstream import (
     IndexDocument,
     IndexEntry,
@@ -61,9 +68,26 @@ class _SimVM:
     version: int = 1
     doc: dict[str, Any] | None = None  # the index document: its latest entry only
     chain: tuple[Checkpoint, ...] = ()  # the entries reachable from the latest one, root first
+    # The same chain as the upstream model reads it, and its bytes: kept beside `chain` as it grows,
+    # since rebuilding or summing it for every backup costs the square of its length (365 windows
+    # without a policy: a chain of 365).
+    upstream: tuple[IndexEntry, ...] = ()
+    chain_bytes: int = 0
     tracker: Tracker | None = None  # its VirtualMachineBackupTracker, kept on the cluster between backups
     last_backup: datetime | None = None
     last_full_window: datetime | None = None
+    # Earlier chains the bucket still holds: (their newest member's time, their bytes), oldest first.
+    # Dropped as their newest member passes the TTL, so it never holds more than TTL / cycle pairs.
+    retired: list[tuple[datetime, int]] = field(default_factory=list)
+
+    def held(self, cutoff: datetime) -> tuple[int, int]:
+        """(bytes of the current chain, bytes the bucket holds) once backups finished before `cutoff` expire."""
+        while self.retired and self.retired[0][0] < cutoff:
+            self.retired.pop(0)
+        current = self.chain_bytes
+        newest = self.chain[-1].timestamp if self.chain else None
+        kept = current if newest is not None and newest >= cutoff else 0
+        return current, kept + sum(size for _, size in self.retired)
 
     def index(self) -> IndexResult:
         """The VM's index as the decisions read it.
@@ -78,14 +102,7 @@ class _SimVM:
 
     def upstream_index(self) -> IndexDocument | None:
         """The current chain as the upstream model reads it (no bucket: every file exists)."""
-        if self.doc is None:
-            return None
-        return IndexDocument(
-            tuple(
-                IndexEntry(c.id, c.type, c.parent, tuple(IndexFile(f.object_path, f.disk, f.size) for f in c.files))
-                for c in self.chain
-            )
-        )
+        return None if self.doc is None else IndexDocument(self.upstream)
 
     def domain(self) -> VM:
         return VM(
@@ -98,19 +115,6 @@ class _SimVM:
             "Running",
             "Enabled",
         )
-
-
-def cycle_windows(scenario: Scenario, cron: VeleroCron, first: datetime) -> int:
-    """Windows from one full to the next one due under the policy (interval + 1, or max-age's span)."""
-    ends = []
-    if scenario.interval is not None:
-        ends.append(scenario.interval + 1)
-    if scenario.max_age is not None:
-        t, j = first, 0
-        while t - first < scenario.max_age and j < 10_000:
-            t, j = cron.next_after(t), j + 1
-        ends.append(max(j, 1))
-    return min(ends) if ends else 1
 
 
 def _fails(scenario: Scenario, name: str, window: int) -> bool:
@@ -189,6 +193,9 @@ class _World:
             keys.INTERVAL: str(scenario.interval) if scenario.interval is not None else None,
             keys.MAX_AGE: format_duration(scenario.max_age) if scenario.max_age is not None else None,
             keys.MAX_PER_RUN: str(scenario.budget) if scenario.budget is not None else None,
+            keys.DAYS: str(scenario.days) if scenario.days is not None else None,
+            # Plain decimal digits: exact for any float, and the annotation takes no exponent.
+            keys.MAX_GROWTH: format(Decimal(repr(scenario.max_growth)), "f") if scenario.max_growth else None,
         }
         self.annotations = {k: v for k, v in policy.items() if v is not None}
         self.bsl = Bsl("velero", "default", "aws", "sim-bucket", "velero", True, {}, "cloud-credentials", "cloud", "")
@@ -208,6 +215,7 @@ class _World:
             s.start,
             previous,
             BackupScope(snapshot_move_data=True),
+            ttl=s.ttl,
         )
         now = window - min(RUN_LEAD, (window - (previous or s.start)) / 2)
         views = tuple(replace(v, cron=self.cron) for v in view_schedules([schedule], [self.bsl], now=now))
@@ -255,7 +263,17 @@ class _World:
         # 3,000 VMs over 120 windows).
         vm.doc = {**doc, "checkpoints": doc["checkpoints"][-1:]}
         vm.tracker = decision.tracker.after_backup(entry.id)
-        vm.chain = (entry,) if mode == "full" else (*vm.chain, entry)
+        if mode == "full" and vm.chain and vm.last_backup is not None:
+            # The previous backup is the old chain's newest member: the chain stays until it expires.
+            vm.retired.append((vm.last_backup, vm.chain_bytes))
+        mirrored = IndexEntry(
+            entry.id, entry.type, entry.parent, tuple(IndexFile(f.object_path, f.disk, f.size) for f in entry.files)
+        )
+        if mode == "full":
+            vm.chain, vm.upstream, vm.chain_bytes = (entry,), (mirrored,), entry.bytes
+        else:
+            vm.chain, vm.upstream = (*vm.chain, entry), (*vm.upstream, mirrored)
+            vm.chain_bytes += entry.bytes
         vm.last_backup = at
         if mode == "full":
             vm.last_full_window = window
@@ -268,6 +286,8 @@ class _World:
         backups = [self.back_up(vm, t=t, window=window) for vm in present]
         done = [b for b in backups if b is not None]
         after = [vm.chain for vm in present]  # valid by construction: each starts at a full
+        # Measured as the window's uploads finish: a backup expires once more than the TTL older.
+        held = [vm.held(window + BACKUP_DELAY - self.scenario.ttl) for vm in present]
         ages = [
             int((window - vm.last_full_window).total_seconds()) for vm in present if vm.last_full_window is not None
         ]
@@ -283,7 +303,9 @@ class _World:
             max_chain=max((len(c) for c in after), default=0),
             mean_chain=round(sum(len(c) for c in after) / max(sum(1 for c in after if c), 1), 3),
             max_age_s=max(ages, default=0),
-            restore_bytes=max((sum(m.bytes for m in c) for c in after), default=0),
+            restore_bytes=max((current for current, _ in held), default=0),
+            chain_bytes=sum(current for current, _ in held),
+            held_bytes=sum(kept for _, kept in held),
         )
 
 
@@ -291,13 +313,17 @@ def _quiet(_done: int, _total: int) -> None:
     """No one watches the windows go by."""
 
 
+def _cron(scenario: Scenario) -> VeleroCron:
+    try:
+        return parse_cron(scenario.schedule)
+    except CronError as exc:
+        raise UsageError(f"--schedule: {exc}") from None
+
+
 def run(scenario: Scenario, *, progress: Callable[[int], None] = lambda _done: None) -> Result:
     """The simulation: window by window, the reconciler's plan and then one backup per VM;
     `progress` is told the windows done after each one."""
-    try:
-        cron = parse_cron(scenario.schedule)
-    except CronError as exc:
-        raise UsageError(f"--schedule: {exc}") from None
+    cron = _cron(scenario)
     times = [cron.next_after(scenario.start)]
     while len(times) < scenario.windows:
         times.append(cron.next_after(times[-1]))
@@ -310,13 +336,32 @@ def run(scenario: Scenario, *, progress: Callable[[int], None] = lambda _done: N
     return Result(scenario, tuple(stats), warmup=2 * cycle)
 
 
-def compare(scenario: Scenario, *, progress: Callable[[int, int], None] = _quiet) -> tuple[Result, Result | None]:
-    """The scenario, and the same scenario without a budget when it has one; `progress` is told
-    (windows simulated, windows to simulate) as they go."""
-    total = scenario.windows * (2 if scenario.budget is not None else 1)
+def compare(
+    scenario: Scenario, *, progress: Callable[[int, int], None] = _quiet
+) -> tuple[Result, Result | None, Result | None]:
+    """The scenario, the same without a budget when it has one, and the same without any policy when
+    it has one (what the bucket would hold otherwise); `progress` is told (windows simulated,
+    windows to simulate) as they go."""
+    runs = [scenario]
+    if scenario.budget is not None:
+        runs.append(replace(scenario, budget=None))
+    if scenario.has_policy:
+        bare = scenario.without_policy()
+        if scenario.join == "spread" and scenario.spread_windows is None:
+            # The VMs join as in the scenario, over one cycle of its policy, which this run lacks.
+            cron = _cron(scenario)
+            bare = replace(bare, spread_windows=cycle_windows(scenario, cron, cron.next_after(scenario.start)))
+        runs.append(bare)
+    total = scenario.windows * len(runs)
     progress(0, total)
-    result = run(scenario, progress=lambda done: progress(done, total))
-    if scenario.budget is None:
-        return result, None
-    baseline = run(replace(scenario, budget=None), progress=lambda done: progress(scenario.windows + done, total))
-    return result, baseline
+    results: list[Result] = []
+    for s in runs:
+        before = len(results) * scenario.windows
+
+        def told(done: int, before: int = before) -> None:
+            progress(before + done, total)
+
+        results.append(run(s, progress=told))
+    result = results[0]
+    baseline = results[1] if scenario.budget is not None else None
+    return result, baseline, results[-1] if scenario.has_policy else None

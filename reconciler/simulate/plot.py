@@ -1,4 +1,5 @@
-"""`simulate --plot FILE.png`: fulls and chain lengths per window, with and without the budget.
+"""`simulate --plot FILE.png`: fulls, chain lengths and storage held per window, with and without the
+budget, and the storage held without any policy beside it.
 
 The target is checked before the simulation runs, so a typo does not throw minutes of work away:
 the name must end in `.png` (matplotlib would pick another format, or add `.png` to a directory's
@@ -17,11 +18,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from reconciler.core.policy import format_duration
 from reconciler.errors import UsageError
-from reconciler.simulate.scenario import Result
+from reconciler.simulate.scenario import GIB, Result, policy_text
 
 if TYPE_CHECKING:  # matplotlib is optional at run time: imported only when --plot is given
+    from matplotlib.axes import Axes
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
@@ -45,11 +46,11 @@ class PlotFile:
         self.target = target
         self.temporary = temporary
 
-    def draw(self, result: Result, baseline: Result | None) -> None:
+    def draw(self, result: Result, baseline: Result | None, unbounded: Result | None = None) -> None:
         canvas, figure = _matplotlib()
-        fig = figure(figsize=(10, 6.5), layout="constrained")
+        fig = figure(figsize=(10, 9), layout="constrained")
         canvas(fig)
-        _panels(fig, result, baseline)
+        _panels(fig, result, baseline, unbounded)
         try:
             fig.savefig(self.temporary, format="png", dpi=100, metadata={"Software": None})
             self.temporary.replace(self.target)
@@ -88,14 +89,7 @@ def plot_file(name: str) -> Iterator[PlotFile]:
 
 def _title(result: Result, baseline: Result | None) -> str:
     s = result.scenario
-    policy = ", ".join(
-        p
-        for p in (
-            f"interval {s.interval}" if s.interval is not None else "",
-            f"max-age {format_duration(s.max_age)}" if s.max_age is not None else "",
-        )
-        if p
-    )
+    policy = policy_text(s) or "no policy"
     joined = "created at once" if s.join == "once" else "joining over a cycle"
     lines = [f"{s.vms} VMs {joined}, schedule {s.schedule!r}, {policy}"]
     if result.peak_fulls_after_warmup is not None:
@@ -107,12 +101,13 @@ def _title(result: Result, baseline: Result | None) -> str:
     return "\n".join(textwrap.fill(line, TITLE_WIDTH) for line in lines)
 
 
-def _panels(fig: Figure, result: Result, baseline: Result | None) -> None:
-    """Fulls per window on top, the longest and average chain below; the run without budget drawn
-    first, wide and pale, so where both runs agree it shows as a band around the budgeted line."""
+def _panels(fig: Figure, result: Result, baseline: Result | None, unbounded: Result | None) -> None:
+    """Fulls per window on top, the longest and average chain below it, the storage held at the
+    bottom; the run without budget drawn first, wide and pale, so where both runs agree it shows as
+    a band around the budgeted line."""
     s = result.scenario
     x = [w.window for w in result.windows]
-    top, bottom = fig.subplots(2, 1, sharex=True, height_ratios=(3, 2))
+    top, bottom, held = fig.subplots(3, 1, sharex=True, height_ratios=(3, 2, 2))
     label = "no budget" if s.budget is None else f"budget {s.budget}"
     same = baseline is not None and [w.fulls for w in baseline.windows] == [w.fulls for w in result.windows]
     runs = [
@@ -159,7 +154,28 @@ def _panels(fig: Figure, result: Result, baseline: Result | None) -> None:
     top.legend(loc="upper center", ncols=4, fontsize="small", framealpha=0.95)
     top.grid(alpha=0.3)
     bottom.set_ylabel("chain length (members)")
-    bottom.set_xlabel("backup window")
     bottom.set_ylim(0, max(result.max_chain, baseline.max_chain if baseline else 0) + 3)
     bottom.legend(loc="upper right", ncols=3 if baseline is not None else 2, fontsize="small", framealpha=0.95)
     bottom.grid(alpha=0.3)
+    _held_panel(held, result, baseline, unbounded)
+
+
+def _held_panel(ax: Axes, result: Result, baseline: Result | None, unbounded: Result | None) -> None:
+    """Storage held per window in TiB: with the policy, without the budget, and without any policy."""
+    x = [w.window for w in result.windows]
+    label = "no budget" if result.scenario.budget is None else f"budget {result.scenario.budget}"
+    runs = [
+        (unbounded, "without policy", "tab:gray", 2.0, 0.9),
+        (baseline, "without budget", "tab:red", 4.0, 0.4),
+        (result, label, "tab:blue", 1.8, 1.0),
+    ]
+    for r, name, color, width, alpha in runs:
+        if r is not None:
+            tib = [w.held_bytes / (1024 * GIB) for w in r.windows]
+            ax.plot(x, tib, color=color, linewidth=width, alpha=alpha, label=f"held, {name}")
+    top = max((w.held_bytes for r in (result, baseline, unbounded) if r is not None for w in r.windows), default=0)
+    ax.set_ylim(0, max(top / (1024 * GIB), 1e-3) * 1.25)
+    ax.set_ylabel(f"storage held, TiB (TTL {result.scenario.ttl.total_seconds() / 3600:g}h)")
+    ax.set_xlabel("backup window")
+    ax.legend(loc="upper left", ncols=3, fontsize="small", framealpha=0.95)
+    ax.grid(alpha=0.3)
