@@ -58,10 +58,11 @@ def expected(world: World) -> VMState:
 
 @pytest.fixture
 def quick_timeouts(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Every API request times out after 2 s instead of 30 s: far longer than any answer of the
-    fake server takes, even on a loaded machine running tests in parallel, so only a request the
-    test holds back times out."""
-    monkeypatch.setattr(kube_module, "TIMEOUT", (2.0, 2.0))
+    """Every API request times out after 1 s instead of 30 s: still a hundred times what an answer of
+    the in-process fake server takes, even on a loaded machine running tests in parallel, so only a
+    request the test holds back times out. (Each held request costs the test this long: the
+    persistent list timeout waits it out six times.)"""
+    monkeypatch.setattr(kube_module, "TIMEOUT", (1.0, 1.0))
 
 
 def report(cell: str, retries: int, outcome: str, code: int) -> None:
