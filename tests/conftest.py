@@ -25,6 +25,16 @@ settings.register_profile("fuzz", max_examples=10_000, deadline=None, suppress_h
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The tests marked `slow` first, each group in its collected order (a stable sort).
+
+    pytest-xdist hands tests out in collection order: a 25 s test collected last runs alone at the
+    end while the other workers idle. Started first, the long tests overlap the many short ones.
+    Whole modules marked slow stay contiguous, so their module-scoped fixtures are set up once.
+    """
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
 @pytest.fixture(autouse=True)
 def _logging_as_found() -> Iterator[None]:
     """Every test leaves process-wide logging as it found it.

@@ -296,6 +296,7 @@ def test_patch_timeout_applied_late_is_not_applied_twice(world: World, expected:
     assert_originals_recoverable(world)
 
 
+@pytest.mark.slow
 def test_list_timeout_for_ever_stops_the_run(world: World, expected: VMState, quick_timeouts: None) -> None:
     """The VM list never answers: six attempts, each ended by the read timeout, then exit 1 with the
     cause; nothing written."""

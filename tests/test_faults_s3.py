@@ -233,6 +233,7 @@ def test_persistent_connection_reset(world: World, proxy: TargetedProxy, expecte
     )
 
 
+@pytest.mark.slow
 def test_persistent_read_timeout(world: World, proxy: TargetedProxy, expected: VMState, quick_timeouts: None) -> None:
     _persistent(
         world,
