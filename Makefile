@@ -38,9 +38,9 @@ demo: $(STAMP)
 # Tests run in parallel, one worker per CPU (pytest-xdist); more workers than CPUs measured no
 # faster. --dist worksteal: each worker starts on its half of the tests and an idle one takes
 # over half of what the other has left, so the long tests, collected first (tests/conftest.py),
-# never make a tail. On 2 CPUs, whole suite, back to back: worksteal 138 s wall, the default
-# load scheduling 183 s, serial (-n 0) about 255 s. The default hypothesis profile runs 300
-# examples a property (tests/conftest.py).
+# never make a tail. On 2 shared CPUs, whole suite, two rounds back to back: worksteal 138 s and
+# 124 s wall, the default load scheduling 183 s and 158 s (serial, -n 0: 255 s before these
+# changes). The default hypothesis profile runs 300 examples a property (tests/conftest.py).
 test: $(STAMP) s3rver
 	$(BIN)/pytest -q -n auto --dist worksteal
 
