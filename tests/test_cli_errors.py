@@ -14,6 +14,7 @@ import os
 import signal
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -236,6 +237,35 @@ def _sigint_on_write(server: FakeKubeServer, *ks: int) -> None:
     server.on_request(hook)
 
 
+def _sigint_handler(handler: Any) -> Iterator[None]:
+    """SIGINT with `handler` for one test, then the handler found (a handler set outside Python reads as None
+    and cannot be set back; Python only ever finds one at startup, where it keeps SIG_IGN or installs its own)."""
+    found = signal.signal(signal.SIGINT, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, found if found is not None else signal.SIG_DFL)
+
+
+@pytest.fixture
+def sigint_as_python_sets_it() -> Iterator[None]:
+    """SIGINT with Python's own handler, as in a job started from a terminal or by the kubelet.
+
+    Not a given in the test process: a shell without job control starts a background job (`pytest &`
+    in a script, some CI runners) with SIGINT ignored, Python keeps it ignored, the xdist workers
+    inherit that, and the job rightly leaves an ignored SIGINT alone (the test below): these tests
+    would see a run that never notices its Ctrl-C.
+    """
+    yield from _sigint_handler(signal.default_int_handler)
+
+
+@pytest.fixture
+def sigint_ignored() -> Iterator[None]:
+    """SIGINT ignored, as in a job started in the background by a shell without job control."""
+    yield from _sigint_handler(signal.SIG_IGN)
+
+
+@pytest.mark.usefixtures("sigint_as_python_sets_it")
 @pytest.mark.parametrize("k", range(1, 8))
 def test_ctrl_c_in_run_finishes_the_vm_being_written_then_stops(world: World, tmp_path: Path, k: int) -> None:
     """Ctrl-C during the k-th write (a patch or an Event): that VM is finished, patch and Events, the next
@@ -255,6 +285,7 @@ def test_ctrl_c_in_run_finishes_the_vm_being_written_then_stops(world: World, tm
     converges(world, expected)
 
 
+@pytest.mark.usefixtures("sigint_as_python_sets_it")
 def test_a_second_ctrl_c_stops_at_once_and_names_the_vm(world: World) -> None:
     """Ctrl-C during a VM's patch, again during its Event: the run stops at once, without waiting for the
     Event's answer, and says which VM may be half-written; nothing more is sent."""
@@ -267,6 +298,19 @@ def test_a_second_ctrl_c_stops_at_once_and_names_the_vm(world: World) -> None:
     assert err.splitlines()[-1] == (
         f"error: interrupted again while writing VirtualMachine apps/{arrived[0].name}; it may be half-written"
     )
+
+
+@pytest.mark.usefixtures("sigint_ignored")
+def test_a_job_started_with_ctrl_c_ignored_keeps_ignoring_it(world: World, tmp_path: Path) -> None:
+    """Started with SIGINT ignored, the job installs no handler of its own: a SIGINT during the first
+    write changes nothing, the run does every write an undisturbed one does and exits 0."""
+    undisturbed = _undisturbed_writes(world, tmp_path)
+    world.kube.clear_requests()
+    _sigint_on_write(world.kube, 1)
+    code, _, err = cli(*argv(world))
+    assert code == 0, err
+    assert _writes(world.kube) == undisturbed
+    assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
 
 
 def test_interrupts_are_held_only_inside_a_unit() -> None:

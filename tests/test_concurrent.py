@@ -99,6 +99,7 @@ def check_no_lost_update(world: World, expected: VMState) -> None:
     assert sorted(r.name for r in applied) == sorted({r.name for r in applied})
 
 
+@pytest.mark.slow
 def test_two_processes_take_over_at_once(world: World, tmp_path: Path) -> None:
     """Two `run` processes, first run ever: 4 VMs written once each, 3 FullBackupForced Events (not 6)."""
     expected = expected_state(world)

@@ -643,6 +643,7 @@ def test_agrees_with_croniter(expr: str, t: datetime) -> None:
     assert ours == theirs
 
 
+@pytest.mark.slow
 @given(
     any_expr
     | st.sampled_from(

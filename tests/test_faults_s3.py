@@ -38,7 +38,8 @@ from tests.s3fixtures import Fault, Seeder
 from tests.s3proxy import TargetedProxy, index_of, is_get, is_list
 
 FAULT_FREE_REQUESTS = 8
-STALL = 4.0  # seconds a stalled response waits: twice the quick read timeout
+QUICK_TIMEOUT = 1.0  # seconds: connect and read timeout while a test stalls responses
+STALL = 2 * QUICK_TIMEOUT  # seconds a stalled response waits: twice the quick read timeout
 
 
 @pytest.fixture
@@ -68,13 +69,15 @@ def expected(world: World, proxy: TargetedProxy) -> VMState:
 
 @pytest.fixture
 def quick_timeouts(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A read timeout of 2 s instead of 30 s, so a stalled response (4 s) times out within the test,
-    while every other answer, even on a loaded machine running tests in parallel, comes in time."""
+    """A read timeout of 1 s instead of 30 s, so a stalled response (2 s) times out within the test,
+    while every other answer (moto answers in milliseconds), even on a loaded machine running tests
+    in parallel, comes in time. Each stalled attempt costs the test this long: the persistent read
+    timeout waits it out five times."""
 
     class QuickReader(BucketReader):
         def __init__(self, *args: Any, **kwargs: Any) -> None:
-            kwargs.setdefault("read_timeout_s", 2.0)
-            kwargs.setdefault("connect_timeout_s", 2.0)
+            kwargs.setdefault("read_timeout_s", QUICK_TIMEOUT)
+            kwargs.setdefault("connect_timeout_s", QUICK_TIMEOUT)
             super().__init__(*args, **kwargs)
 
     monkeypatch.setattr(inputs, "BucketReader", QuickReader)
@@ -231,6 +234,7 @@ def test_persistent_connection_reset(world: World, proxy: TargetedProxy, expecte
     )
 
 
+@pytest.mark.slow
 def test_persistent_read_timeout(world: World, proxy: TargetedProxy, expected: VMState, quick_timeouts: None) -> None:
     _persistent(
         world,

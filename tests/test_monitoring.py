@@ -150,6 +150,7 @@ def test_each_alert_fires_after_its_for_and_clears(tmp_path: Path) -> None:
     assert_promtool(tmp_path, pushes, expect)
 
 
+@pytest.mark.slow
 @needs_promtool
 def test_a_week_of_failed_runs_keeps_not_succeeding_firing(tmp_path: Path) -> None:
     """A failed run pushes no success time; after 7 days the alert counts from the oldest push it holds."""

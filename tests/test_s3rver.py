@@ -36,7 +36,7 @@ from tests.s3fixtures import _reset as reset
 
 pytest_plugins = ("tests.s3fixtures", "tests.listingdata")
 
-pytestmark = pytest.mark.usefixtures("hermetic_aws_env")
+pytestmark = [pytest.mark.usefixtures("hermetic_aws_env"), pytest.mark.slow]  # slow: node start, seeding
 
 S3RVER = Path(__file__).resolve().parents[1] / ".s3rver" / "node_modules" / "s3rver" / "bin" / "s3rver.js"
 KEYS = "[default]\naws_access_key_id = S3RVER\naws_secret_access_key = S3RVER\n"  # s3rver's one account
