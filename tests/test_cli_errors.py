@@ -26,14 +26,22 @@ from reconciler.simulate import command as simulate_command
 from reconciler.simulate import model as simulate_model
 from reconciler.sources.snapshot import SnapshotSource
 from tests.cluster import World
-from tests.fakekube.server import FakeKubeServer, RecordedRequest
-from tests.faultworld import argv, converges, expected_state, seed
+from tests.fakekube.server import FakeKubeServer
+from tests.faultworld import (
+    WRITES,
+    argv,
+    converges,
+    expected_state,
+    landed_writes,
+    seed,
+    signal_on_write,
+    undisturbed_writes,
+)
 from tests.s3fixtures import Seeder
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLE = REPO / "examples" / "snapshot"
 NOW = "2026-11-24T20:00:00Z"
-WRITES = ("PATCH", "POST")
 
 
 def cli(*args: str, stdout: Any = None) -> tuple[int, str, str]:
@@ -198,45 +206,6 @@ def world(fake_kube: FakeKubeServer, s3_seed: Seeder, s3_endpoint: str, tmp_path
     return w
 
 
-def _writes(server: FakeKubeServer) -> list[tuple[str, str]]:
-    """Writes that landed, in order: (method, VM name), an Event by the VM it is about."""
-    out = []
-    for r in server.requests():
-        if r.method in WRITES and r.status is not None and r.status < 300:
-            name = r.name if r.method == "PATCH" else (r.body or {}).get("involvedObject", {}).get("name")
-            out.append((r.method, str(name)))
-    return out
-
-
-def _undisturbed_writes(world: World, tmp_path: Path) -> list[tuple[str, str]]:
-    """The writes of an uninterrupted run over the same objects, on an API server of its own."""
-    with FakeKubeServer() as twin:
-        twin.seed(
-            *[
-                o
-                for kind in ("schedules", "backupstoragelocations", "secrets")
-                for o in world.kube.objects(kind, "velero")
-            ],
-            *world.kube.objects("virtualmachines", "apps"),
-        )
-        code, _, err = cli(*argv(twin.write_kubeconfig(tmp_path / "twin-kubeconfig")))
-        assert code == 0, err
-        return _writes(twin)
-
-
-def _sigint_on_write(server: FakeKubeServer, *ks: int) -> None:
-    """Ctrl-C (a real SIGINT to this process) as the k-th write arrives, before the server answers it."""
-    seen = [0]
-
-    def hook(record: RecordedRequest) -> None:
-        if record.method in WRITES:
-            seen[0] += 1
-            if seen[0] in ks:
-                os.kill(os.getpid(), signal.SIGINT)
-
-    server.on_request(hook)
-
-
 def _sigint_handler(handler: Any) -> Iterator[None]:
     """SIGINT with `handler` for one test, then the handler found (a handler set outside Python reads as None
     and cannot be set back; Python only ever finds one at startup, where it keeps SIG_IGN or installs its own)."""
@@ -271,17 +240,17 @@ def test_ctrl_c_in_run_finishes_the_vm_being_written_then_stops(world: World, tm
     """Ctrl-C during the k-th write (a patch or an Event): that VM is finished, patch and Events, the next
     VMs are not touched, the run exits 130; a re-run completes what was left."""
     expected = expected_state(world)
-    undisturbed = _undisturbed_writes(world, tmp_path)
+    undisturbed = undisturbed_writes(world, tmp_path)
     assert len(undisturbed) == 7  # four patches, three Events
     world.kube.clear_requests()
-    _sigint_on_write(world.kube, k)
+    signal_on_write(world.kube, signal.SIGINT, k)
     code, out, err = cli(*argv(world))
     assert code == 130 and out == "", err
     assert err.splitlines()[-1] == "error: interrupted" and "Traceback" not in err
     # Exactly the writes up to the end of the k-th write's VM: none of that VM's writes lost, none after.
     vm = undisturbed[k - 1][1]
     end = max(i for i, (_, name) in enumerate(undisturbed) if name == vm) + 1
-    assert _writes(world.kube) == undisturbed[:end]
+    assert landed_writes(world.kube) == undisturbed[:end]
     converges(world, expected)
 
 
@@ -290,7 +259,7 @@ def test_a_second_ctrl_c_stops_at_once_and_names_the_vm(world: World) -> None:
     """Ctrl-C during a VM's patch, again during its Event: the run stops at once, without waiting for the
     Event's answer, and says which VM may be half-written; nothing more is sent."""
     world.kube.clear_requests()
-    _sigint_on_write(world.kube, 1, 2)
+    signal_on_write(world.kube, signal.SIGINT, 1, 2)
     code, out, err = cli(*argv(world))
     assert code == 130 and out == ""
     arrived = [r for r in world.kube.requests() if r.method in WRITES]
@@ -304,12 +273,12 @@ def test_a_second_ctrl_c_stops_at_once_and_names_the_vm(world: World) -> None:
 def test_a_job_started_with_ctrl_c_ignored_keeps_ignoring_it(world: World, tmp_path: Path) -> None:
     """Started with SIGINT ignored, the job installs no handler of its own: a SIGINT during the first
     write changes nothing, the run does every write an undisturbed one does and exits 0."""
-    undisturbed = _undisturbed_writes(world, tmp_path)
+    undisturbed = undisturbed_writes(world, tmp_path)
     world.kube.clear_requests()
-    _sigint_on_write(world.kube, 1)
+    signal_on_write(world.kube, signal.SIGINT, 1)
     code, _, err = cli(*argv(world))
     assert code == 0, err
-    assert _writes(world.kube) == undisturbed
+    assert landed_writes(world.kube) == undisturbed
     assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
 
 
