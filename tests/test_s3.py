@@ -13,7 +13,7 @@ import pytest
 from botocore.httpsession import where as default_ca_bundle_path
 from botocore.stub import Stubber
 
-from reconciler.errors import ForbiddenError, SourceError, TransientError
+from reconciler.errors import BucketMissingError, ForbiddenError, SourceError, TransientError
 from reconciler.sources.s3 import (
     BucketReader,
     StaticCredentials,
@@ -160,11 +160,11 @@ def test_body_cut_short_is_retried(
 
 
 def test_missing_bucket_names_the_bucket(s3_endpoint: str, sleeps: Sleeps, readers: list[BucketReader]) -> None:
-    """NoSuchBucket is a SourceError naming the bucket, for reads and listings, without retries."""
+    """NoSuchBucket is a BucketMissingError (a SourceError, never retried) naming the bucket, read or list."""
     r = reader_for(readers, s3_endpoint, sleeps)
     with pytest.raises(SourceError, match=f'bucket "{BUCKET}" does not exist') as info:
         r.get_index(VM)
-    assert type(info.value) is SourceError
+    assert type(info.value) is BucketMissingError
     with pytest.raises(SourceError, match=f'bucket "{BUCKET}" does not exist'):
         list(r.iter_objects())
     assert sleeps.calls == []
