@@ -282,3 +282,21 @@ def signal_on_write(server: FakeKubeServer, signum: int, *ks: int) -> None:
                 os.kill(os.getpid(), signum)
 
     server.on_request(hook)
+
+
+def interrupted_at_write(world: World, tmp_path: Path, signum: int, k: int) -> tuple[int, str, str]:
+    """A run that gets `signum` as its k-th write arrives: (exit status, stdout, stderr), once checked
+    that exactly the writes up to the end of that write's VM landed (none of its writes lost, none
+    after it) and that a re-run completes what was left."""
+    expected = expected_state(world)
+    undisturbed = undisturbed_writes(world, tmp_path)
+    assert len(undisturbed) == 7  # four patches, three Events
+    world.kube.clear_requests()
+    signal_on_write(world.kube, signum, k)
+    out, err = io.StringIO(), io.StringIO()
+    code = main(argv(world), environ={}, stdout=out, stderr=err, sleep=lambda _s: None)
+    vm = undisturbed[k - 1][1]
+    end = max(i for i, (_, name) in enumerate(undisturbed) if name == vm) + 1
+    assert landed_writes(world.kube) == undisturbed[:end]
+    converges(world, expected)
+    return code, out.getvalue(), err.getvalue()
