@@ -228,6 +228,37 @@ class World:
             return code, {}
         return code, json.loads(text)
 
+    def snapshot_then_plan(self, out: Path, *, now: datetime) -> tuple[int, int, dict[str, Any]]:
+        """`snapshot --out OUT` of this cluster, then `plan --snapshot OUT -o json`: both exit
+        statuses and the offline plan ({} when none was printed)."""
+        snapped = main(
+            [
+                "snapshot",
+                "--kubeconfig",
+                str(self.kubeconfig),
+                "--context",
+                DEFAULT_CONTEXT,
+                "--velero-namespace",
+                "velero",
+                "--now",
+                iso(now),
+                "--out",
+                str(out),
+            ],
+            environ={},
+            stdout=io.StringIO(),
+            stderr=io.StringIO(),
+        )
+        buf = io.StringIO()
+        planned = main(
+            ["plan", "--snapshot", str(out), "--now", iso(now), "-o", "json"],
+            environ={},
+            stdout=buf,
+            stderr=io.StringIO(),
+        )
+        text = buf.getvalue()
+        return snapped, planned, json.loads(text) if text else {}
+
     def patches(self) -> int:
         return self.kube.counts(resource="virtualmachines")["patch"]
 

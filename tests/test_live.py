@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -141,31 +140,8 @@ def test_snapshot_round_trip_equals_live_plan(world: World, tmp_path: Path) -> N
     world.s3.client.delete_object(Bucket="backups", Key=f"{DM}/{doc['checkpoints'][1]['files'][0]['objectPath']}")
     del vms
     code_live, live = world.run(now=NOW, command="plan")
-    out = tmp_path / "snap"
-    code = main(
-        [
-            "snapshot",
-            "--kubeconfig",
-            str(world.kubeconfig),
-            "--context",
-            "fake",
-            "--velero-namespace",
-            "velero",
-            "--now",
-            iso(NOW),
-            "--out",
-            str(out),
-        ],
-        environ={},
-        stdout=io.StringIO(),
-        stderr=io.StringIO(),
-    )
+    code, _, offline = world.snapshot_then_plan(tmp_path / "snap", now=NOW)
     assert code == code_live
-    buf = io.StringIO()
-    main(
-        ["plan", "--snapshot", str(out), "--now", iso(NOW), "-o", "json"], environ={}, stdout=buf, stderr=io.StringIO()
-    )
-    offline = json.loads(buf.getvalue())
     assert offline["vms"] == live["vms"]
     assert [s | {"bsl": None} for s in offline["schedules"]] == [s | {"bsl": None} for s in live["schedules"]]
     assert {v["name"]: v["reasons"] for v in live["vms"]}["c"] == ["broken-chain"]

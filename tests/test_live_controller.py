@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -12,11 +11,10 @@ from typing import Any
 import pytest
 import yaml
 
-from reconciler.cli import main
 from reconciler.core import keys
 from reconciler.core.controller import OADP_DEPLOYMENT
 from reconciler.core.state import OwnerState
-from tests.cluster import DM, World, controller_deployment, iso, schedule_object, tracker_object, vm_object
+from tests.cluster import DM, World, controller_deployment, schedule_object, tracker_object, vm_object
 from tests.fakekube.server import FakeKubeServer
 from tests.s3fixtures import Seeder
 
@@ -243,30 +241,9 @@ def test_a_resized_object_warns_and_changes_no_decision(world: World) -> None:
 
 
 def snapshot_and_plan(world: World, out: Path) -> tuple[int, dict[str, Any]]:
-    code = main(
-        [
-            "snapshot",
-            "--kubeconfig",
-            str(world.kubeconfig),
-            "--context",
-            "fake",
-            "--velero-namespace",
-            "velero",
-            "--now",
-            iso(NOW),
-            "--out",
-            str(out),
-        ],
-        environ={},
-        stdout=io.StringIO(),
-        stderr=io.StringIO(),
-    )
-    assert code == 0
-    buf = io.StringIO()
-    code = main(
-        ["plan", "--snapshot", str(out), "--now", iso(NOW), "-o", "json"], environ={}, stdout=buf, stderr=io.StringIO()
-    )
-    return code, json.loads(buf.getvalue())
+    snapped, code, doc = world.snapshot_then_plan(out, now=NOW)
+    assert snapped == 0
+    return code, doc
 
 
 def test_snapshot_round_trip_keeps_limit_trackers_and_sizes(world: World, tmp_path: Path) -> None:

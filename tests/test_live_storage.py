@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import io
-import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -11,9 +9,8 @@ from typing import Any
 
 import pytest
 
-from reconciler.cli import main
 from reconciler.core import keys
-from tests.cluster import BUCKET, DM, World, iso, schedule_object, vm_object
+from tests.cluster import BUCKET, DM, World, schedule_object, vm_object
 from tests.fakekube.server import FakeKubeServer
 from tests.s3fixtures import Seeder
 
@@ -42,30 +39,8 @@ def storage_world(world: World) -> None:
 
 
 def offline_plan(world: World, out: Path) -> dict[str, Any]:
-    code = main(
-        [
-            "snapshot",
-            "--kubeconfig",
-            str(world.kubeconfig),
-            "--context",
-            "fake",
-            "--velero-namespace",
-            "velero",
-            "--now",
-            iso(NOW),
-            "--out",
-            str(out),
-        ],
-        environ={},
-        stdout=io.StringIO(),
-        stderr=io.StringIO(),
-    )
-    assert code == 0
-    buf = io.StringIO()
-    main(
-        ["plan", "--snapshot", str(out), "--now", iso(NOW), "-o", "json"], environ={}, stdout=buf, stderr=io.StringIO()
-    )
-    doc: dict[str, Any] = json.loads(buf.getvalue())
+    snapped, _, doc = world.snapshot_then_plan(out, now=NOW)
+    assert snapped == 0
     return doc
 
 
